@@ -1,0 +1,60 @@
+"""The ``edge-harness`` command.
+
+Exit codes (docs/cli.md): 0 success; 1 a check, validation or expectation failed; 2 bad usage;
+3 a service could not be started; 130 interrupted by Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+from rich.console import Console
+from rich.logging import RichHandler
+
+from harness import __version__
+from harness.errors import EXIT_INTERRUPTED, HarnessError
+
+err_console = Console(stderr=True)
+
+
+class HarnessGroup(click.Group):
+    """A click group that turns :class:`HarnessError` into a message and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except HarnessError as err:
+            err_console.print(f"[bold red]error:[/] {err}", markup=True, highlight=False, soft_wrap=True)
+            sys.exit(err.exit_code)
+        except KeyboardInterrupt:
+            err_console.print("[yellow]interrupted[/]")
+            sys.exit(EXIT_INTERRUPTED)
+
+
+@click.group(cls=HarnessGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="edge-harness")
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+def main(verbose: int) -> None:
+    """Simulate and test Greengrass V2 + Triton + Kafka vision apps before they reach a Jetson.
+
+    Exit codes: 0 success, 1 a check or validation failed, 2 bad usage,
+    3 a service could not start, 130 interrupted.
+    """
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(
+        level=level,
+        format="%(name)s: %(message)s",
+        handlers=[RichHandler(console=err_console, show_path=False, rich_tracebacks=False)],
+    )
+
+
+def _register() -> None:
+    from harness.cli import lint, services
+
+    main.add_command(services.services)
+    main.add_command(lint.lint)
+
+
+_register()

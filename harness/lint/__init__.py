@@ -1,0 +1,1 @@
+"""Validators shared by the cloud emulation, the simulated device and ``edge-harness lint``."""
