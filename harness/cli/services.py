@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 
 from harness.errors import EXIT_FAILED, HarnessError
-from harness.services.base import Service, ServiceError
+from harness.services.base import Service
 
 console = Console(stderr=True)
 
@@ -72,30 +72,37 @@ def up(
         models = Path("models_repo")
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_interrupt)
-    selected = build_services(triton=triton, kafka=kafka, aws=aws, models=models, kafka_bootstrap=kafka_bootstrap)
+    selected = build_services(
+        triton=triton, kafka=kafka, aws=aws, models=models, kafka_bootstrap=kafka_bootstrap
+    )
     failures = 0
-    with contextlib.ExitStack() as stack:
-        for service in selected:
-            with console.status(f"starting {service.name} …"):
-                stack.enter_context(service)
-            console.print(f"[green]✓[/] {service.name} ready: {_describe(service)}", highlight=False)
-        for service in selected:
-            for key, value in service.environment().items():
-                click.echo(f"export {key}={shlex.quote(value)}")
-        if check:
+    serving = False  # True once every service is up and we only wait for Ctrl-C / SIGTERM
+    try:
+        with contextlib.ExitStack() as stack:
             for service in selected:
-                try:
-                    summary = service.check()
-                except (HarnessError, ServiceError) as err:
-                    failures += 1
-                    console.print(f"[red]✗[/] {service.name} check failed: {err}", highlight=False)
-                else:
-                    console.print(f"[green]✓[/] {service.name} check: {summary}", highlight=False)
-        else:
-            console.print("services running; press Ctrl-C to stop")
-            with contextlib.suppress(KeyboardInterrupt):
+                with console.status(f"starting {service.name} …"):
+                    stack.enter_context(service)
+                console.print(f"[green]✓[/] {service.name} ready: {_describe(service)}", highlight=False)
+            for service in selected:
+                for key, value in service.environment().items():
+                    click.echo(f"export {key}={shlex.quote(value)}")
+            if check:
+                for service in selected:
+                    try:
+                        summary = service.check()
+                    except HarnessError as err:
+                        failures += 1
+                        console.print(f"[red]✗[/] {service.name} check failed: {err}", highlight=False)
+                    else:
+                        console.print(f"[green]✓[/] {service.name} check: {summary}", highlight=False)
+            else:
+                serving = True
+                console.print("services running; press Ctrl-C to stop")
                 threading.Event().wait()
-            console.print("stopping services …")
+    except KeyboardInterrupt:
+        if not serving:
+            raise  # interrupted while starting or checking: exit 130
+        console.print("stopped")
     if failures:
         raise SystemExit(EXIT_FAILED)
 

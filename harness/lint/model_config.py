@@ -25,7 +25,9 @@ def parse_model_config(text: str, file: str) -> ModelConfig:
     try:
         text_format.Parse(text, config)
     except text_format.ParseError as err:
-        raise ValidationError(_report_parse_error(err, text, file), what=f"{file} is not a valid model config")
+        raise ValidationError(
+            _report_parse_error(err, text, file), what=f"{file} is not a valid model config"
+        )
     return config
 
 

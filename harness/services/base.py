@@ -226,8 +226,10 @@ class ProcessService(Service):
             if self._started or self.process is not None:
                 self.cleanup()
             self._started = False
-            if self._own_workdir and self.workdir is not None and not os.environ.get(
-                "EDGE_HARNESS_KEEP_WORKDIR"
+            if (
+                self._own_workdir
+                and self.workdir is not None
+                and not os.environ.get("EDGE_HARNESS_KEEP_WORKDIR")
             ):
                 shutil.rmtree(self.workdir, ignore_errors=True)
 
