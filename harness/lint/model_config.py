@@ -2,21 +2,33 @@
 
 tritonclient ships the generated ``model_config_pb2`` module, so a file that parses here parses
 in tritonserver too, and a file that does not gets the protobuf parser's line and column.
+
+The protobuf text parser keeps no positions once parsing succeeds, so :func:`field_locations`
+walks the token stream a second time to map field paths to line:column; semantic checks use it
+to point at the offending line instead of just naming the file.
 """
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import re
 from pathlib import Path
 
-from google.protobuf import text_format
+from google.protobuf import descriptor, descriptor_pool, text_format
 from tritonclient.grpc import model_config_pb2
 
 from harness.errors import Diagnostic, DiagnosticReport, ValidationError
 
 ModelConfig = model_config_pb2.ModelConfig
 
-_NO_FIELD = re.compile(r'has no field named "(?P<field>[^"]*)"')
+# A path to a field as written in the text: field names, plus an index after repeated fields,
+# e.g. ("input", 0, "dims") or ("instance_group", 1, "count").
+FieldPath = tuple[str | int, ...]
+
+_PROTO_URL = "https://github.com/triton-inference-server/common/blob/main/protobuf/model_config.proto"
+_NO_FIELD = re.compile(r'Message type "(?P<type>[^"]*)" has no field named "(?P<field>[^"]*)"')
+_NO_ENUM_VALUE = re.compile(r'Enum type "(?P<type>[^"]*)" has no value named (?P<value>\S+?)\.?$')
 
 
 def parse_model_config(text: str, file: str) -> ModelConfig:
@@ -25,16 +37,15 @@ def parse_model_config(text: str, file: str) -> ModelConfig:
     try:
         text_format.Parse(text, config)
     except text_format.ParseError as err:
-        raise ValidationError(
-            _report_parse_error(err, text, file), what=f"{file} is not a valid model config"
-        )
+        report = _report_parse_error(err, text, file)
+        raise ValidationError(report, what=f"{file} is not a valid model config") from err
     return config
 
 
-def load_model_config(path: Path) -> ModelConfig:
-    """Read and parse one ``config.pbtxt``."""
+def read_model_config_text(path: Path) -> str:
+    """Read a ``config.pbtxt`` as UTF-8; raise :class:`ValidationError` if it cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         report = DiagnosticReport()
         report.add(
@@ -47,38 +58,179 @@ def load_model_config(path: Path) -> ModelConfig:
         report = DiagnosticReport()
         report.add(Diagnostic("error", str(path), f"cannot read: {err.strerror}"))
         raise ValidationError(report, what=f"{path} is not a valid model config") from err
-    return parse_model_config(text, str(path))
+
+
+def load_model_config(path: Path) -> ModelConfig:
+    """Read and parse one ``config.pbtxt``."""
+    return parse_model_config(read_model_config_text(path), str(path))
+
+
+# --- positions of fields in a config that parsed -------------------------------------------------
+
+
+def field_locations(text: str) -> dict[FieldPath, tuple[int, int]]:
+    """Map each field written in ``text`` to its 1-based (line, column).
+
+    Repeated fields get one entry for the field itself (its first occurrence) and one per
+    element, e.g. ``("input",)``, ``("input", 0)``, ``("input", 0, "name")``. Only meant for text
+    that :func:`parse_model_config` accepted; on anything unexpected the map built so far is
+    returned, because a missing position only costs the user a line number.
+    """
+    locations: dict[FieldPath, tuple[int, int]] = {}
+    tokenizer = text_format.Tokenizer(text.splitlines())
+    with contextlib.suppress(text_format.ParseError, ValueError, KeyError, AttributeError):
+        _walk_message(tokenizer, ModelConfig.DESCRIPTOR, (), locations, end=None)
+    return locations
+
+
+def _position(tokenizer: text_format.Tokenizer) -> tuple[int, int]:
+    # The tokenizer counts from 0; editors and protobuf's own errors count from 1.
+    return tokenizer._line + 1, tokenizer._column + 1
+
+
+def _walk_message(
+    tokenizer: text_format.Tokenizer,
+    message: descriptor.Descriptor,
+    prefix: FieldPath,
+    locations: dict[FieldPath, tuple[int, int]],
+    end: str | None,
+) -> None:
+    counts: dict[str, int] = {}
+    while not tokenizer.AtEnd() and tokenizer.token != end:
+        where = _position(tokenizer)
+        name = tokenizer.token
+        field = message.fields_by_name.get(name)
+        if field is None:
+            raise ValueError(name)
+        tokenizer.NextToken()
+        tokenizer.TryConsume(":")
+        locations.setdefault((*prefix, name), where)
+        if tokenizer.TryConsume("["):
+            while not tokenizer.TryConsume("]"):
+                _walk_value(tokenizer, field, (*prefix, name, counts.get(name, 0)), locations)
+                counts[name] = counts.get(name, 0) + 1
+                tokenizer.TryConsume(",")
+        elif field.is_repeated:
+            locations[(*prefix, name, counts.get(name, 0))] = where
+            _walk_value(tokenizer, field, (*prefix, name, counts.get(name, 0)), locations, where)
+            counts[name] = counts.get(name, 0) + 1
+        else:
+            _walk_value(tokenizer, field, (*prefix, name), locations, where)
+        if not tokenizer.TryConsume(","):
+            tokenizer.TryConsume(";")
+
+
+def _walk_value(
+    tokenizer: text_format.Tokenizer,
+    field: descriptor.FieldDescriptor,
+    path: FieldPath,
+    locations: dict[FieldPath, tuple[int, int]],
+    where: tuple[int, int] | None = None,
+) -> None:
+    locations.setdefault(path, where or _position(tokenizer))
+    if field.type == descriptor.FieldDescriptor.TYPE_MESSAGE:
+        close = ">" if tokenizer.token == "<" else "}"
+        tokenizer.NextToken()
+        _walk_message(tokenizer, field.message_type, path, locations, end=close)
+        tokenizer.Consume(close)
+        return
+    is_string = tokenizer.token[:1] in ("'", '"')
+    tokenizer.NextToken()
+    while is_string and tokenizer.token[:1] in ("'", '"'):  # "a" "b" is one concatenated string
+        tokenizer.NextToken()
+
+
+# --- readable parse errors -----------------------------------------------------------------------
 
 
 def _report_parse_error(err: text_format.ParseError, text: str, file: str) -> DiagnosticReport:
     line, column = err.GetLine(), err.GetColumn()
-    detail = str(err)
-    # protobuf prefixes "line:col : "; keep only the explanation
-    detail = re.sub(r"^\d+:\d+\s*:\s*", "", detail)
-    hint = "see https://github.com/triton-inference-server/common/blob/main/protobuf/model_config.proto"
+    lines = text.splitlines()
+    source_line = lines[line - 1] if line and 0 < line <= len(lines) else ""
+    detail = _strip_protobuf_prefixes(str(err), source_line)
     expected = ""
-    match = _NO_FIELD.search(detail)
-    source_line = text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
-    if match:
-        # Report the whole key as written (protobuf stops at the first non-ASCII character).
-        key_match = re.match(r"\s*([^\s:{\[]+)", source_line[max(0, column - 1) :])
-        key = key_match.group(1) if key_match else match.group("field")
-        detail = f"unknown field {key!r} in ModelConfig"
-        expected = "a ModelConfig field such as name, platform, backend, max_batch_size, input, output"
-        if any(ord(ch) > 127 for ch in key):
-            hint = (
-                "field names are the protobuf's English names (e.g. `input [` / `output [`, "
-                "`data_type`, `dims`); this looks like a translated config — restore the original keys"
-            )
+    hint = f"see {_PROTO_URL}"
+
+    if match := _NO_FIELD.search(detail):
+        detail, expected, hint = _explain_unknown_field(match, source_line, column, hint)
+    elif match := _NO_ENUM_VALUE.search(detail):
+        detail, expected, hint = _explain_bad_enum(match, hint)
+    elif "/*" in source_line:
+        hint = "the protobuf text format has only `#` line comments; replace `/* … */` with `# …`"
+
     report = DiagnosticReport()
     report.add(
         Diagnostic(
             "error",
             file,
-            detail + (f": {source_line.strip()!r}" if source_line.strip() else ""),
+            detail.rstrip(".") + (f": {source_line.strip()!r}" if source_line.strip() else ""),
             location=f"{line}:{column}" if line else "",
             expected=expected,
             hint=hint,
         )
     )
     return report
+
+
+def _strip_protobuf_prefixes(detail: str, source_line: str) -> str:
+    """Drop protobuf's ``line:col :`` and quoted-source-line prefixes; the diagnostic has both."""
+    detail = re.sub(r"^\d+:\d+\s*:\s*", "", detail)
+    for quoted in (f"'{source_line}': ", "'': "):
+        if detail.startswith(quoted):
+            return detail[len(quoted) :]
+    return detail
+
+
+def _explain_unknown_field(
+    match: re.Match[str], source_line: str, column: int, hint: str
+) -> tuple[str, str, str]:
+    type_name = match.group("type")
+    short_type = type_name.rsplit(".", 1)[-1]
+    # Report the whole key as written (protobuf stops at the first non-ASCII character).
+    key_match = re.match(r"\s*([^\s:{\[<]+)", source_line[max(0, column - 1) :])
+    key = key_match.group(1) if key_match else match.group("field")
+    detail = f"unknown field {key!r} in {short_type}"
+    expected = _expected_fields(type_name)
+    if any(ord(ch) > 127 for ch in key):
+        hint = (
+            "field names are the protobuf's English names (e.g. `input [` / `output [`, `name`, "
+            "`data_type`, `dims`); this looks like a translated config — restore the original keys"
+        )
+    else:
+        close = difflib.get_close_matches(key, _field_names(type_name), n=1)
+        if close:
+            hint = f"did you mean `{close[0]}`? {hint}"
+    return detail, expected, hint
+
+
+def _explain_bad_enum(match: re.Match[str], hint: str) -> tuple[str, str, str]:
+    type_name, value = match.group("type"), match.group("value")
+    try:
+        names = [v.name for v in descriptor_pool.Default().FindEnumTypeByName(type_name).values]
+    except KeyError:
+        names = []
+    detail = f"invalid value {value!r} for {type_name.split('.', 1)[-1]}"
+    expected = "one of " + ", ".join(names) if names else ""
+    suggestion = [n for n in names if n.endswith("_" + value.upper())] or difflib.get_close_matches(
+        value, names, n=1
+    )
+    if suggestion:
+        hint = f"did you mean {suggestion[0]}?"
+    return detail, expected, hint
+
+
+def _field_names(type_name: str) -> list[str]:
+    try:
+        message = descriptor_pool.Default().FindMessageTypeByName(type_name)
+    except KeyError:
+        return []
+    return list(message.fields_by_name)
+
+
+def _expected_fields(type_name: str) -> str:
+    if type_name == "inference.ModelConfig":
+        return "a ModelConfig field such as name, platform, backend, max_batch_size, input, output"
+    names = _field_names(type_name)
+    if not names:
+        return ""
+    return f"a {type_name.rsplit('.', 1)[-1]} field: " + ", ".join(names)

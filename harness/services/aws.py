@@ -1,0 +1,260 @@
+"""The AWS endpoint: one local HTTP port that answers boto3 for S3, IAM, STS, IoT and iot-data.
+
+It runs :mod:`harness.services.aws_server` (moto in server mode behind the harness's dispatcher) in
+its own process, so that simulated devices, DeepStream emulation and the harness all reach the same
+state over HTTP exactly as they would reach AWS — through ``AWS_ENDPOINT_URL`` and dummy
+credentials, never through moto's in-process mocks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from harness.services.aws_server import HEALTH_PATH
+from harness.services.base import LOOPBACK, ProcessService, ServiceError
+from harness.services.ports import free_ports
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+
+T = TypeVar("T")
+
+#: moto accepts any credentials; these are the values moto's own docs use
+DUMMY_ACCESS_KEY_ID = "testing"
+DUMMY_SECRET_ACCESS_KEY = "testing"
+
+
+class AwsEndpoint(ProcessService):
+    """moto (plus the harness's extensions) on ``http://127.0.0.1:<port>``.
+
+    ``extensions`` are ``module:function`` specs the server calls with its dispatcher before it
+    serves, to add services moto lacks (see :func:`harness.services.aws_server.load_extension`).
+    """
+
+    name = "aws"
+
+    def __init__(
+        self,
+        *,
+        region: str = "us-east-1",
+        extensions: Sequence[str] = (),
+        workdir: Path | None = None,
+        startup_timeout: float = 60.0,
+    ) -> None:
+        super().__init__(workdir=workdir, startup_timeout=startup_timeout)
+        self.region = region
+        self.extensions = list(extensions)
+        self.port: int | None = None
+        # Echoed by the health route, so readiness proves *our* server answers on the port.
+        self._instance_id = uuid.uuid4().hex
+
+    # -- what clients need -----------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        if self.port is None:
+            raise ServiceError("aws: the endpoint has not been started")
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def endpoints(self) -> dict[str, str]:
+        return {"url": self.url} if self.port is not None else {}
+
+    def credentials_environment(self) -> dict[str, str]:
+        """Dummy credentials and region: what both the server and its clients need."""
+        return {
+            "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_ACCESS_KEY,
+            "AWS_DEFAULT_REGION": self.region,
+            # AWS_REGION is what the Greengrass nucleus exports to components and what non-Python
+            # SDKs read; botocore reads AWS_DEFAULT_REGION.
+            "AWS_REGION": self.region,
+            # Without this a client that finds no credentials probes 169.254.169.254 for seconds.
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
+    def environment(self) -> dict[str, str]:
+        # botocore >= 1.31 (boto3 >= 1.28) and the other AWS SDKs honour AWS_ENDPOINT_URL.
+        return {"AWS_ENDPOINT_URL": self.url, **self.credentials_environment()}
+
+    def client(self, service_name: str, **kwargs: Any) -> BaseClient:
+        """A boto3 client for ``service_name`` bound to this endpoint with the dummy credentials.
+
+        A fresh :class:`boto3.session.Session` per call: sessions are not thread-safe, and this
+        leaves ``os.environ`` and boto3's default session alone. The session ignores
+        ``AWS_PROFILE`` (a profile meant for real AWS, or one that does not exist, would otherwise
+        break or redirect it). S3 clients sign presigned URLs with SigV4 (as AWS does in every
+        region now) and use path-style addressing unless ``config`` says otherwise.
+        """
+        import boto3
+        import botocore.session
+        from botocore.config import Config
+
+        # session_vars maps logical name -> (config key, env var, default, converter).
+        core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+        session = boto3.session.Session(
+            botocore_session=core,
+            aws_access_key_id=DUMMY_ACCESS_KEY_ID,
+            aws_secret_access_key=DUMMY_SECRET_ACCESS_KEY,
+            region_name=kwargs.pop("region_name", self.region),
+        )
+        if service_name == "s3" and "config" not in kwargs:
+            kwargs["config"] = Config(signature_version="s3v4", s3={"addressing_style": "path"})
+        kwargs.setdefault("endpoint_url", self.url)
+        return session.client(service_name, **kwargs)  # type: ignore[call-overload]
+
+    # -- ProcessService hooks --------------------------------------------------------------
+    def allocate_ports(self) -> None:
+        self.port = free_ports(1)[0]
+
+    def command(self) -> list[str]:
+        cmd = [
+            sys.executable,
+            "-m",
+            "harness.services.aws_server",
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(self.port),
+            "--instance-id",
+            self._instance_id,
+        ]
+        for spec in self.extensions:
+            cmd += ["--extension", spec]
+        return cmd
+
+    def process_environment(self) -> dict[str, str]:
+        # The server never calls real AWS; dummy credentials keep anything in moto that builds a
+        # boto3 client from looking for real ones. Unbuffered so the log tail is current.
+        return {**self.credentials_environment(), "PYTHONUNBUFFERED": "1"}
+
+    def probe_ready(self) -> bool:
+        health = self.health(timeout=1.0)
+        return health is not None and health.get("instance") == self._instance_id
+
+    def start_hint(self) -> str | None:
+        return "the endpoint runs moto in server mode: is moto[server] installed? (pip install -e .)"
+
+    def health(self, timeout: float = 2.0) -> dict[str, Any] | None:
+        """The health route's JSON, or None if the endpoint does not answer."""
+        if self.port is None:
+            return None
+        try:
+            with urllib.request.urlopen(self.url + HEALTH_PATH, timeout=timeout) as resp:
+                if resp.status != 200:
+                    return None
+                return json.loads(resp.read())
+        except (OSError, ValueError):
+            return None
+
+    # -- smoke check -----------------------------------------------------------------------
+    def check(self) -> str:
+        """S3 bucket/object/presigned GET, IoT thing + thing group, iot-data publish and shadow.
+
+        Everything goes over HTTP through boto3 (and urllib for the presigned URL), and everything
+        created is deleted again. moto records iot-data publishes only in memory
+        (``published_payloads``), with no HTTP API to read them, so the publish is checked by its
+        response and the data plane by a shadow round trip.
+        """
+        started = time.monotonic()
+        suffix = uuid.uuid4().hex[:10]
+        cleanup: list[tuple[str, Callable[[], object]]] = []
+        try:
+            self._check_s3(suffix, cleanup)
+            self._check_iot(suffix, cleanup)
+        finally:
+            for _, undo in reversed(cleanup):
+                # best effort: a failed check must report its own error, not a cleanup's
+                with contextlib.suppress(Exception):
+                    undo()
+        ms = (time.monotonic() - started) * 1000
+        return (
+            f"s3 bucket/put/get/presigned GET, iot thing + thing group, iot-data publish + shadow ok "
+            f"at {self.url} ({ms:.0f} ms)"
+        )
+
+    def _check_s3(self, suffix: str, cleanup: list[tuple[str, Callable[[], object]]]) -> None:
+        s3 = self.client("s3")
+        bucket, key, body = f"edge-harness-check-{suffix}", "check/hello.txt", b"edge-harness check\n"
+        create: dict[str, Any] = {"Bucket": bucket}
+        if self.region != "us-east-1":  # S3 rejects a LocationConstraint of us-east-1
+            create["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+        _step("s3 create_bucket", lambda: s3.create_bucket(**create))
+        cleanup.append(("delete bucket", lambda: s3.delete_bucket(Bucket=bucket)))
+        _step("s3 put_object", lambda: s3.put_object(Bucket=bucket, Key=key, Body=body))
+        cleanup.append(("delete object", lambda: s3.delete_object(Bucket=bucket, Key=key)))
+        got = _step("s3 get_object", lambda: s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        if got != body:
+            raise ServiceError(f"aws check: s3 get_object returned {got!r}, expected {body!r}")
+        url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=300)
+        try:
+            with urllib.request.urlopen(url, timeout=10) as resp:
+                fetched = resp.read()
+        except (urllib.error.URLError, OSError) as err:
+            raise ServiceError(f"aws check: presigned GET {url} failed: {err}") from err
+        if fetched != body:
+            raise ServiceError(f"aws check: presigned GET returned {fetched!r}, expected {body!r}")
+
+    def _check_iot(self, suffix: str, cleanup: list[tuple[str, Callable[[], object]]]) -> None:
+        iot = self.client("iot")
+        data = self.client("iot-data")
+        thing, group = f"edge-harness-check-{suffix}", f"edge-harness-check-group-{suffix}"
+        _step("iot create_thing", lambda: iot.create_thing(thingName=thing))
+        cleanup.append(("delete thing", lambda: iot.delete_thing(thingName=thing)))
+        _step("iot create_thing_group", lambda: iot.create_thing_group(thingGroupName=group))
+        cleanup.append(("delete group", lambda: iot.delete_thing_group(thingGroupName=group)))
+        _step(
+            "iot add_thing_to_thing_group",
+            lambda: iot.add_thing_to_thing_group(thingGroupName=group, thingName=thing),
+        )
+        cleanup.append(
+            (
+                "remove from group",
+                lambda: iot.remove_thing_from_thing_group(thingGroupName=group, thingName=thing),
+            )
+        )
+        members = _step(
+            "iot list_things_in_thing_group",
+            lambda: iot.list_things_in_thing_group(thingGroupName=group)["things"],
+        )
+        if thing not in members:
+            raise ServiceError(f"aws check: thing group {group} lists {members}, expected {thing}")
+        payload = json.dumps({"check": suffix}).encode()
+        published = _step(
+            "iot-data publish",
+            lambda: data.publish(topic=f"edge-harness/check/{suffix}", qos=1, payload=payload),
+        )
+        status = published["ResponseMetadata"]["HTTPStatusCode"]
+        if status != 200:
+            raise ServiceError(f"aws check: iot-data publish answered HTTP {status}")
+        reported = {"state": {"reported": {"check": suffix}}}
+        _step(
+            "iot-data update_thing_shadow",
+            lambda: data.update_thing_shadow(thingName=thing, payload=json.dumps(reported).encode()),
+        )
+        cleanup.append(("delete shadow", lambda: data.delete_thing_shadow(thingName=thing)))
+        shadow = json.loads(
+            _step(
+                "iot-data get_thing_shadow", lambda: data.get_thing_shadow(thingName=thing)["payload"].read()
+            )
+        )
+        if shadow.get("state", {}).get("reported") != reported["state"]["reported"]:
+            raise ServiceError(f"aws check: shadow of {thing} is {shadow}, expected {reported}")
+
+
+def _step(what: str, call: Callable[[], T]) -> T:
+    """Run one boto3 call of the check; turn its failure into a ServiceError naming the step."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return call()
+    except (BotoCoreError, ClientError) as err:
+        raise ServiceError(f"aws check failed at {what}: {err}") from err

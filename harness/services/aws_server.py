@@ -1,0 +1,349 @@
+"""The AWS endpoint process: moto in server mode behind the harness's own WSGI dispatcher.
+
+moto has no plugin API, and it lacks services a Greengrass core device needs (the Greengrass V2
+control plane, the IoT Jobs data plane). Everything therefore arrives at one port, where an
+:class:`EndpointDispatcher` first offers each request to the registered *extensions* and hands
+everything else to moto's own ``DomainDispatcherApplication``. Extensions match on the SigV4
+signing name (the ``<service>`` part of the credential scope ``<key>/<date>/<region>/<service>/
+aws4_request``) and/or a path prefix, because that is all an AWS SDK request carries to tell
+services apart when every service shares one endpoint URL.
+
+Run as ``python -m harness.services.aws_server --host 127.0.0.1 --port P``; ``--extension
+module:function`` (repeatable) calls ``function(dispatcher)`` before serving so that other parts
+of the harness can add services without touching this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+else:
+    StartResponse = Callable[..., Any]
+    WSGIApplication = Callable[[dict[str, Any], Any], Iterable[bytes]]
+    WSGIEnvironment = dict[str, Any]
+
+log = logging.getLogger("harness.aws_server")
+
+#: readiness and identity route answered by the dispatcher itself, never by moto
+HEALTH_PATH = "/_edge_harness/health"
+
+Matcher = Callable[[WSGIEnvironment], bool]
+
+
+# -- request classification -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SigV4Scope:
+    """The credential scope of a SigV4-signed request: which region and service it was signed for."""
+
+    region: str
+    service: str
+
+
+def sigv4_scope(environ: WSGIEnvironment) -> SigV4Scope | None:
+    """The SigV4 credential scope of a request, or None if it is not SigV4-signed.
+
+    A signed request carries it in ``Authorization: AWS4-HMAC-SHA256 Credential=<key>/<date>/
+    <region>/<service>/aws4_request, ...``; a presigned URL carries the same scope in the
+    ``X-Amz-Credential`` query parameter. The signing name is botocore's ``signingName`` (falling
+    back to ``endpointPrefix``) from the service model, e.g. ``greengrass`` for both Greengrass V1
+    and V2, ``iot-jobs-data`` for the IoT Jobs data plane, ``iotdata`` for iot-data.
+    """
+    credential = None
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    if auth.startswith("AWS4-"):
+        for part in auth.split(" ", 1)[-1].split(","):
+            key, _, value = part.strip().partition("=")
+            if key == "Credential":
+                credential = value
+                break
+    else:
+        values = parse_qs(environ.get("QUERY_STRING", "")).get("X-Amz-Credential")
+        if values:
+            credential = values[0]
+    if not credential:
+        return None
+    fields = credential.split("/")
+    if len(fields) != 5 or fields[4] != "aws4_request":
+        return None
+    return SigV4Scope(region=fields[2], service=fields[3])
+
+
+def signing_name(environ: WSGIEnvironment) -> str | None:
+    """The SigV4 signing name (service) of a request, or None if it is unsigned."""
+    scope = sigv4_scope(environ)
+    return scope.service if scope else None
+
+
+def signed_for(*services: str, path_prefix: str | None = None) -> Matcher:
+    """A matcher for requests signed for one of ``services``, optionally under ``path_prefix``.
+
+    Both are needed when a signing name is shared: Greengrass V2 is ``signed_for("greengrass",
+    path_prefix="/greengrass/v2/")`` because V1 uses the same signing name with other paths.
+    """
+    wanted = frozenset(services)
+
+    def matches(environ: WSGIEnvironment) -> bool:
+        if path_prefix is not None and not environ.get("PATH_INFO", "").startswith(path_prefix):
+            return False
+        return signing_name(environ) in wanted
+
+    return matches
+
+
+def path_startswith(prefix: str) -> Matcher:
+    """A matcher for requests whose path starts with ``prefix`` (signed or not)."""
+
+    def matches(environ: WSGIEnvironment) -> bool:
+        return environ.get("PATH_INFO", "").startswith(prefix)
+
+    return matches
+
+
+# -- responses ------------------------------------------------------------------------------
+
+
+def json_response(
+    start_response: StartResponse,
+    status: int,
+    body: dict[str, Any],
+    headers: Sequence[tuple[str, str]] = (),
+) -> list[bytes]:
+    """Send ``body`` as JSON with ``status``; the return value is the WSGI body."""
+    data = json.dumps(body).encode()
+    reasons = {200: "OK", 404: "Not Found", 500: "Internal Server Error", 501: "Not Implemented"}
+    start_response(
+        f"{status} {reasons.get(status, 'Status')}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(data))), *headers],
+    )
+    return [data]
+
+
+def aws_error(start_response: StartResponse, status: int, code: str, message: str) -> list[bytes]:
+    """An error in the rest-json shape botocore parses (``x-amzn-ErrorType`` + ``message``).
+
+    botocore reads the error code from the ``x-amzn-ErrorType`` header for rest-json services, so
+    boto3 callers see ``ClientError: An error occurred (<code>) ...: <message>`` instead of an
+    unparseable body.
+    """
+    return json_response(
+        start_response,
+        status,
+        {"__type": code, "code": code, "message": message},
+        [("x-amzn-ErrorType", code)],
+    )
+
+
+# -- the dispatcher ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Extension:
+    """A WSGI app that answers the requests ``matches`` accepts, ahead of moto."""
+
+    name: str
+    matches: Matcher
+    app: WSGIApplication
+
+
+#: AWS APIs a core device or the harness calls that moto does not serve (moto 5.2, see
+#: shared/reference/environment.md). Until an extension claims them they get a clear 501 here,
+#: instead of moto's HTML 404 (Greengrass V2 falls into moto's V1 app, which shares the signing
+#: name) or its crash on an unknown signing name (iot-jobs-data).
+KNOWN_GAPS: tuple[tuple[str, Matcher], ...] = (
+    ("AWS IoT Greengrass V2", signed_for("greengrass", path_prefix="/greengrass/v2/")),
+    ("AWS IoT Jobs data plane", signed_for("iot-jobs-data")),
+)
+
+
+class EndpointDispatcher:
+    """WSGI app: extensions first (in registration order), then :data:`KNOWN_GAPS`, then moto.
+
+    ``fallback`` defaults to moto's server-mode dispatcher; tests pass a small WSGI app instead so
+    that routing can be checked without moto.
+    """
+
+    def __init__(self, fallback: WSGIApplication | None = None, *, instance_id: str = "") -> None:
+        self.instance_id = instance_id
+        self._extensions: list[Extension] = []
+        self._lock = threading.Lock()
+        self._fallback = fallback if fallback is not None else moto_app()
+        self.register_extension("edge-harness-health", path_startswith(HEALTH_PATH), self._health)
+
+    def register_extension(self, name: str, matches: Matcher, app: WSGIApplication) -> None:
+        """Route requests ``matches`` accepts to ``app``; names are unique."""
+        with self._lock:
+            if any(ext.name == name for ext in self._extensions):
+                raise ValueError(f"an extension named {name!r} is already registered")
+            self._extensions.append(Extension(name, matches, app))
+
+    @property
+    def extensions(self) -> list[str]:
+        with self._lock:
+            return [ext.name for ext in self._extensions]
+
+    def route(self, environ: WSGIEnvironment) -> tuple[str, WSGIApplication]:
+        """The name and app that will answer ``environ`` (``"moto"`` for the fallback)."""
+        with self._lock:
+            extensions = list(self._extensions)
+        for ext in extensions:
+            if ext.matches(environ):
+                return ext.name, ext.app
+        for what, matches in KNOWN_GAPS:
+            if matches(environ):
+                return "not-implemented", _not_implemented(what)
+        return "moto", self._fallback
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        _, app = self.route(environ)
+        return app(environ, start_response)
+
+    def _health(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            moto_version = version("moto")
+        except PackageNotFoundError:  # pragma: no cover - moto is a dependency
+            moto_version = "unknown"
+        return json_response(
+            start_response,
+            200,
+            {
+                "status": "ok",
+                "instance": self.instance_id,
+                "moto": moto_version,
+                "extensions": self.extensions,
+            },
+        )
+
+
+def _not_implemented(what: str) -> WSGIApplication:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        return aws_error(
+            start_response,
+            501,
+            "NotImplemented",
+            f"{what} is not served by this edge-harness AWS endpoint yet "
+            f"({environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO', '')}): "
+            "no extension is registered for it",
+        )
+
+    return app
+
+
+def moto_app() -> WSGIApplication:
+    """moto's server-mode WSGI app, wrapped so that a service moto lacks gets a clear 501.
+
+    moto routes a request by the host it infers from the signing name; for a signing name it has no
+    backend for (e.g. ``iot-jobs-data``) its dispatcher raises, which werkzeug would turn into a
+    bare HTML 500. The wrapper answers with an AWS-style error naming the service and path instead.
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    class _Moto(DomainDispatcherApplication):
+        def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Any:
+            try:
+                app = self.get_application(environ)
+            except Exception as err:
+                service = signing_name(environ) or "unsigned request"
+                path = environ.get("PATH_INFO", "")
+                log.warning(
+                    "no backend for %s %s (%s): %r", service, path, environ.get("REQUEST_METHOD"), err
+                )
+                return aws_error(
+                    start_response,
+                    501,
+                    "NotImplemented",
+                    f"the edge-harness AWS endpoint does not serve {service!r} "
+                    f"({environ.get('REQUEST_METHOD')} {path}): neither moto nor a registered "
+                    "extension handles it",
+                )
+            return app(environ, start_response)
+
+    return _Moto(create_backend_app)
+
+
+def load_extension(spec: str, dispatcher: EndpointDispatcher) -> None:
+    """Import ``module:function`` and call ``function(dispatcher)`` so it registers its routes."""
+    module_name, sep, func_name = spec.partition(":")
+    if not sep or not module_name or not func_name:
+        raise SystemExit(f"--extension {spec!r}: expected module:function")
+    register = getattr(importlib.import_module(module_name), func_name)
+    register(dispatcher)
+
+
+# -- process entry point --------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (loopback by default)")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--instance-id", default="", help="echoed by the health route")
+    parser.add_argument(
+        "--extension", action="append", default=[], metavar="MODULE:FUNCTION", help="register routes"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    from werkzeug.serving import make_server
+
+    # moto builds some URLs that point back at itself from MOTO_PORT (moto.server does the same).
+    os.environ.setdefault("MOTO_PORT", str(args.port))
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class RequestHandler(MotoRequestHandler):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            # werkzeug colours its access log with ANSI codes; the log is a file, keep it plain.
+            self.log("info", '"%s" %s %s', self.requestline, code, size)
+
+    dispatcher = EndpointDispatcher(instance_id=args.instance_id)
+    for spec in args.extension:
+        load_extension(spec, dispatcher)
+    try:
+        # MotoRequestHandler keeps header spellings S3 metadata needs (see moto.server).
+        server = make_server(args.host, args.port, dispatcher, threaded=True, request_handler=RequestHandler)
+    except OSError as err:
+        log.error("cannot listen on %s:%d: %s", args.host, args.port, err)
+        return 3
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        # shutdown() waits for serve_forever() to return, which runs on this (main) thread:
+        # call it from another thread so the handler returns and the loop can notice.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    log.info(
+        "edge-harness AWS endpoint listening on http://%s:%d (extensions: %s)",
+        args.host,
+        server.port,
+        ", ".join(dispatcher.extensions),
+    )
+    try:
+        server.serve_forever(poll_interval=0.1)  # how soon shutdown() is noticed
+    finally:
+        server.server_close()
+    log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
