@@ -11,7 +11,6 @@ import textwrap
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,33 +30,29 @@ from harness.services.aws_server import (
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def aws() -> Iterator[AwsEndpoint]:
-    with AwsEndpoint() as endpoint:
-        yield endpoint
-
-
 def _name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def test_endpoints_and_environment(aws: AwsEndpoint) -> None:
-    assert aws.url.startswith("http://127.0.0.1:")
-    assert aws.endpoints == {"url": aws.url}
-    env = aws.environment()
-    assert env["AWS_ENDPOINT_URL"] == aws.url
+def test_endpoints_and_environment(aws_endpoint: AwsEndpoint) -> None:
+    assert aws_endpoint.url.startswith("http://127.0.0.1:")
+    assert aws_endpoint.endpoints == {"url": aws_endpoint.url}
+    env = aws_endpoint.environment()
+    assert env["AWS_ENDPOINT_URL"] == aws_endpoint.url
     assert env["AWS_ACCESS_KEY_ID"] == env["AWS_SECRET_ACCESS_KEY"] == "testing"
     assert env["AWS_DEFAULT_REGION"] == "us-east-1"
     assert env["AWS_EC2_METADATA_DISABLED"] == "true"
 
 
-def test_client_ignores_the_callers_aws_profile(aws: AwsEndpoint, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_client_ignores_the_callers_aws_profile(
+    aws_endpoint: AwsEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AWS_PROFILE", "no-such-profile-here")
-    assert aws.client("s3").list_buckets()["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert aws_endpoint.client("s3").list_buckets()["ResponseMetadata"]["HTTPStatusCode"] == 200
 
 
-def test_s3_put_get_and_presigned_url(aws: AwsEndpoint) -> None:
-    s3 = aws.client("s3")
+def test_s3_put_get_and_presigned_url(aws_endpoint: AwsEndpoint) -> None:
+    s3 = aws_endpoint.client("s3")
     bucket = _name("artifacts")
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="traffic/1.0.0/app.zip", Body=b"zip bytes")
@@ -66,13 +61,13 @@ def test_s3_put_get_and_presigned_url(aws: AwsEndpoint) -> None:
     url = s3.generate_presigned_url(
         "get_object", Params={"Bucket": bucket, "Key": "traffic/1.0.0/app.zip"}, ExpiresIn=60
     )
-    assert url.startswith(aws.url) and "X-Amz-Credential=" in url  # SigV4, as AWS signs today
+    assert url.startswith(aws_endpoint.url) and "X-Amz-Credential=" in url  # SigV4, as AWS signs today
     with urllib.request.urlopen(url, timeout=10) as resp:
         assert resp.read() == b"zip bytes"
 
 
-def test_iot_things_and_thing_groups(aws: AwsEndpoint) -> None:
-    iot = aws.client("iot")
+def test_iot_things_and_thing_groups(aws_endpoint: AwsEndpoint) -> None:
+    iot = aws_endpoint.client("iot")
     thing, group = _name("jetson"), _name("fleet")
     iot.create_thing(thingName=thing)
     iot.create_thing_group(thingGroupName=group)
@@ -82,9 +77,9 @@ def test_iot_things_and_thing_groups(aws: AwsEndpoint) -> None:
     assert [g["groupName"] for g in groups] == [group]
 
 
-def test_iot_data_publish_and_shadow(aws: AwsEndpoint) -> None:
-    aws.client("iot").create_thing(thingName=(thing := _name("core")))
-    data = aws.client("iot-data")
+def test_iot_data_publish_and_shadow(aws_endpoint: AwsEndpoint) -> None:
+    aws_endpoint.client("iot").create_thing(thingName=(thing := _name("core")))
+    data = aws_endpoint.client("iot-data")
     published = data.publish(topic=f"fleet/{thing}/status", qos=1, payload=b'{"status": "HEALTHY"}')
     assert published["ResponseMetadata"]["HTTPStatusCode"] == 200
 
@@ -94,23 +89,23 @@ def test_iot_data_publish_and_shadow(aws: AwsEndpoint) -> None:
     assert shadow["state"]["reported"] == {"version": "1.0.0"}
 
 
-def test_services_moto_lacks_get_a_clear_error(aws: AwsEndpoint) -> None:
-    jobs = aws.client("iot-jobs-data")
+def test_services_moto_lacks_get_a_clear_error(aws_endpoint: AwsEndpoint) -> None:
+    jobs = aws_endpoint.client("iot-jobs-data")
     with pytest.raises(ClientError) as info:
         jobs.get_pending_job_executions(thingName="anything")
     assert info.value.response["Error"]["Code"] == "NotImplemented"
     assert "IoT Jobs data plane" in str(info.value)
 
-    greengrass = aws.client("greengrassv2")
+    greengrass = aws_endpoint.client("greengrassv2")
     with pytest.raises(ClientError) as info:
         greengrass.list_components()
     assert info.value.response["Error"]["Code"] == "NotImplemented"
     assert "Greengrass V2" in str(info.value)
 
 
-def test_an_unknown_signing_name_gets_a_clear_error_not_a_hang(aws: AwsEndpoint) -> None:
+def test_an_unknown_signing_name_gets_a_clear_error_not_a_hang(aws_endpoint: AwsEndpoint) -> None:
     request = urllib.request.Request(
-        aws.url + "/some/path",
+        aws_endpoint.url + "/some/path",
         headers={
             "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/made-up-service/"
             "aws4_request, SignedHeaders=host, Signature=00"
@@ -123,35 +118,37 @@ def test_an_unknown_signing_name_gets_a_clear_error_not_a_hang(aws: AwsEndpoint)
     assert "made-up-service" in body["message"] and "/some/path" in body["message"]
 
 
-def test_an_unknown_unsigned_path_is_answered_by_moto_s3(aws: AwsEndpoint) -> None:
+def test_an_unknown_unsigned_path_is_answered_by_moto_s3(aws_endpoint: AwsEndpoint) -> None:
     # Unsigned requests default to S3 in moto (as a bare host would in AWS): a quick 404.
     with pytest.raises(urllib.error.HTTPError) as info:
-        urllib.request.urlopen(aws.url + "/no-such-bucket-here/key", timeout=10)
+        urllib.request.urlopen(aws_endpoint.url + "/no-such-bucket-here/key", timeout=10)
     assert info.value.code == 404
     assert b"NoSuchBucket" in info.value.read()
 
 
-def test_health_route(aws: AwsEndpoint) -> None:
-    with urllib.request.urlopen(aws.url + HEALTH_PATH, timeout=5) as resp:
+def test_health_route(aws_endpoint: AwsEndpoint) -> None:
+    with urllib.request.urlopen(aws_endpoint.url + HEALTH_PATH, timeout=5) as resp:
         health = json.loads(resp.read())
     assert health["status"] == "ok" and health["extensions"] == ["edge-harness-health"]
 
 
-def test_check_passes(aws: AwsEndpoint) -> None:
-    summary = aws.check()
+def test_check_passes(aws_endpoint: AwsEndpoint) -> None:
+    summary = aws_endpoint.check()
     assert "s3" in summary and "iot" in summary
     # it cleans up after itself
     assert not [
-        b for b in aws.client("s3").list_buckets()["Buckets"] if b["Name"].startswith("edge-harness-check")
+        b
+        for b in aws_endpoint.client("s3").list_buckets()["Buckets"]
+        if b["Name"].startswith("edge-harness-check")
     ]
     assert not [
         t
-        for t in aws.client("iot").list_things()["things"]
+        for t in aws_endpoint.client("iot").list_things()["things"]
         if t["thingName"].startswith("edge-harness-check")
     ]
 
 
-def test_environment_reaches_child_processes(aws: AwsEndpoint, tmp_path: Path) -> None:
+def test_environment_reaches_child_processes(aws_endpoint: AwsEndpoint, tmp_path: Path) -> None:
     bucket = _name("from-child")
     script = textwrap.dedent(
         f"""
@@ -162,14 +159,17 @@ def test_environment_reaches_child_processes(aws: AwsEndpoint, tmp_path: Path) -
         print(s3.meta.endpoint_url)
         """
     )
-    # A clean environment (HOME without ~/.aws) proves nothing else supplies the settings.
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), **aws.environment()}
+    # A clean environment (HOME without ~/.aws_endpoint) proves nothing else supplies the settings.
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), **aws_endpoint.environment()}
     result = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == aws.url
-    assert aws.client("s3").get_object(Bucket=bucket, Key="hello")["Body"].read() == b"from a child process"
+    assert result.stdout.strip() == aws_endpoint.url
+    assert (
+        aws_endpoint.client("s3").get_object(Bucket=bucket, Key="hello")["Body"].read()
+        == b"from a child process"
+    )
 
 
 # -- the dispatcher, in process ----------------------------------------------------------------

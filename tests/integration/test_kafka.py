@@ -6,7 +6,6 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,33 +17,27 @@ from harness.services.ports import free_ports
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def broker() -> Iterator[KafkaBroker]:
-    with KafkaBroker() as kafka:
-        yield kafka
-
-
 def _topic(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def test_endpoints_and_environment(broker: KafkaBroker) -> None:
-    assert broker.bootstrap_servers.startswith("127.0.0.1:")
-    assert broker.endpoints == {"bootstrap": broker.bootstrap_servers}
-    assert broker.environment() == {"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers}
-    assert broker.log_path is not None and "tansu" in broker.log_path.read_text()
+def test_endpoints_and_environment(kafka_broker: KafkaBroker) -> None:
+    assert kafka_broker.bootstrap_servers.startswith("127.0.0.1:")
+    assert kafka_broker.endpoints == {"bootstrap": kafka_broker.bootstrap_servers}
+    assert kafka_broker.environment() == {"KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers}
+    assert kafka_broker.log_path is not None and "tansu" in kafka_broker.log_path.read_text()
 
 
-def test_ten_thousand_idempotent_messages_arrive_once_each(broker: KafkaBroker) -> None:
+def test_ten_thousand_idempotent_messages_arrive_once_each(kafka_broker: KafkaBroker) -> None:
     topic = _topic("idempotent")
     count, partitions = 10_000, 3
-    broker.create_topic(topic, partitions=partitions)
+    kafka_broker.create_topic(topic, partitions=partitions)
     reports: list[tuple[str | None, int, int]] = []
 
     def delivered(err: object, msg: object) -> None:
         reports.append((str(err) if err else None, msg.partition(), msg.offset()))  # type: ignore[attr-defined]
 
-    producer = broker.producer(**{"enable.idempotence": True, "acks": "all"})
+    producer = kafka_broker.producer(**{"enable.idempotence": True, "acks": "all"})
     for seq in range(count):
         producer.produce(topic, key=f"msg-{seq}", value=json.dumps({"seq": seq}), on_delivery=delivered)
         producer.poll(0)
@@ -54,67 +47,67 @@ def test_ten_thousand_idempotent_messages_arrive_once_each(broker: KafkaBroker) 
     assert [r for r in reports if r[0] is not None] == []
     assert len({(p, o) for _, p, o in reports}) == count  # every message got its own offset
 
-    records = broker.read_messages(topic, max_messages=count, timeout=60)
+    records = kafka_broker.read_messages(topic, max_messages=count, timeout=60)
     seqs = [r.json()["seq"] for r in records]
     assert len(records) == count
     assert sorted(seqs) == list(range(count))  # none lost, none duplicated
     assert all(r.key == f"msg-{r.json()['seq']}".encode() for r in records)
     # The log holds exactly these: no duplicate was written that the read stopped short of.
-    assert sum(broker.end_offsets(topic).values()) == count
+    assert sum(kafka_broker.end_offsets(topic).values()) == count
     # Within a partition, librdkafka's idempotent producer keeps the produce order.
     for partition in range(partitions):
         in_partition = [r.json()["seq"] for r in records if r.partition == partition]
         assert in_partition == sorted(in_partition)
 
 
-def test_create_topic_is_idempotent(broker: KafkaBroker) -> None:
+def test_create_topic_is_idempotent(kafka_broker: KafkaBroker) -> None:
     topic = _topic("twice")
-    broker.create_topic(topic, partitions=2)
-    broker.create_topic(topic, partitions=2)
-    assert broker.partitions(topic) == [0, 1]
+    kafka_broker.create_topic(topic, partitions=2)
+    kafka_broker.create_topic(topic, partitions=2)
+    assert kafka_broker.partitions(topic) == [0, 1]
 
 
-def test_read_messages_assigns_every_partition(broker: KafkaBroker) -> None:
+def test_read_messages_assigns_every_partition(kafka_broker: KafkaBroker) -> None:
     topic = _topic("assign")
-    broker.create_topic(topic, partitions=2)
-    producer = broker.producer()
+    kafka_broker.create_topic(topic, partitions=2)
+    producer = kafka_broker.producer()
     for i in range(6):
         producer.produce(topic, key=str(i), value=b"v", partition=i % 2, headers=[("h", b"x")])
     assert producer.flush(10) == 0
 
-    records = broker.read_messages(topic, max_messages=6, timeout=20)
+    records = kafka_broker.read_messages(topic, max_messages=6, timeout=20)
     assert sorted(int(r.key or b"") for r in records) == list(range(6))
     assert {r.partition for r in records} == {0, 1}
     assert all(r.headers == (("h", b"x"),) and r.timestamp_ms for r in records)
 
 
-def test_read_messages_returns_what_arrived_when_the_timeout_passes(broker: KafkaBroker) -> None:
+def test_read_messages_returns_what_arrived_when_the_timeout_passes(kafka_broker: KafkaBroker) -> None:
     topic = _topic("partial")
-    broker.create_topic(topic)
-    producer = broker.producer()
+    kafka_broker.create_topic(topic)
+    producer = kafka_broker.producer()
     for i in range(3):
         producer.produce(topic, value=str(i))
     producer.flush(10)
-    assert len(broker.read_messages(topic, max_messages=10, timeout=1.5)) == 3
+    assert len(kafka_broker.read_messages(topic, max_messages=10, timeout=1.5)) == 3
 
 
-def test_end_offsets_are_exact_across_record_batches(broker: KafkaBroker) -> None:
+def test_end_offsets_are_exact_across_record_batches(kafka_broker: KafkaBroker) -> None:
     # tansu's ListOffsets("latest") answers the newest batch's base offset + 1; several flushed
     # batches expose the difference.
     topic = _topic("ends")
-    broker.create_topic(topic)
-    producer = broker.producer()
+    kafka_broker.create_topic(topic)
+    producer = kafka_broker.producer()
     for batch in range(4):
         for i in range(3):
             producer.produce(topic, value=f"{batch}-{i}")
         producer.flush(10)
-    assert broker.end_offsets(topic) == {0: 12}
+    assert kafka_broker.end_offsets(topic) == {0: 12}
 
 
-def test_read_messages_from_the_end_skips_older_messages(broker: KafkaBroker) -> None:
+def test_read_messages_from_the_end_skips_older_messages(kafka_broker: KafkaBroker) -> None:
     topic = _topic("tail")
-    broker.create_topic(topic)
-    producer = broker.producer()
+    kafka_broker.create_topic(topic)
+    producer = kafka_broker.producer()
     for i in range(5):
         producer.produce(topic, value=f"old-{i}")
     producer.flush(10)
@@ -127,37 +120,37 @@ def test_read_messages_from_the_end_skips_older_messages(broker: KafkaBroker) ->
     timer = threading.Timer(2.0, produce_new)  # after read_messages has found the end
     timer.start()
     try:
-        records = broker.read_messages(topic, max_messages=3, timeout=20, from_beginning=False)
+        records = kafka_broker.read_messages(topic, max_messages=3, timeout=20, from_beginning=False)
     finally:
         timer.join()
     assert [r.value for r in records] == [b"new-0", b"new-1", b"new-2"]
 
 
-def test_reading_a_missing_topic_names_it(broker: KafkaBroker) -> None:
+def test_reading_a_missing_topic_names_it(kafka_broker: KafkaBroker) -> None:
     with pytest.raises(ServiceError, match="no-such-topic"):
-        broker.read_messages("no-such-topic", max_messages=1, timeout=1)
+        kafka_broker.read_messages("no-such-topic", max_messages=1, timeout=1)
     # looking did not create it (a Metadata request naming a topic would, on tansu)
-    assert "no-such-topic" not in broker.admin().list_topics(timeout=5).topics
+    assert "no-such-topic" not in kafka_broker.admin().list_topics(timeout=5).topics
 
 
-def test_check_passes(broker: KafkaBroker) -> None:
-    summary = broker.check()
-    assert "100 messages" in summary and broker.bootstrap_servers in summary
+def test_check_passes(kafka_broker: KafkaBroker) -> None:
+    summary = kafka_broker.check()
+    assert "100 messages" in summary and kafka_broker.bootstrap_servers in summary
 
 
-def test_external_kafka_uses_a_running_broker(broker: KafkaBroker) -> None:
-    with ExternalKafka(broker.bootstrap_servers) as external:
+def test_external_kafka_uses_a_running_broker(kafka_broker: KafkaBroker) -> None:
+    with ExternalKafka(kafka_broker.bootstrap_servers) as external:
         assert external.running
-        assert external.endpoints == {"bootstrap": broker.bootstrap_servers}
-        assert external.environment() == {"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers}
+        assert external.endpoints == {"bootstrap": kafka_broker.bootstrap_servers}
+        assert external.environment() == {"KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers}
         assert "messages produced" in external.check(messages=20)
     # stopping the wrapper leaves the broker alone
-    assert broker.partitions(_create(broker, "still-up")) == [0]
+    assert kafka_broker.partitions(_create(kafka_broker, "still-up")) == [0]
 
 
-def _create(broker: KafkaBroker, prefix: str) -> str:
+def _create(kafka_broker: KafkaBroker, prefix: str) -> str:
     topic = _topic(prefix)
-    broker.create_topic(topic)
+    kafka_broker.create_topic(topic)
     return topic
 
 
