@@ -51,10 +51,11 @@ def main(verbose: int) -> None:
 
 
 def _register() -> None:
-    from harness.cli import lint, services
+    from harness.cli import lint, services, world
 
     main.add_command(services.services)
     main.add_command(lint.lint)
+    main.add_command(world.world)
 
 
 _register()

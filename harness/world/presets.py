@@ -1,0 +1,497 @@
+"""World presets: the road, camera, props, traffic mix and analytics regions of one camera.
+
+A preset is data (``scenarios/traffic/world/<name>.yaml``); the engine is code. Presets are read
+with ruamel.yaml so that every problem can be reported as ``file:line:col`` plus the JSON pointer
+of the offending value, validated against :data:`PRESET_SCHEMA`, then checked for the things a
+schema cannot say (class order, polygons inside the frame).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from harness.errors import Diagnostic, DiagnosticReport, HarnessError, ValidationError
+
+#: Where named presets live. The engine is imported by the runtime; presets are scenario data.
+PRESET_DIR = Path(__file__).resolve().parents[2] / "scenarios" / "traffic" / "world"
+
+#: The detector's classes; ids are positions. Presets must list exactly these, in this order.
+CLASS_NAMES: tuple[str, ...] = ("car", "truck", "bus", "motorcycle")
+
+_NUMBER = {"type": "number"}
+_POSITIVE = {"type": "number", "exclusiveMinimum": 0}
+_POINT = {"type": "array", "items": _NUMBER, "minItems": 2, "maxItems": 2}
+_SEGMENT = {"type": "array", "items": _POINT, "minItems": 2, "maxItems": 2}
+_RANGE = {"type": "array", "items": _POSITIVE, "minItems": 2, "maxItems": 2}
+
+
+def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": required if required is not None else list(properties),
+        "additionalProperties": False,
+    }
+
+
+PRESET_SCHEMA: dict[str, Any] = _obj(
+    {
+        "version": {"const": 1},
+        "name": {"type": "string", "minLength": 1},
+        "description": {"type": "string"},
+        "frame": _obj(
+            {
+                "width": {"type": "integer", "minimum": 64, "maximum": 7680},
+                "height": {"type": "integer", "minimum": 64, "maximum": 4320},
+                "fps": {"type": "number", "exclusiveMinimum": 0, "maximum": 240},
+            }
+        ),
+        "camera": _obj(
+            {
+                "focal_px": _POSITIVE,
+                "height_m": _POSITIVE,
+                "horizon_y": {"type": "number", "maximum": -40},
+                "center_x": _NUMBER,
+                "x_m": _NUMBER,
+            },
+            required=["focal_px", "height_m", "horizon_y", "center_x"],
+        ),
+        "road": _obj(
+            {
+                "lane_width_m": {"type": "number", "minimum": 2.0, "maximum": 6.0},
+                "lanes": _obj(
+                    {
+                        "inbound": {"type": "integer", "minimum": 1, "maximum": 6},
+                        "outbound": {"type": "integer", "minimum": 0, "maximum": 6},
+                    }
+                ),
+                "median_m": {"type": "number", "minimum": 0},
+                "shoulder_m": {"type": "number", "minimum": 0},
+            }
+        ),
+        "scene": _obj(
+            {
+                "seed": {"type": "integer", "minimum": 0},
+                "sun": _obj(
+                    {
+                        "shadow_per_m": _POINT,
+                        "shadow_gain": {"type": "number", "minimum": 0, "maximum": 1},
+                    }
+                ),
+            }
+        ),
+        "props": {
+            "type": "array",
+            "items": {
+                "oneOf": [
+                    _obj(
+                        {
+                            "kind": {"const": "bridge"},
+                            "z_m": _POSITIVE,
+                            "deck_bottom_m": {"type": "number", "minimum": 4.5},
+                            "deck_top_m": _POSITIVE,
+                            "deck_depth_m": _POSITIVE,
+                        }
+                    ),
+                    _obj(
+                        {
+                            "kind": {"const": "tree"},
+                            "x_m": _NUMBER,
+                            "z_m": _POSITIVE,
+                            "lean_m": _NUMBER,
+                            "canopy_radius_m": _POSITIVE,
+                            "canopy_bottom_m": {"type": "number", "minimum": 4.5},
+                        },
+                        required=["kind", "x_m", "z_m", "canopy_radius_m", "canopy_bottom_m"],
+                    ),
+                    _obj(
+                        {
+                            "kind": {"const": "sign"},
+                            "x_m": _NUMBER,
+                            "z_m": _POSITIVE,
+                            "panel_from_m": _NUMBER,
+                            "panel_to_m": _NUMBER,
+                            "panel_bottom_m": {"type": "number", "minimum": 4.5},
+                            "panel_top_m": _POSITIVE,
+                        }
+                    ),
+                ]
+            },
+        },
+        "classes": {
+            "type": "array",
+            "minItems": len(CLASS_NAMES),
+            "maxItems": len(CLASS_NAMES),
+            "items": _obj(
+                {
+                    "name": {"enum": list(CLASS_NAMES)},
+                    "share": {"type": "number", "minimum": 0},
+                    "speed_kmh": _RANGE,
+                }
+            ),
+        },
+        "traffic": _obj(
+            {
+                "flow_per_lane_per_min": _obj(
+                    {
+                        "inbound": {"type": "number", "minimum": 0},
+                        "outbound": {"type": "number", "minimum": 0},
+                    }
+                ),
+                "warmup_s": {"type": "number", "minimum": 0, "maximum": 600},
+                "lane_changes_per_min": {"type": "number", "minimum": 0},
+                "heavy_in_fast_lanes": {"type": "number", "minimum": 0, "maximum": 1},
+            }
+        ),
+        "analytics": _obj(
+            {
+                "roi": _obj(
+                    {
+                        "label": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"},
+                        "polygon": {"type": "array", "items": _POINT, "minItems": 3},
+                    }
+                ),
+                "line": _obj(
+                    {
+                        "label": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"},
+                        "direction": _SEGMENT,
+                        "line": _SEGMENT,
+                    }
+                ),
+            }
+        ),
+        "defaults": _obj(
+            {
+                "seconds": _POSITIVE,
+                "noise_sigma": {"type": "number", "minimum": 0, "maximum": 64},
+                "shake_px": {"type": "number", "minimum": 0, "maximum": 8},
+                "shadows": {"type": "boolean"},
+                "lighting": _obj(
+                    {
+                        "min_gain": {"type": "number", "exclusiveMinimum": 0, "maximum": 2},
+                        "max_gain": {"type": "number", "exclusiveMinimum": 0, "maximum": 2},
+                        "drift_period_s": _RANGE,
+                        "flicker": {"type": "number", "minimum": 0, "maximum": 0.5},
+                    }
+                ),
+            }
+        ),
+    },
+    required=[
+        "version",
+        "name",
+        "frame",
+        "camera",
+        "road",
+        "scene",
+        "props",
+        "classes",
+        "traffic",
+        "analytics",
+        "defaults",
+    ],
+)
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    """Traffic share and desired-speed range of one vehicle class."""
+
+    name: str
+    share: float
+    speed_kmh: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A validated preset. ``data`` is the plain (JSON-able) document, kept for truth.json and
+    for the cache key of generated videos; typed fields are what the engine reads."""
+
+    name: str
+    path: Path
+    sha256: str
+    data: dict[str, Any]
+    width: int
+    height: int
+    fps: float
+    classes: tuple[ClassSpec, ...]
+    roi_label: str
+    roi_polygon: tuple[tuple[float, float], ...]
+    line_label: str
+    line_direction: tuple[tuple[float, float], tuple[float, float]]
+    line: tuple[tuple[float, float], tuple[float, float]]
+    props: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+
+    @property
+    def camera(self) -> dict[str, Any]:
+        return self.data["camera"]
+
+    @property
+    def road(self) -> dict[str, Any]:
+        return self.data["road"]
+
+    @property
+    def scene(self) -> dict[str, Any]:
+        return self.data["scene"]
+
+    @property
+    def traffic(self) -> dict[str, Any]:
+        return self.data["traffic"]
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        return self.data["defaults"]
+
+
+def known_presets() -> list[str]:
+    """Names of the presets shipped in :data:`PRESET_DIR`."""
+    if not PRESET_DIR.is_dir():
+        return []
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def preset_path(name_or_path: str | Path) -> Path:
+    """The file a preset argument refers to: a path when it looks like one, else a name."""
+    text = str(name_or_path)
+    if text.endswith((".yaml", ".yml")) or "/" in text or "\\" in text:
+        path = Path(text)
+        if not path.is_file():
+            raise HarnessError(f"world preset file {text} does not exist")
+        return path
+    path = PRESET_DIR / f"{text}.yaml"
+    if not path.is_file():
+        names = ", ".join(known_presets()) or "none found"
+        raise HarnessError(
+            f"unknown world preset {text!r}",
+            hint=f"known presets: {names} (in {PRESET_DIR}); or pass the path of a preset .yaml file",
+        )
+    return path
+
+
+def load_preset(name_or_path: str | Path = "highway") -> Preset:
+    """Read, validate and type a preset; raise :class:`ValidationError` naming file:line:col."""
+    path = preset_path(name_or_path)
+    try:
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        report = DiagnosticReport()
+        report.add(Diagnostic("error", str(path), f"not UTF-8 text (byte {err.start})"))
+        raise ValidationError(report, what=f"{path} is not a valid world preset") from err
+    except OSError as err:
+        raise HarnessError(f"cannot read world preset {path}: {err.strerror}") from err
+    return parse_preset(text, path, sha256=hashlib.sha256(raw).hexdigest())
+
+
+def parse_preset(text: str, path: Path, *, sha256: str | None = None) -> Preset:
+    """Parse preset YAML text; ``path`` is used in messages and kept in the result."""
+    file = str(path)
+    what = f"{file} is not a valid world preset"
+    report = DiagnosticReport()
+    try:
+        doc = YAML(typ="rt").load(text)
+    except MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        location = f"{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        problem = err.problem or err.context or "syntax error"
+        if err.context and err.context_mark is not None and err.context_mark is not mark:
+            problem += f" ({err.context} that starts at line {err.context_mark.line + 1})"
+        report.add(Diagnostic("error", file, f"malformed YAML: {problem}", location=location))
+        raise ValidationError(report, what=what) from None
+    if not isinstance(doc, dict):
+        report.add(
+            Diagnostic("error", file, "the preset must be a YAML mapping", expected="keys like frame:")
+        )
+        raise ValidationError(report, what=what)
+
+    for path_, message in _schema_errors(doc):
+        report.add(
+            Diagnostic("error", file, f"at {_pointer(path_)}: {message}", location=_location(doc, path_))
+        )
+    if not report.ok:
+        raise ValidationError(report, what=what)
+
+    data = _plain(doc)
+    _check_semantics(doc, data, file, report)
+    if not report.ok:
+        raise ValidationError(report, what=what)
+
+    analytics = data["analytics"]
+    return Preset(
+        name=data["name"],
+        path=path,
+        sha256=sha256 or hashlib.sha256(text.encode()).hexdigest(),
+        data=data,
+        width=int(data["frame"]["width"]),
+        height=int(data["frame"]["height"]),
+        fps=float(data["frame"]["fps"]),
+        classes=tuple(
+            ClassSpec(c["name"], float(c["share"]), (float(c["speed_kmh"][0]), float(c["speed_kmh"][1])))
+            for c in data["classes"]
+        ),
+        roi_label=analytics["roi"]["label"],
+        roi_polygon=tuple((float(x), float(y)) for x, y in analytics["roi"]["polygon"]),
+        line_label=analytics["line"]["label"],
+        line_direction=_segment(analytics["line"]["direction"]),
+        line=_segment(analytics["line"]["line"]),
+        props=tuple(data["props"]),
+    )
+
+
+def _segment(points: list[list[float]]) -> tuple[tuple[float, float], tuple[float, float]]:
+    (x1, y1), (x2, y2) = points
+    return (float(x1), float(y1)), (float(x2), float(y2))
+
+
+def _check_semantics(doc: CommentedMap, data: dict[str, Any], file: str, report: DiagnosticReport) -> None:
+    """What the schema cannot say: class order, positive shares, regions inside the frame."""
+
+    def add(path: list[str | int], message: str, expected: str = "", hint: str = "") -> None:
+        report.add(
+            Diagnostic(
+                "error",
+                file,
+                f"at {_pointer(path)}: {message}",
+                location=_location(doc, path),
+                expected=expected,
+                hint=hint,
+            )
+        )
+
+    names = [c["name"] for c in data["classes"]]
+    if names != list(CLASS_NAMES):
+        add(
+            ["classes"],
+            f"classes are {names}",
+            expected=", ".join(CLASS_NAMES) + " in this order",
+            hint="class ids are list positions and must match the detector's labels.txt",
+        )
+    if sum(c["share"] for c in data["classes"]) <= 0:
+        add(["classes"], "all class shares are 0", expected="at least one positive share")
+    for i, c in enumerate(data["classes"]):
+        lo, hi = c["speed_kmh"]
+        if lo > hi:
+            add(["classes", i, "speed_kmh"], f"speed range [{lo}, {hi}] is reversed", expected="[low, high]")
+    lighting = data["defaults"]["lighting"]
+    if lighting["min_gain"] > lighting["max_gain"]:
+        add(["defaults", "lighting", "min_gain"], "min_gain is above max_gain")
+    lo, hi = lighting["drift_period_s"]
+    if lo > hi:
+        add(["defaults", "lighting", "drift_period_s"], f"range [{lo}, {hi}] is reversed")
+    width, height = data["frame"]["width"], data["frame"]["height"]
+    analytics = data["analytics"]
+    regions: list[tuple[list[str | int], list[list[float]]]] = [
+        (["analytics", "roi", "polygon"], analytics["roi"]["polygon"]),
+        (["analytics", "line", "direction"], analytics["line"]["direction"]),
+        (["analytics", "line", "line"], analytics["line"]["line"]),
+    ]
+    for path, points in regions:
+        for i, (x, y) in enumerate(points):
+            if not (0 <= x <= width and 0 <= y <= height):
+                add(
+                    [*path, i],
+                    f"point ({x}, {y}) is outside the {width}x{height} frame",
+                    expected="pixel coordinates of the frame in frame:",
+                )
+    for key in ("direction", "line"):
+        (x1, y1), (x2, y2) = analytics["line"][key]
+        if (x1, y1) == (x2, y2):
+            add(
+                ["analytics", "line", key],
+                "both points are the same",
+                expected="a segment of non-zero length",
+            )
+    for i, prop in enumerate(data["props"]):
+        if prop["kind"] == "sign" and prop["panel_from_m"] >= prop["panel_to_m"]:
+            add(["props", i, "panel_from_m"], "panel_from_m must be left of panel_to_m")
+        if prop["kind"] == "sign" and prop["panel_bottom_m"] >= prop["panel_top_m"]:
+            add(["props", i, "panel_bottom_m"], "panel_bottom_m must be below panel_top_m")
+        if prop["kind"] == "bridge" and prop["deck_bottom_m"] >= prop["deck_top_m"]:
+            add(["props", i, "deck_bottom_m"], "deck_bottom_m must be below deck_top_m")
+    if data["camera"]["height_m"] <= 8.0:
+        add(
+            ["camera", "height_m"],
+            f"camera height {data['camera']['height_m']} m is too low",
+            expected="more than 8 m",
+            hint="props are drawn in front of traffic: exact only when the camera looks down on them",
+        )
+
+
+def _schema_errors(doc: Any) -> list[tuple[list[str | int], str]]:
+    """Schema violations as (path, message), most specific first-hand messages.
+
+    A ``oneOf`` failure (a prop) says little by itself; the prop's ``kind`` picks the branch,
+    so the branch's own errors are reported instead.
+    """
+    found: list[tuple[list[str | int], str]] = []
+    validator = jsonschema.Draft202012Validator(PRESET_SCHEMA)
+    for error in validator.iter_errors(doc):
+        path = list(error.absolute_path)
+        if error.validator != "oneOf":
+            found.append((path, error.message))
+            continue
+        branches: list[dict[str, Any]] = error.validator_value
+        kinds = [b["properties"]["kind"]["const"] for b in branches]
+        kind = error.instance.get("kind") if isinstance(error.instance, dict) else None
+        if kind not in kinds:
+            found.append(
+                ([*path, "kind"] if kind is not None else path, f"kind {kind!r} is not one of {kinds}")
+            )
+            continue
+        branch = jsonschema.Draft202012Validator(branches[kinds.index(kind)])
+        for sub in branch.iter_errors(error.instance):
+            found.append(([*path, *sub.absolute_path], sub.message))
+    return sorted(found, key=lambda item: [str(p) for p in item[0]])
+
+
+def _pointer(path: Any) -> str:
+    parts = [str(p).replace("~", "~0").replace("/", "~1") for p in path]
+    return "/" + "/".join(parts) if parts else "/"
+
+
+def _location(doc: Any, path: list[str | int]) -> str:
+    """line:col of the value at ``path`` (of its key for mappings), or of its nearest parent."""
+    node = doc
+    best = ""
+    if isinstance(node, CommentedMap | CommentedSeq):
+        best = f"{node.lc.line + 1}:{node.lc.col + 1}"
+    for part in path:
+        try:
+            if isinstance(node, CommentedMap) and part in node:
+                line, col = node.lc.key(part)
+                best = f"{line + 1}:{col + 1}"
+                node = node[part]
+            elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+                line, col = node.lc.item(part)
+                best = f"{line + 1}:{col + 1}"
+                node = node[part]
+            else:
+                break
+        except (KeyError, IndexError, TypeError, AttributeError):
+            break
+    return best
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's round-trip types → plain dict/list/int/float/str/bool for JSON and hashing."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if isinstance(node, bool):
+        return bool(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    return node
