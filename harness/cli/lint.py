@@ -19,7 +19,7 @@ _JSON_KEYS = ("severity", "file", "location", "message", "expected", "hint")
 
 @click.group()
 def lint() -> None:
-    """Validate model repositories (and later recipes and configs) with clear messages."""
+    """Validate model repositories and component recipes (and later configs) with clear messages."""
 
 
 @lint.command("models")
@@ -98,3 +98,56 @@ def _summary(model_count: int, report: DiagnosticReport) -> str:
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+@lint.command("recipe")
+@click.argument("files", metavar="FILE...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True, help="Treat warnings as failures (exit 1).")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: one finding per line with a summary; json: a list of findings on stdout.",
+)
+@click.pass_context
+def recipe(ctx: click.Context, files: tuple[Path, ...], strict: bool, output_format: str) -> None:
+    """Check Greengrass V2 component recipes (JSON or YAML) as the service and a core device read them.
+
+    Each FILE is parsed (format from the suffix .json/.yaml/.yml, else sniffed) and checked:
+    RecipeFormatVersion, component name and semantic version, component type, dependencies and
+    their npm-style version ranges, manifests (platform, lifecycle steps, selections,
+    artifacts with their URIs, unarchive and permissions) and the global lifecycle. Keys and
+    enum values are matched ignoring case. Each finding names file:/json/pointer (line:col),
+    what was expected and a hint.
+
+    \b
+    Exit codes:
+      0  no errors (warnings allowed unless --strict)
+      1  at least one error, or a warning with --strict
+      2  bad command line
+    """
+    from harness.lint.recipe import check_recipe_file
+
+    report = DiagnosticReport()
+    for path in files:
+        report.extend(check_recipe_file(path)[1])
+    summary = ", ".join(
+        [
+            _plural(len(files), "recipe"),
+            _plural(len(report.errors), "error"),
+            _plural(len(report.warnings), "warning"),
+        ]
+    )
+    if output_format == "json":
+        findings = [{key: asdict(d)[key] for key in _JSON_KEYS} for d in report.diagnostics]
+        click.echo(json.dumps(findings, ensure_ascii=False, indent=2))
+        click.echo(summary, err=True)
+    else:
+        console = Console(highlight=False, soft_wrap=True)
+        for diagnostic in report.diagnostics:
+            console.print(_render(diagnostic))
+        console.print(summary, style="bold" if report.diagnostics else None)
+    failed = bool(report.errors) or (strict and bool(report.warnings))
+    ctx.exit(EXIT_FAILED if failed else EXIT_OK)
