@@ -1,4 +1,5 @@
-"""The AWS endpoint: one local HTTP port that answers boto3 for S3, IAM, STS, IoT and iot-data.
+"""The AWS endpoint: one local HTTP port that answers boto3 for S3, IAM, STS, IoT and iot-data,
+and (by default) Greengrass V2, the IoT Jobs data plane and Greengrass fleet status.
 
 It runs :mod:`harness.services.aws_server` (moto in server mode behind the harness's dispatcher) in
 its own process, so that simulated devices, DeepStream emulation and the harness all reach the same
@@ -33,11 +34,18 @@ DUMMY_ACCESS_KEY_ID = "testing"
 DUMMY_SECRET_ACCESS_KEY = "testing"
 
 
+#: extensions every endpoint loads unless told otherwise: the Greengrass V2 control plane, the
+#: IoT Jobs data plane and fleet status (harness/cloud, docs/cloud.md)
+DEFAULT_EXTENSIONS: tuple[str, ...] = ("harness.cloud.extension:register",)
+
+
 class AwsEndpoint(ProcessService):
     """moto (plus the harness's extensions) on ``http://127.0.0.1:<port>``.
 
     ``extensions`` are ``module:function`` specs the server calls with its dispatcher before it
     serves, to add services moto lacks (see :func:`harness.services.aws_server.load_extension`).
+    ``None`` (the default) means :data:`DEFAULT_EXTENSIONS`; a list replaces them (pass
+    ``[*DEFAULT_EXTENSIONS, "mine:register"]`` to add to them, ``[]`` for bare moto).
     """
 
     name = "aws"
@@ -46,13 +54,13 @@ class AwsEndpoint(ProcessService):
         self,
         *,
         region: str = "us-east-1",
-        extensions: Sequence[str] = (),
+        extensions: Sequence[str] | None = None,
         workdir: Path | None = None,
         startup_timeout: float = 60.0,
     ) -> None:
         super().__init__(workdir=workdir, startup_timeout=startup_timeout)
         self.region = region
-        self.extensions = list(extensions)
+        self.extensions = list(DEFAULT_EXTENSIONS if extensions is None else extensions)
         self.port: int | None = None
         # Echoed by the health route, so readiness proves *our* server answers on the port.
         self._instance_id = uuid.uuid4().hex

@@ -164,7 +164,10 @@ class Extension:
 #: AWS APIs a core device or the harness calls that moto does not serve (moto 5.2, see
 #: shared/reference/environment.md). Until an extension claims them they get a clear 501 here,
 #: instead of moto's HTML 404 (Greengrass V2 falls into moto's V1 app, which shares the signing
-#: name) or its crash on an unknown signing name (iot-jobs-data).
+#: name) or its crash on an unknown signing name (iot-jobs-data). ``AwsEndpoint`` loads
+#: ``harness.cloud.extension:register`` by default, which claims both (and Greengrass V2 tagging on
+#: ``/tags/<V2 ARN>``, which a bare endpoint leaves to moto's V1 app); these entries answer on a
+#: bare endpoint (``AwsEndpoint(extensions=[])``).
 KNOWN_GAPS: tuple[tuple[str, Matcher], ...] = (
     ("AWS IoT Greengrass V2", signed_for("greengrass", path_prefix="/greengrass/v2/")),
     ("AWS IoT Jobs data plane", signed_for("iot-jobs-data")),
@@ -191,6 +194,12 @@ class EndpointDispatcher:
             if any(ext.name == name for ext in self._extensions):
                 raise ValueError(f"an extension named {name!r} is already registered")
             self._extensions.append(Extension(name, matches, app))
+
+    @property
+    def fallback(self) -> WSGIApplication:
+        """What answers a request no extension claims (moto). An extension that only observes
+        requests moto serves (e.g. fleet status publishes) passes them on to it."""
+        return self._fallback
 
     @property
     def extensions(self) -> list[str]:

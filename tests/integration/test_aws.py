@@ -89,18 +89,28 @@ def test_iot_data_publish_and_shadow(aws_endpoint: AwsEndpoint) -> None:
     assert shadow["state"]["reported"] == {"version": "1.0.0"}
 
 
-def test_services_moto_lacks_get_a_clear_error(aws_endpoint: AwsEndpoint) -> None:
-    jobs = aws_endpoint.client("iot-jobs-data")
+def test_services_moto_lacks_are_served_by_default(aws_endpoint: AwsEndpoint) -> None:
+    # harness.cloud (docs/cloud.md) is loaded by default: plain boto3 gets real answers
+    assert aws_endpoint.client("greengrassv2").list_components()["ResponseMetadata"]["HTTPStatusCode"] == 200
     with pytest.raises(ClientError) as info:
-        jobs.get_pending_job_executions(thingName="anything")
-    assert info.value.response["Error"]["Code"] == "NotImplemented"
-    assert "IoT Jobs data plane" in str(info.value)
+        aws_endpoint.client("iot-jobs-data").get_pending_job_executions(thingName="no-such-thing")
+    assert info.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
-    greengrass = aws_endpoint.client("greengrassv2")
-    with pytest.raises(ClientError) as info:
-        greengrass.list_components()
-    assert info.value.response["Error"]["Code"] == "NotImplemented"
-    assert "Greengrass V2" in str(info.value)
+
+def test_a_bare_endpoint_gives_services_moto_lacks_a_clear_error() -> None:
+    with AwsEndpoint(extensions=[]) as bare:
+        assert bare.health()["extensions"] == ["edge-harness-health"]  # type: ignore[index]
+        jobs = bare.client("iot-jobs-data")
+        with pytest.raises(ClientError) as info:
+            jobs.get_pending_job_executions(thingName="anything")
+        assert info.value.response["Error"]["Code"] == "NotImplemented"
+        assert "IoT Jobs data plane" in str(info.value)
+
+        greengrass = bare.client("greengrassv2")
+        with pytest.raises(ClientError) as info:
+            greengrass.list_components()
+        assert info.value.response["Error"]["Code"] == "NotImplemented"
+        assert "Greengrass V2" in str(info.value)
 
 
 def test_an_unknown_signing_name_gets_a_clear_error_not_a_hang(aws_endpoint: AwsEndpoint) -> None:
@@ -129,7 +139,13 @@ def test_an_unknown_unsigned_path_is_answered_by_moto_s3(aws_endpoint: AwsEndpoi
 def test_health_route(aws_endpoint: AwsEndpoint) -> None:
     with urllib.request.urlopen(aws_endpoint.url + HEALTH_PATH, timeout=5) as resp:
         health = json.loads(resp.read())
-    assert health["status"] == "ok" and health["extensions"] == ["edge-harness-health"]
+    assert health["status"] == "ok"
+    assert health["extensions"] == [
+        "edge-harness-health",
+        "greengrassv2",
+        "iot-jobs-data",
+        "greengrass-fleet-status",
+    ]
 
 
 def test_check_passes(aws_endpoint: AwsEndpoint) -> None:
