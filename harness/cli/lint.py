@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -17,6 +18,19 @@ _STYLES = {"error": "bold red", "warning": "yellow"}
 _JSON_KEYS = ("severity", "file", "location", "message", "expected", "hint")
 
 
+def _report_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--strict and --format, shared by every lint command so they read the same."""
+    command = click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="text: one finding per line with a summary; json: a list of findings on stdout.",
+    )(command)
+    return click.option("--strict", is_flag=True, help="Treat warnings as failures (exit 1).")(command)
+
+
 @click.group()
 def lint() -> None:
     """Validate model repositories and component recipes (and later configs) with clear messages."""
@@ -24,15 +38,7 @@ def lint() -> None:
 
 @lint.command("models")
 @click.argument("directory", metavar="DIR", type=click.Path(path_type=Path))
-@click.option("--strict", is_flag=True, help="Treat warnings as failures (exit 1).")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: one finding per line with a summary; json: a list of findings on stdout.",
-)
+@_report_options
 @click.pass_context
 def models(ctx: click.Context, directory: Path, strict: bool, output_format: str) -> None:
     """Check the Triton model repository DIR the way tritonserver would load it.
@@ -102,15 +108,7 @@ def _plural(count: int, noun: str) -> str:
 
 @lint.command("recipe")
 @click.argument("files", metavar="FILE...", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--strict", is_flag=True, help="Treat warnings as failures (exit 1).")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: one finding per line with a summary; json: a list of findings on stdout.",
-)
+@_report_options
 @click.pass_context
 def recipe(ctx: click.Context, files: tuple[Path, ...], strict: bool, output_format: str) -> None:
     """Check Greengrass V2 component recipes (JSON or YAML) as the service and a core device read them.
