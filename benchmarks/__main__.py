@@ -20,14 +20,15 @@ import click
     help="Folder for the JSON results.",
 )
 def main(quick: bool, out: Path) -> None:
-    """Measure service readiness and Triton round-trips; print and save ratios."""
-    from benchmarks import service_readiness, triton_roundtrip
+    """Measure service readiness, Triton round-trips and detector inference; print and save ratios."""
+    from benchmarks import detector_inference, service_readiness, triton_roundtrip
 
     report = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {"python": platform.python_version(), "cpus": _cpus(), "node": platform.node()},
         "service_readiness": service_readiness.measure(repeats=1 if quick else 3),
         "triton_roundtrip": triton_roundtrip.measure(repeats=30 if quick else 200),
+        "detector_inference": detector_inference.measure(repeats=20 if quick else 100),
     }
     out.mkdir(parents=True, exist_ok=True)
     path = out / "services.json"

@@ -51,11 +51,13 @@ def main(verbose: int) -> None:
 
 
 def _register() -> None:
+    from harness.cli import eval as eval_cli
     from harness.cli import lint, services, world
 
     main.add_command(services.services)
     main.add_command(lint.lint)
     main.add_command(world.world)
+    main.add_command(eval_cli.eval_group)
 
 
 _register()
