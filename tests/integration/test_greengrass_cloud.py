@@ -8,12 +8,11 @@ import hashlib
 import json
 import urllib.request
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from aws_errors import code_and_status, error_of
 
 from harness.lint.recipe import parse_recipe
 from harness.services.aws import AwsEndpoint
@@ -46,16 +45,6 @@ def recipe(
         **extra,
     }
     return json.dumps(document).encode()
-
-
-def error_of(call: Callable[[], Any]) -> ClientError:
-    with pytest.raises(ClientError) as info:
-        call()
-    return info.value
-
-
-def code_and_status(err: ClientError) -> tuple[str, int]:
-    return err.response["Error"]["Code"], err.response["ResponseMetadata"]["HTTPStatusCode"]
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,10 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
+from aws_errors import code_and_status, error_of
 
 from harness.services.aws import AwsEndpoint
 
@@ -28,16 +27,6 @@ ACCOUNT = "123456789012"
 
 def _name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def error_of(call: Callable[[], Any]) -> ClientError:
-    with pytest.raises(ClientError) as info:
-        call()
-    return info.value
-
-
-def code_and_status(err: ClientError) -> tuple[str, int]:
-    return err.response["Error"]["Code"], err.response["ResponseMetadata"]["HTTPStatusCode"]
 
 
 class Cloud:
