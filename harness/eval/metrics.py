@@ -57,6 +57,17 @@ class DetectionMetrics:
         return asdict(self)
 
 
+def _coco_box(image_id: int, category_id: int, box: Sequence[float]) -> dict[str, object]:
+    """The COCO fields of one box given as x1, y1, x2, y2 (COCO wants x, y, w, h and the area)."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return {
+        "image_id": int(image_id),
+        "category_id": category_id,
+        "bbox": [x1, y1, x2 - x1, y2 - y1],
+        "area": (x2 - x1) * (y2 - y1),
+    }
+
+
 def _coco_objects(
     truth: Mapping[int, FrameTruth],
     detections: Mapping[int, FrameDetections],
@@ -75,14 +86,10 @@ def _coco_objects(
     for image_id in sorted(truth):
         t = truth[image_id]
         for box, class_id, ignore in zip(t.boxes, t.class_ids, t.ignore, strict=True):
-            x1, y1, x2, y2 = (float(v) for v in box)
             annotations.append(
                 {
                     "id": len(annotations) + 1,
-                    "image_id": int(image_id),
-                    "category_id": category(class_id),
-                    "bbox": [x1, y1, x2 - x1, y2 - y1],
-                    "area": (x2 - x1) * (y2 - y1),
+                    **_coco_box(image_id, category(class_id), box),
                     "iscrowd": int(bool(ignore)),
                 }
             )
@@ -93,14 +100,10 @@ def _coco_objects(
         for box, score, class_id in zip(d.boxes, d.scores, d.class_ids, strict=True):
             if not agnostic and not 0 <= class_id < len(class_names):
                 raise ValueError(f"class id {class_id} outside the {len(class_names)} classes")
-            x1, y1, x2, y2 = (float(v) for v in box)
             results.append(
                 {
                     "id": len(results) + 1,
-                    "image_id": int(image_id),
-                    "category_id": category(class_id),
-                    "bbox": [x1, y1, x2 - x1, y2 - y1],
-                    "area": (x2 - x1) * (y2 - y1),
+                    **_coco_box(image_id, category(class_id), box),
                     "score": float(score),
                     "iscrowd": 0,
                 }
