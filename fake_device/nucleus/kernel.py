@@ -1,0 +1,844 @@
+"""The simulated core device: identity, services, the deployment loop, crash recovery.
+
+:class:`CoreDevice` plays the nucleus's ``Kernel`` + ``DeploymentService`` +
+``DefaultActivator`` + ``FleetStatusService``. It talks to the cloud only through the APIs a
+real core device calls (boto3 clients made by ``client_factory``): ``iot`` to register its
+thing and join its thing groups (what the installer's ``--provision`` does), ``iot-jobs-data``
+for deployments (``IotJobsHelper``), ``greengrassv2`` ``ResolveComponentCandidates``, ``s3``
+for artifacts and ``iot-data`` ``Publish`` for fleet status.
+
+One deployment at a time (``DeploymentService``): the job is taken with
+StartNextPendingJobExecution, checked for staleness (a thing-group deployment older than the last
+one applied for that group is REJECTED), resolved and prepared (:mod:`.deployment`; any failure is
+FAILED_NO_STATE_CHANGE; a job canceled in the cloud before the merge stops the deployment), then
+merged (``DeploymentConfigMerger``): the new effective configuration is committed, new components
+start, changed ones restart or reinstall (the old version's shutdown runs first), and the device
+waits until every changed component is RUNNING or FINISHED (SUCCESSFUL) or one turns BROKEN.
+A broken deployment is rolled back (``failureHandlingPolicy`` ROLLBACK →
+FAILED_ROLLBACK_COMPLETE, or FAILED_UNABLE_TO_ROLLBACK if the old configuration does not come
+back) or left (DO_NOTHING → FAILED_ROLLBACK_NOT_REQUESTED). The result goes to the job
+(UpdateJobExecution with the nucleus's status details) and to fleet status.
+
+Every stage is recorded in ``deployments/current.json`` before it starts, so a device killed at
+any moment and started again on the same root converges: it starts the components of the
+committed configuration, then finishes (or rolls back) the deployment it was applying, or
+reports the result it had not reported yet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from fake_device.nucleus import DeploymentError
+from fake_device.nucleus.deployment import (
+    DeploymentDocument,
+    json_list,
+    prepare_components,
+    resolve_components,
+)
+from fake_device.nucleus.lifecycle import ComponentService, ServiceSpec, State
+from fake_device.nucleus.logs import NucleusLog
+from fake_device.nucleus.paths import NucleusPaths
+from fake_device.nucleus.platform import current_platform
+from fake_device.nucleus.reaper import Reaper
+from fake_device.nucleus.shell import ProcessRegistry, RunAs, kill_recorded
+from fake_device.nucleus.store import (
+    DeploymentRecord,
+    EffectiveConfig,
+    atomic_write,
+    from_document,
+    load_effective_config,
+)
+from fake_device.profiles import DeviceProfile, load_profile
+from harness.errors import HarnessError
+
+__all__ = ["NUCLEUS_VERSION", "CoreDevice", "DeploymentResult"]
+
+#: the nucleus version the simulator reports (ggcVersion in fleet status)
+NUCLEUS_VERSION = "2.14.0"
+LOGGER = "com.aws.greengrass.deployment.DeploymentService"
+MERGER = "com.aws.greengrass.deployment.DeploymentConfigMerger"
+
+# DeploymentErrorCode.java: the error type of each code the simulator raises
+_ERROR_TYPES = {
+    "ARTIFACT_CHECKSUM_MISMATCH": "COMPONENT_RECIPE_ERROR",
+    "RECIPE_MISSING_ARTIFACT_HASH_ALGORITHM": "COMPONENT_RECIPE_ERROR",
+    "RECIPE_PARSE_ERROR": "COMPONENT_RECIPE_ERROR",
+    "UNSUPPORTED_ARTIFACT_SCHEME": "COMPONENT_RECIPE_ERROR",
+    "COMPONENT_CONFIGURATION_NOT_VALID": "COMPONENT_RECIPE_ERROR",
+    "IO_UNZIP_ERROR": "DEVICE_ERROR",
+    "IO_WRITE_ERROR": "DEVICE_ERROR",
+    "LOCAL_RECIPE_NOT_FOUND": "DEVICE_ERROR",
+    "COMPONENT_VERSION_REQUIREMENTS_NOT_MET": "REQUEST_ERROR",
+    "COMPONENT_CIRCULAR_DEPENDENCY_ERROR": "REQUEST_ERROR",
+    "THROTTLING_ERROR": "REQUEST_ERROR",
+    "BAD_REQUEST": "NUCLEUS_ERROR",
+    "NETWORK_ERROR": "NETWORK_ERROR",
+    "RESOLVE_COMPONENT_CANDIDATES_ACCESS_DENIED": "PERMISSION_ERROR",
+    "S3_ERROR": "DEPENDENCY_ERROR",
+    "COMPONENT_BROKEN": "COMPONENT_ERROR",
+    "COMPONENT_BOOTSTRAP_ERROR": "COMPONENT_ERROR",
+    "COMPONENT_BOOTSTRAP_TIMEOUT": "COMPONENT_ERROR",
+}
+
+
+@dataclass
+class DeploymentResult:
+    """``DeploymentResult``: detailed status and the failure, as reported to the cloud."""
+
+    detailed: str  # SUCCESSFUL | FAILED_NO_STATE_CHANGE | FAILED_ROLLBACK_* | REJECTED
+    failure_cause: str = ""
+    error_stack: tuple[str, ...] = ()
+
+    @property
+    def job_status(self) -> str:
+        return {"SUCCESSFUL": "SUCCEEDED", "REJECTED": "REJECTED"}.get(self.detailed, "FAILED")
+
+    @property
+    def error_types(self) -> list[str]:
+        types = [_ERROR_TYPES[c] for c in self.error_stack if c in _ERROR_TYPES]
+        if any(c.startswith("S3_") or c.startswith("ARTIFACT_DOWNLOAD") for c in self.error_stack):
+            types.append("DEPENDENCY_ERROR" if "S3_" in "".join(self.error_stack) else "NETWORK_ERROR")
+        return list(dict.fromkeys(types))
+
+    def status_details(self) -> dict[str, str]:
+        """UpdateJobExecution statusDetails (``DeploymentService`` keys, values ≤ 1024 chars)."""
+        details = {"detailed-deployment-status": self.detailed}
+        if self.error_stack:
+            details["deployment-error-stack"] = json_list(list(self.error_stack))
+            details["deployment-error-types"] = json_list(self.error_types)
+            details["deployment-failure-cause"] = self.failure_cause
+        return {k: v[:1024] for k, v in details.items()}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "detailed": self.detailed,
+            "failure_cause": self.failure_cause,
+            "error_stack": list(self.error_stack),
+        }
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> DeploymentResult:
+        stack = tuple(data.get("error_stack", ()))
+        return DeploymentResult(data["detailed"], data.get("failure_cause", ""), stack)
+
+    @staticmethod
+    def failed(detailed: str, error: DeploymentError) -> DeploymentResult:
+        stack = list(error.error_stack)
+        if not stack or stack[0] != "DEPLOYMENT_FAILURE":
+            stack.insert(0, "DEPLOYMENT_FAILURE")
+        return DeploymentResult(detailed, str(error.message), tuple(dict.fromkeys(stack)))
+
+
+class _Cancelled(Exception):
+    """The job was canceled in the cloud before the merge."""
+
+
+class CoreDevice:
+    """One simulated Greengrass core device on a root folder."""
+
+    def __init__(
+        self,
+        root: Path,
+        thing_name: str,
+        *,
+        client_factory: Callable[[str], Any],
+        thing_groups: tuple[str, ...] = (),
+        profile: DeviceProfile | str = "jetson-agx-xavier",
+        platform_override: Mapping[str, Any] | None = None,
+        poll_interval: float = 1.0,
+        component_user: str = "nobody",
+        echo: Callable[[str], None] | None = None,
+        extra_environment: Mapping[str, str] | None = None,
+        artifact_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.paths = NucleusPaths(Path(root))
+        self.thing_name = thing_name
+        self.thing_groups = tuple(thing_groups)
+        self.profile = load_profile(profile) if isinstance(profile, str) else profile
+        self.platform = current_platform(self.profile.platform, platform_override)
+        self.poll_interval = poll_interval
+        self.component_user = component_user
+        self.extra_environment = dict(extra_environment or {})
+        self.artifact_options = dict(artifact_options or {})
+        self._factory = client_factory
+        self._clients: dict[str, Any] = {}
+        self.log = NucleusLog(self.paths.logs_path, echo=echo)
+        self.registry: ProcessRegistry | None = None
+        self.services: dict[str, ComponentService] = {}
+        self.config = EffectiveConfig()
+        self._state_condition = threading.Condition()
+        self._stop = threading.Event()
+        self._reaper: Reaper | None = None
+        self._sequence = 0
+        self._status_lock = threading.Lock()
+        self._deployment_in_progress = False
+        self._last_deployment: dict[str, Any] | None = None
+        self._svcuid = uuid.uuid4().hex
+
+    # -- clients ---------------------------------------------------------------------------------
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self._factory(service)
+        return self._clients[service]
+
+    @property
+    def run_path(self) -> Path:
+        return self.paths.root / "run"
+
+    @property
+    def current_record_path(self) -> Path:
+        return self.paths.deployments_path / "current.json"
+
+    # -- LifecycleHost ---------------------------------------------------------------------------
+    @property
+    def state_condition(self) -> threading.Condition:
+        return self._state_condition
+
+    def work_path(self, component: str) -> Path:
+        return self.paths.work_path(component)
+
+    def base_environment(self, spec: ServiceSpec) -> dict[str, str]:
+        """What ``ShellRunner`` and the nucleus's ``setenv`` give every script."""
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", "/root"),
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
+            **self.extra_environment,
+            **self.profile.env,
+            "SVCUID": self._svcuid,
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN": self._svcuid,
+            "GG_ROOT_CA_PATH": str(self.paths.root / "rootCA.pem"),
+            "AWS_IOT_THING_NAME": self.thing_name,
+            "GGC_VERSION": NUCLEUS_VERSION,
+            "GREENGRASS_COMPONENT_VERSION": spec.version,
+            "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT": str(self.paths.root / "ipc.socket"),
+        }
+        return env
+
+    def run_as(self, spec: ServiceSpec, privileged: bool) -> RunAs | None:
+        """Scripts without RequiresPrivilege run as the component user when the device is root."""
+        if privileged or os.geteuid() != 0:
+            return None
+        return RunAs.lookup(self.component_user)
+
+    def dependency_state(self, name: str) -> State | None:
+        service = self.services.get(name)
+        return service.state if service else None
+
+    def state_changed(self, service: ComponentService, old: State, new: State) -> None:
+        with self._state_condition:
+            self._state_condition.notify_all()
+        if self.services.get(service.name) is service:
+            self.write_status()
+            self.publish_status("COMPONENT_STATUS_CHANGE", [service])
+
+    @property
+    def status_file(self) -> Path:
+        return self.run_path / "status.json"
+
+    def write_status(self) -> None:
+        """``run/status.json``: what ``edge-harness device status`` shows (the greengrass-cli
+        ``component list`` of the simulator)."""
+        with self._status_lock:
+            status = {
+                "thing": self.thing_name,
+                "platform": self.platform,
+                "pid": os.getpid(),
+                "updated": time.time(),
+                "deployment": (self._last_deployment or {}).get("id"),
+                "components": {
+                    name: {
+                        "version": s.spec.version,
+                        "state": str(s.state),
+                        "statusCode": s.status_code,
+                        "statusReason": s.status_reason,
+                    }
+                    for name, s in sorted(self.services.items())
+                },
+            }
+            atomic_write(self.status_file, json.dumps(status, indent=1))
+
+    # -- boot and shutdown -----------------------------------------------------------------------
+    def boot(self) -> None:
+        """Prepare the root, register in the cloud, start the committed components and finish
+        an interrupted deployment."""
+        self._check_root_reachable()
+        self.paths.ensure()
+        self.run_path.mkdir(exist_ok=True)
+        registry_file = self.run_path / "processes.json"
+        survivors = kill_recorded(registry_file)
+        self.registry = ProcessRegistry(registry_file)
+        self._reaper = Reaper(registry_file)
+        self.log.info(
+            "com.aws.greengrass.lifecyclemanager.Kernel",
+            "system-start",
+            "Launching Nucleus",
+            thingName=self.thing_name,
+            platform=self.platform,
+            root=self.paths.root,
+            killedLeftoverProcessGroups=survivors,
+        )
+        self._register()
+        self.config = load_effective_config(self.paths.effective_config_file)
+        self.config.thing_name = self.thing_name
+        self.config.root_path = str(self.paths.root)
+        record = DeploymentRecord.load(self.current_record_path)
+        if record is not None and record.stage == "prepare":
+            self.log.info(
+                LOGGER,
+                "deployment-resume",
+                "Restarting a deployment interrupted before the merge",
+                DeploymentId=record.job_id,
+            )
+        self._apply_services(self.config.specs())
+        self.write_status()
+        self.publish_status("NUCLEUS_LAUNCH", list(self.services.values()), complete=True)
+        if record is not None:
+            self._resume(record)
+
+    def _check_root_reachable(self) -> None:
+        """Scripts without RequiresPrivilege run as the component user, who must be able to walk
+        down to the root (on a device /greengrass/v2 is rwxr-xr-x); say so before a deployment
+        fails with "Permission denied" in a component log."""
+        if os.geteuid() != 0:
+            return
+        run_as = RunAs.lookup(self.component_user)
+        for folder in reversed(self.paths.root.parents):
+            if not folder.exists():
+                break  # created by ensure() with rwxr-xr-x
+            info = folder.stat()
+            if info.st_mode & 0o001 or (info.st_uid == run_as.uid and info.st_mode & 0o100):
+                continue
+            raise HarnessError(
+                f"the component user {run_as.user!r} cannot reach the device root {self.paths.root}: "
+                f"{folder} is mode {info.st_mode & 0o777:o}",
+                hint="put --root under a folder every user may enter (e.g. /tmp or /greengrass), or "
+                "choose another --component-user",
+            )
+
+    def _register(self) -> None:
+        """Create the thing and join the thing groups (the installer's provisioning)."""
+        iot = self.client("iot")
+        try:
+            iot.create_thing(thingName=self.thing_name)
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+                raise
+        for group in self.thing_groups:
+            with contextlib.suppress(ClientError):
+                iot.create_thing_group(thingGroupName=group)
+            iot.add_thing_to_thing_group(thingGroupName=group, thingName=self.thing_name)
+
+    def stop(self) -> None:
+        """Stop every component (dependers first), then the reaper."""
+        self._stop.set()
+        order = self._stop_order(list(self.services))
+        for name in order:
+            service = self.services.get(name)
+            if service is not None:
+                service.close()
+        if self._reaper is not None:
+            self._reaper.close()
+            self._reaper = None
+        self.log.info("com.aws.greengrass.lifecyclemanager.Kernel", "system-shutdown", "Nucleus stopped")
+
+    def _stop_order(self, names: list[str]) -> list[str]:
+        order: list[str] = []
+        seen: set[str] = set()
+
+        def visit(name: str) -> None:
+            if name in seen:
+                return
+            seen.add(name)
+            for other in names:
+                service = self.services.get(other)
+                if service is not None and name in service.spec.dependencies:
+                    visit(other)
+            order.append(name)
+
+        for name in names:
+            visit(name)
+        return order
+
+    def run(self) -> None:
+        """Poll for deployments until :meth:`stop` (or a signal handler) sets the stop flag."""
+        while not self._stop.is_set():
+            try:
+                handled = self.poll_once()
+            except (ClientError, BotoCoreError) as err:
+                self.log.warn(LOGGER, "jobs-poll-error", str(err))
+                handled = False
+            if not handled:
+                self._stop.wait(self.poll_interval)
+
+    # -- jobs ------------------------------------------------------------------------------------
+    def poll_once(self) -> bool:
+        """Take the next pending job, if any, and apply it. Returns whether there was one."""
+        answer = self.client("iot-jobs-data").start_next_pending_job_execution(
+            thingName=self.thing_name, statusDetails={}
+        )
+        execution = answer.get("execution")
+        if not execution:
+            return False
+        job_id = execution["jobId"]
+        try:
+            document = json.loads(execution.get("jobDocument") or "{}")
+        except ValueError:
+            document = {"unparsable": execution.get("jobDocument")}
+        record = DeploymentRecord(job_id=job_id, document=document)
+        record.save(self.current_record_path)
+        self.log.info(LOGGER, "deployment-received", "Received deployment", DeploymentId=job_id)
+        self._apply(record)
+        return True
+
+    def _job_cancelled(self, job_id: str) -> bool:
+        try:
+            answer = self.client("iot-jobs-data").describe_job_execution(
+                jobId=job_id, thingName=self.thing_name
+            )
+        except ClientError as err:
+            return err.response["Error"]["Code"] == "ResourceNotFoundException"
+        return answer["execution"]["status"] in ("CANCELED", "REMOVED", "TIMED_OUT")
+
+    def _check_cancelled(self, job_id: str) -> None:
+        if self._job_cancelled(job_id):
+            raise _Cancelled(job_id)
+
+    # -- applying a deployment -------------------------------------------------------------------
+    def _apply(self, record: DeploymentRecord) -> None:
+        self._deployment_in_progress = True
+        try:
+            result = self._prepare_and_merge(record)
+        except _Cancelled:
+            self.log.info(
+                LOGGER,
+                "deployment-cancelled",
+                "Deployment was canceled before the merge",
+                DeploymentId=record.job_id,
+            )
+            self.current_record_path.unlink(missing_ok=True)
+            self._deployment_in_progress = False
+            return
+        if result is not None:
+            self._finish(record, result)
+
+    def _prepare_and_merge(self, record: DeploymentRecord) -> DeploymentResult | None:
+        try:
+            document = DeploymentDocument.parse(record.document)
+        except DeploymentError as err:
+            return DeploymentResult.failed("FAILED_NO_STATE_CHANGE", err)
+        self._last_deployment = {"id": record.job_id}
+        last = self.config.group_last_deployment.get(document.group_name) or {}
+        stale = last.get("timestamp") and document.timestamp < int(last["timestamp"])
+        if document.is_group_deployment and stale:
+            error = DeploymentError(
+                "REJECTED_STALE_DEPLOYMENT",
+                f"Nucleus has a newer deployment for '{document.group_name}' target deployed by "
+                f"'{last.get('configArn')}'. Rejecting the deployment from '{document.configuration_arn}'",
+                error_stack=["DEPLOYMENT_REJECTED", "REJECTED_STALE_DEPLOYMENT"],
+            )
+            return DeploymentResult("REJECTED", error.message, error.error_stack)
+        self._report_job(record.job_id, "IN_PROGRESS", {})
+        try:
+            self._check_cancelled(record.job_id)
+            resolved = resolve_components(
+                document,
+                self.config,
+                self.platform,
+                self.client("greengrassv2"),
+                member_groups=self._member_groups(),
+            )
+            self.log.info(
+                LOGGER,
+                "dependency-resolution",
+                "Resolved components",
+                components={n: c.version for n, c in resolved.items()},
+            )
+            prepared = prepare_components(
+                document,
+                resolved,
+                self.config,
+                self.paths,
+                self.platform,
+                self.thing_name,
+                s3_client=self.client("s3"),
+                check_cancelled=lambda: self._check_cancelled(record.job_id),
+                artifact_options=self.artifact_options,
+            )
+        except DeploymentError as err:
+            self.log.error(
+                LOGGER,
+                "deployment-failed",
+                str(err.message),
+                DeploymentId=record.job_id,
+                errorStack=list(err.error_stack),
+            )
+            return DeploymentResult.failed("FAILED_NO_STATE_CHANGE", err)
+        self._check_cancelled(record.job_id)
+        new = prepared.config
+        new.group_roots = dict(self.config.group_roots)
+        new.group_last_deployment = dict(self.config.group_last_deployment)
+        self._notify_update_policy(document)
+        # commit point: the record first (it holds both configurations), then the config
+        record.previous = self.config.to_document()
+        record.tracked = self._changed_services(self.config, new)
+        record.stage = "merged"
+        record.merge_time = time.time()
+        record.save(self.current_record_path)
+        self.log.info(
+            MERGER,
+            "merge-config",
+            "Applying deployment changes",
+            DeploymentId=record.job_id,
+            tracked=record.tracked,
+        )
+        self._commit(new)
+        self._apply_services(new.specs(), remove_obsolete=False)
+        return self._wait_and_conclude(record, document)
+
+    def _member_groups(self) -> set[str] | None:
+        try:
+            answer = self.client("iot").list_thing_groups_for_thing(thingName=self.thing_name)
+        except (ClientError, BotoCoreError):
+            return None
+        return {f"thinggroup/{g['groupName']}" for g in answer.get("thingGroups", [])}
+
+    def _notify_update_policy(self, document: DeploymentDocument) -> None:
+        """``componentUpdatePolicy``: NOTIFY_COMPONENTS would ask running components over IPC whether
+        to defer (waiting up to the timeout); the simulator has no IPC, so no component defers."""
+        if document.update_policy_action == "NOTIFY_COMPONENTS" and self.services:
+            self.log.info(
+                MERGER,
+                "merge-config-notify",
+                "Notifying components of the update; none defers",
+                timeout=document.update_policy_timeout,
+            )
+
+    def _changed_services(self, old: EffectiveConfig, new: EffectiveConfig) -> list[str]:
+        changed = []
+        for name, entry in new.services.items():
+            before = old.services.get(name)
+            service = self.services.get(name)
+            if before != entry or (service is not None and service.state == State.BROKEN):
+                changed.append(name)
+        return sorted(changed)
+
+    def _commit(self, config: EffectiveConfig) -> None:
+        config.thing_name = self.thing_name
+        config.root_path = str(self.paths.root)
+        config.save(self.paths.effective_config_file)
+        self.config = config
+
+    def _apply_services(self, specs: Mapping[str, ServiceSpec], *, remove_obsolete: bool = True) -> None:
+        """Reconcile running components with ``specs`` (``AggregateServicesChangeManager``)."""
+        for name, spec in specs.items():
+            service = self.services.get(name)
+            if service is None:
+                self._start_service(spec)
+            elif service.spec.version != spec.version:
+                self.log.info(
+                    MERGER,
+                    "merge-config-replace",
+                    "Replacing component version",
+                    serviceName=name,
+                    old=service.spec.version,
+                    new=spec.version,
+                )
+                service.close()
+                self._start_service(spec)
+            else:
+                action = service.update(spec)
+                if not action and service.state == State.BROKEN:
+                    service.request_reinstall()
+        if remove_obsolete:
+            self._remove_obsolete(specs)
+
+    def _remove_obsolete(self, specs: Mapping[str, ServiceSpec]) -> None:
+        obsolete = [name for name in self.services if name not in specs]
+        for name in self._stop_order(obsolete):
+            self.log.info(MERGER, "merge-config-remove", "Removing component", serviceName=name)
+            self.services[name].close()
+            del self.services[name]
+            self.write_status()
+            self.publish_removed(name)
+
+    def _start_service(self, spec: ServiceSpec) -> None:
+        self.paths.ensure_work_path(spec.name)
+        run_as = self.run_as(spec, False)
+        if run_as is not None:
+            os.chown(self.paths.work_path(spec.name), run_as.uid, run_as.gid)
+            for folder in (
+                self.paths.artifact_path(spec.name, spec.version),
+                self.paths.unarchive_artifact_path(spec.name, spec.version),
+            ):
+                _chown_tree(folder, run_as)
+        service = ComponentService(spec, self)
+        self.services[spec.name] = service
+        service.start()
+
+    def _wait_and_conclude(
+        self, record: DeploymentRecord, document: DeploymentDocument
+    ) -> DeploymentResult | None:
+        failure = self._wait_for_services(record.tracked, record.merge_time)
+        if failure is None:
+            self._remove_obsolete(self.config.specs())
+            self._persist_group(document)
+            self.log.info(MERGER, "merge-config", "All services updated", DeploymentId=record.job_id)
+            return DeploymentResult("SUCCESSFUL")
+        if self._stop.is_set():
+            return None  # the device is shutting down: the record resumes at the next boot
+        if document.failure_handling_policy != "ROLLBACK":
+            self._remove_obsolete(self.config.specs())
+            self._persist_group(document)
+            return DeploymentResult.failed("FAILED_ROLLBACK_NOT_REQUESTED", failure)
+        return self._rollback(record, failure)
+
+    def _rollback(self, record: DeploymentRecord, failure: DeploymentError) -> DeploymentResult:
+        self.log.info(MERGER, "merge-config", "Rolling back failed deployment", DeploymentId=record.job_id)
+        record.stage = "rollback"
+        record.failure = {"message": failure.message, "error_stack": list(failure.error_stack)}
+        previously_broken = [
+            n for n, s in self.services.items() if s.state == State.BROKEN and n not in record.tracked
+        ]
+        record.merge_time = time.time()
+        previous = _config_from(record.previous)
+        changed = self._changed_services(self.config, previous)
+        record.tracked = [n for n in changed if n not in previously_broken]
+        record.save(self.current_record_path)
+        self._commit(previous)
+        self._apply_services(previous.specs(), remove_obsolete=False)
+        return self._conclude_rollback(record, failure)
+
+    def _conclude_rollback(self, record: DeploymentRecord, failure: DeploymentError) -> DeploymentResult:
+        rollback_failure = self._wait_for_services(record.tracked, record.merge_time)
+        if rollback_failure is None:
+            self._remove_obsolete(self.config.specs())
+            return DeploymentResult.failed("FAILED_ROLLBACK_COMPLETE", failure)
+        return DeploymentResult.failed("FAILED_UNABLE_TO_ROLLBACK", failure)
+
+    def _wait_for_services(self, names: list[str], merge_time: float) -> DeploymentError | None:
+        """``waitForServicesToStart``: all RUNNING/FINISHED, or the first BROKEN after the merge."""
+        while not self._stop.is_set():
+            done = True
+            for name in names:
+                service = self.services.get(name)
+                if service is None:
+                    continue
+                if service.state == State.BROKEN and service.state_mod_time >= merge_time:
+                    return DeploymentError(
+                        "COMPONENT_BROKEN",
+                        f"Service {name} in broken state after deployment",
+                        error_stack=["DEPLOYMENT_FAILURE", "COMPONENT_UPDATE_ERROR", "COMPONENT_BROKEN"],
+                        hint=f"see logs/{name}.log: {service.status_code} {service.status_reason}".rstrip(),
+                    )
+                if not (service.state in (State.RUNNING, State.FINISHED) and service.reached_desired_state):
+                    done = False
+            if done:
+                return None
+            with self._state_condition:
+                self._state_condition.wait(0.2)
+        return DeploymentError(
+            "DEPLOYMENT_INTERRUPTED",
+            "The device stopped during the deployment",
+            error_stack=["DEPLOYMENT_INTERRUPTED"],
+        )
+
+    def _persist_group(self, document: DeploymentDocument) -> None:
+        """``persistGroupToRootComponents``: the roots and last deployment of this target."""
+        self.config.group_roots[document.group_name] = {
+            name: {
+                "version": str(spec.get("version", "")),
+                "groupConfigArn": document.configuration_arn,
+                "groupConfigName": document.group_name,
+            }
+            for name, spec in document.components.items()
+        }
+        self.config.group_last_deployment[document.group_name] = {
+            "timestamp": document.timestamp,
+            "configArn": document.configuration_arn,
+        }
+        self._commit(self.config)
+
+    def _finish(self, record: DeploymentRecord, result: DeploymentResult) -> None:
+        record.stage = "report"
+        record.result = result.to_json()
+        record.save(self.current_record_path)
+        self._report_result(record, result)
+
+    def _report_result(self, record: DeploymentRecord, result: DeploymentResult) -> None:
+        level = "INFO" if result.detailed == "SUCCESSFUL" else "ERROR"
+        self.log.log(
+            level,
+            LOGGER,
+            "deployment-status",
+            f"Deployment {result.job_status}",
+            DeploymentId=record.job_id,
+            **result.status_details(),
+        )
+        self._report_job(record.job_id, result.job_status, result.status_details())
+        document = record.document
+        trigger = (
+            "THING_GROUP_DEPLOYMENT"
+            if ":thinggroup/" in str(document.get("configurationArn"))
+            else "THING_DEPLOYMENT"
+        )
+        self._deployment_in_progress = False
+        self.publish_status(
+            trigger,
+            list(self.services.values()),
+            complete=True,
+            deployment={
+                "status": result.job_status,
+                "fleetConfigurationArnForStatus": document.get("configurationArn", ""),
+                "deploymentId": document.get("deploymentId", record.job_id),
+                "statusDetails": {
+                    "detailedStatus": result.detailed,
+                    "failureCause": result.failure_cause,
+                    "errorStack": list(result.error_stack),
+                    "errorTypes": result.error_types,
+                },
+            },
+        )
+        self.current_record_path.unlink(missing_ok=True)
+
+    def _report_job(self, job_id: str, status: str, details: Mapping[str, str]) -> None:
+        try:
+            self.client("iot-jobs-data").update_job_execution(
+                jobId=job_id, thingName=self.thing_name, status=status, statusDetails=dict(details)
+            )
+        except ClientError as err:
+            # a job canceled after the merge, or a status already reported before a restart
+            self.log.warn(
+                LOGGER,
+                "job-update-rejected",
+                err.response["Error"].get("Message", str(err)),
+                JobId=job_id,
+                status=status,
+            )
+
+    # -- crash recovery --------------------------------------------------------------------------
+    def _resume(self, record: DeploymentRecord) -> None:
+        self.log.info(
+            LOGGER,
+            "deployment-resume",
+            f"Resuming deployment at stage {record.stage}",
+            DeploymentId=record.job_id,
+        )
+        if record.stage == "prepare":
+            self._apply(record)
+            return
+        if record.stage == "report" and record.result is not None:
+            self._report_result(record, DeploymentResult.from_json(record.result))
+            return
+        document = DeploymentDocument.parse(record.document)
+        self._deployment_in_progress = True
+        # after a restart every component started again: wait for all of the deployment's
+        record.merge_time = min(record.merge_time, time.time())
+        if record.stage == "merged":
+            record.tracked = sorted(self.config.services)
+            result = self._wait_and_conclude(record, document)
+        else:
+            failure = record.failure or {}
+            error = DeploymentError(
+                (failure.get("error_stack") or ["COMPONENT_BROKEN"])[-1],
+                failure.get("message", "deployment failed"),
+                error_stack=failure.get("error_stack"),
+            )
+            record.tracked = sorted(self.config.services)
+            result = self._conclude_rollback(record, error)
+        if result is not None:
+            self._finish(record, result)
+
+    # -- fleet status ----------------------------------------------------------------------------
+    def _component_status(self, service: ComponentService) -> dict[str, Any]:
+        roots = {n: g for g, comps in self.config.group_roots.items() for n in comps}
+        arns = sorted(
+            {
+                c["groupConfigArn"]
+                for comps in self.config.group_roots.values()
+                for n, c in comps.items()
+                if n == service.name and "groupConfigArn" in c
+            }
+        )
+        status: dict[str, Any] = {
+            "componentName": service.name,
+            "version": service.spec.version,
+            "fleetConfigArns": arns,
+            "isRoot": service.name in roots,
+            "status": str(service.state),
+        }
+        if service.state in (State.BROKEN, State.ERRORED):
+            status["componentStatusDetails"] = {
+                "statusCodes": [service.status_code],
+                "statusReason": service.status_reason,
+            }
+        return status
+
+    def publish_status(
+        self,
+        trigger: str,
+        services: list[ComponentService],
+        *,
+        complete: bool = False,
+        deployment: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Publish fleet status (``FleetStatusService``) on
+        ``$aws/things/<thing>/greengrassv2/health/json``."""
+        with self._status_lock:
+            self._sequence += 1
+            broken = any(s.state == State.BROKEN for s in self.services.values())
+            overall = "UNHEALTHY" if broken else "HEALTHY"
+            message: dict[str, Any] = {
+                "ggcVersion": NUCLEUS_VERSION,
+                "platform": self.platform.get("os", "linux"),
+                "architecture": self.platform.get("architecture", ""),
+                "thing": self.thing_name,
+                "overallDeviceStatus": overall,
+                "sequenceNumber": self._sequence,
+                "timestamp": int(time.time() * 1000),
+                "messageType": "COMPLETE" if complete else "PARTIAL",
+                "trigger": trigger,
+                "components": [self._component_status(s) for s in services],
+            }
+            if deployment is not None:
+                message["deploymentInformation"] = dict(deployment)
+            self._publish(message)
+
+    def publish_removed(self, name: str) -> None:
+        """A removed component disappears from the device's next COMPLETE status."""
+        self.publish_status("COMPONENT_STATUS_CHANGE", list(self.services.values()), complete=True)
+
+    def _publish(self, message: Mapping[str, Any]) -> None:
+        try:
+            self.client("iot-data").publish(
+                topic=f"$aws/things/{self.thing_name}/greengrassv2/health/json",
+                qos=1,
+                payload=json.dumps(message).encode(),
+            )
+        except (ClientError, BotoCoreError) as err:
+            self.log.warn("com.aws.greengrass.status.FleetStatusService", "fss-publish-error", str(err))
+
+
+def _config_from(document: Mapping[str, Any] | None) -> EffectiveConfig:
+    return from_document(document or {})
+
+
+def _chown_tree(folder: Path, run_as: RunAs) -> None:
+    """``RunWithPathOwnershipHandler``: the component user owns its artifacts."""
+    if not folder.exists():
+        return
+    for path in [folder, *folder.rglob("*")]:
+        with contextlib.suppress(OSError):
+            os.chown(path, run_as.uid, run_as.gid, follow_symlinks=False)

@@ -1,0 +1,169 @@
+"""What a device keeps on disk between runs: the effective configuration and the deployment in
+flight.
+
+``config/effectiveConfig.yaml`` has the nucleus's shape (``Kernel.writeEffectiveConfig``):
+``system`` (thing name, root path), ``services.<component>`` with ``componentType``,
+``configuration``, ``dependencies`` (``Name:HARD``), ``lifecycle`` and ``version``,
+``services.main.dependencies`` (the root components), and ``services.DeploymentService``
+``GroupToRootComponents`` / ``GroupToLastDeployment`` (``DeploymentService.java``). The
+simulator adds ``configurationTimestamps`` per component (the per-leaf modification times the
+nucleus keeps in config.tlog, needed for the next configuration merge).
+
+Unlike the nucleus, which appends to a transaction log and can be caught between two entries,
+the simulator writes each file whole (temporary file, fsync, rename): a device killed at any
+moment finds either the old or the new file, never a mix. ``deployments/current.json`` records
+the deployment in flight and how far it got, so that a restarted device finishes or rolls back
+what a killed one started.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from fake_device.nucleus.lifecycle import ServiceSpec
+
+__all__ = ["DeploymentRecord", "EffectiveConfig", "atomic_write", "load_effective_config"]
+
+_SYSTEM_SERVICES = ("main", "DeploymentService", "aws.greengrass.Nucleus")
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` so that a crash leaves the old or the new content."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as stream:
+        stream.write(text)
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.replace(tmp, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    yaml.width = 4096
+    return yaml
+
+
+@dataclass
+class EffectiveConfig:
+    """The device's committed state: components, root components per target, last deployments."""
+
+    thing_name: str = ""
+    root_path: str = ""
+    services: dict[str, dict[str, Any]] = field(default_factory=dict)
+    group_roots: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+    group_last_deployment: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    # -- conversions -------------------------------------------------------------------------
+    def specs(self) -> dict[str, ServiceSpec]:
+        return {name: spec_of(name, entry) for name, entry in self.services.items()}
+
+    def root_components(self) -> list[str]:
+        return sorted({name for roots in self.group_roots.values() for name in roots})
+
+    def to_document(self) -> dict[str, Any]:
+        services: dict[str, Any] = {
+            name: {**entry, "dependencies": [f"{d}:{k}" for d, k in entry.get("dependencies", {}).items()]}
+            for name, entry in sorted(self.services.items())
+        }
+        services["main"] = {"dependencies": self.root_components(), "lifecycle": {}}
+        services["DeploymentService"] = {
+            "GroupToRootComponents": self.group_roots,
+            "GroupToLastDeployment": self.group_last_deployment,
+        }
+        return {"system": {"rootpath": self.root_path, "thingName": self.thing_name}, "services": services}
+
+    def to_yaml(self) -> str:
+        buffer = io.StringIO()
+        _yaml().dump(json.loads(json.dumps(self.to_document())), buffer)
+        return buffer.getvalue()
+
+    def copy(self) -> EffectiveConfig:
+        return from_document(json.loads(json.dumps(self.to_document())))
+
+    def save(self, path: Path) -> None:
+        atomic_write(path, self.to_yaml())
+
+
+def spec_of(name: str, entry: Mapping[str, Any]) -> ServiceSpec:
+    return ServiceSpec(
+        name=name,
+        version=str(entry.get("version", "")),
+        lifecycle=dict(entry.get("lifecycle") or {}),
+        dependencies=dict(entry.get("dependencies") or {}),
+        component_type=str(entry.get("componentType") or "aws.greengrass.generic"),
+        configuration=dict(entry.get("configuration") or {}),
+    )
+
+
+def from_document(document: Mapping[str, Any]) -> EffectiveConfig:
+    system = document.get("system") or {}
+    services = dict(document.get("services") or {})
+    deployment_service = services.get("DeploymentService") or {}
+    config = EffectiveConfig(
+        thing_name=str(system.get("thingName") or ""),
+        root_path=str(system.get("rootpath") or ""),
+        group_roots=dict(deployment_service.get("GroupToRootComponents") or {}),
+        group_last_deployment=dict(deployment_service.get("GroupToLastDeployment") or {}),
+    )
+    for name, entry in services.items():
+        if name in _SYSTEM_SERVICES:
+            continue
+        entry = dict(entry)
+        deps = entry.get("dependencies") or []
+        if isinstance(deps, list):
+            entry["dependencies"] = dict(d.split(":", 1) if ":" in d else (d, "HARD") for d in deps)
+        config.services[name] = entry
+    return config
+
+
+def load_effective_config(path: Path) -> EffectiveConfig:
+    """The committed configuration, or an empty one for a device that never deployed."""
+    if not path.exists():
+        return EffectiveConfig()
+    document = _yaml().load(path.read_text(encoding="utf-8")) or {}
+    return from_document(document)
+
+
+@dataclass
+class DeploymentRecord:
+    """``deployments/current.json``: the deployment being applied and its stage.
+
+    Stages: ``prepare`` (resolving, downloading — nothing changed yet), ``merged`` (the new
+    configuration is committed; components are being started), ``rollback`` (the previous
+    configuration is committed again), ``report`` (the result is known, not yet reported).
+    """
+
+    job_id: str
+    document: dict[str, Any]
+    stage: str = "prepare"
+    previous: dict[str, Any] | None = None  # EffectiveConfig document before the merge
+    tracked: list[str] = field(default_factory=list)
+    merge_time: float = 0.0
+    result: dict[str, Any] | None = None  # {status, detailed, failure_cause, error_stack, error_types}
+    failure: dict[str, Any] | None = None  # the failure that started a rollback
+
+    def save(self, path: Path) -> None:
+        atomic_write(path, json.dumps(self.__dict__, indent=1, sort_keys=True))
+
+    @staticmethod
+    def load(path: Path) -> DeploymentRecord | None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return DeploymentRecord(**data)
