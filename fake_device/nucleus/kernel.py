@@ -67,6 +67,7 @@ __all__ = ["NUCLEUS_VERSION", "CoreDevice", "DeploymentResult"]
 
 #: the nucleus version the simulator reports (ggcVersion in fleet status)
 NUCLEUS_VERSION = "2.14.0"
+SERVICE_POLL_SECONDS = 1.0
 LOGGER = "com.aws.greengrass.deployment.DeploymentService"
 MERGER = "com.aws.greengrass.deployment.DeploymentConfigMerger"
 
@@ -340,6 +341,10 @@ class CoreDevice:
             with contextlib.suppress(ClientError):
                 iot.create_thing_group(thingGroupName=group)
             iot.add_thing_to_thing_group(thingGroupName=group, thingName=self.thing_name)
+
+    def request_stop(self) -> None:
+        """Ask :meth:`run` to return (safe from a signal handler); :meth:`stop` does the rest."""
+        self._stop.set()
 
     def stop(self) -> None:
         """Stop every component (dependers first), then the reaper."""
@@ -639,7 +644,7 @@ class CoreDevice:
                 if service.state == State.BROKEN and service.state_mod_time >= merge_time:
                     return DeploymentError(
                         "COMPONENT_BROKEN",
-                        f"Service {name} in broken state after deployment",
+                        f"Service {name} in broken state after deployment{self._unpacked(service)}",
                         error_stack=["DEPLOYMENT_FAILURE", "COMPONENT_UPDATE_ERROR", "COMPONENT_BROKEN"],
                         hint=f"see logs/{name}.log: {service.status_code} {service.status_reason}".rstrip(),
                     )
@@ -647,13 +652,27 @@ class CoreDevice:
                     done = False
             if done:
                 return None
-            with self._state_condition:
-                self._state_condition.wait(0.2)
+            # DeploymentConfigMerger polls once a second (WAIT_SVC_START_POLL_INTERVAL_MILLISEC):
+            # a component that breaks later than the check that sees it RUNNING does not fail
+            # the deployment, on a device as here.
+            self._stop.wait(SERVICE_POLL_SECONDS)
         return DeploymentError(
             "DEPLOYMENT_INTERRUPTED",
             "The device stopped during the deployment",
             error_stack=["DEPLOYMENT_INTERRUPTED"],
         )
+
+    def _unpacked(self, service: ComponentService) -> str:
+        """Where the component's ZIP artifacts were unpacked: the usual cause of a script that
+        cannot find its files is a path that misses the archive's own folder."""
+        parent = self.paths.unarchive_artifact_path(service.name, service.spec.version)
+        if not parent.is_dir():
+            return ""
+        parts = []
+        for folder in sorted(p for p in parent.iterdir() if p.is_dir()):
+            top = ", ".join(sorted(e.name + ("/" if e.is_dir() else "") for e in folder.iterdir())[:5])
+            parts.append(f"{folder}/ (top level: {top or 'empty'})")
+        return ("; ZIP artifacts were unpacked into " + "; ".join(parts)) if parts else ""
 
     def _persist_group(self, document: DeploymentDocument) -> None:
         """``persistGroupToRootComponents``: the roots and last deployment of this target."""

@@ -51,13 +51,14 @@ def main(verbose: int) -> None:
 
 
 def _register() -> None:
+    from harness.cli import device, lint, services, world
     from harness.cli import eval as eval_cli
-    from harness.cli import lint, services, world
 
     main.add_command(services.services)
     main.add_command(lint.lint)
     main.add_command(world.world)
     main.add_command(eval_cli.eval_group)
+    main.add_command(device.device)
 
 
 _register()

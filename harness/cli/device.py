@@ -1,0 +1,212 @@
+"""``edge-harness device``: run a simulated Greengrass core device, or show one's status."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from harness.cli import HarnessGroup
+from harness.errors import HarnessError
+
+DEFAULT_ROOT = Path("/greengrass/v2")
+
+
+@click.group(cls=HarnessGroup)
+def device() -> None:
+    """Simulated Greengrass V2 core devices (see docs/device.md)."""
+
+
+def _client_factory(endpoint_url: str | None, region: str | None) -> Any:
+    """boto3 clients from the usual environment (AWS_ENDPOINT_URL, AWS_REGION, credentials)."""
+    import boto3
+
+    session = boto3.session.Session(region_name=region or os.environ.get("AWS_REGION"))
+
+    def factory(service: str) -> Any:
+        options: dict[str, Any] = {}
+        if endpoint_url:
+            options["endpoint_url"] = endpoint_url
+        if service == "s3":
+            from botocore.config import Config
+
+            options["config"] = Config(signature_version="s3v4", s3={"addressing_style": "path"})
+        return session.client(service, **options)
+
+    return factory
+
+
+def _override(values: tuple[str, ...]) -> dict[str, str]:
+    override = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--platform-override")
+        override[key] = value
+    return override
+
+
+@device.command("run")
+@click.option("--thing", required=True, help="Thing name of the core device (created if missing).")
+@click.option(
+    "--group",
+    "groups",
+    multiple=True,
+    help="Thing group to join (created if missing), repeatable.",
+)
+@click.option("--profile", default="jetson-agx-xavier", show_default=True, help="Profile name or YAML file.")
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_ROOT,
+    show_default=True,
+    help="The device's Greengrass root folder.",
+)
+@click.option("--platform-override", multiple=True, help="KEY=VALUE platform attribute (platformOverride).")
+@click.option(
+    "--poll-interval", type=float, default=1.0, show_default=True, help="Seconds between job polls."
+)
+@click.option(
+    "--component-user",
+    default="nobody",
+    show_default=True,
+    help="User for scripts without RequiresPrivilege when running as root.",
+)
+@click.option("--endpoint-url", envvar="AWS_ENDPOINT_URL", help="AWS endpoint (default: $AWS_ENDPOINT_URL).")
+@click.option("--region", envvar="AWS_REGION", help="AWS region (default: $AWS_REGION).")
+@click.option("--quiet", is_flag=True, help="Do not echo greengrass.log lines.")
+def run(
+    thing: str,
+    groups: tuple[str, ...],
+    profile: str,
+    root: Path,
+    platform_override: tuple[str, ...],
+    poll_interval: float,
+    component_user: str,
+    endpoint_url: str | None,
+    region: str | None,
+    quiet: bool,
+) -> None:
+    """Run a core device until Ctrl-C or SIGTERM: take deployments from the IoT Jobs data plane,
+    apply them as the nucleus does, log like the nucleus (ROOT/logs/greengrass.log)."""
+    from fake_device.nucleus.kernel import CoreDevice
+
+    echo = None if quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if k.startswith("AWS_") and k not in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+    }
+    if endpoint_url:
+        environment["AWS_ENDPOINT_URL"] = endpoint_url
+    core = CoreDevice(
+        root,
+        thing,
+        client_factory=_client_factory(endpoint_url, region),
+        thing_groups=groups,
+        profile=profile,
+        platform_override=_override(platform_override),
+        poll_interval=poll_interval,
+        component_user=component_user,
+        echo=echo,
+        extra_environment=environment,
+    )
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stopping.set()
+        core.request_stop()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        try:
+            core.boot()
+        except Exception as err:
+            from botocore.exceptions import BotoCoreError, ClientError
+
+            if isinstance(err, (BotoCoreError, ClientError)):
+                raise HarnessError(
+                    f"the device cannot reach AWS: {err}",
+                    hint="set --endpoint-url (or AWS_ENDPOINT_URL) to the harness's AWS endpoint, or "
+                    "configure real AWS credentials",
+                ) from None
+            raise
+        core.run()
+    finally:
+        core.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@device.command("status")
+@click.option("--root", type=click.Path(path_type=Path), default=DEFAULT_ROOT, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def status(root: Path, fmt: str) -> None:
+    """Components of a device (running or not): version, state, and any deployment in flight."""
+    from fake_device.nucleus.store import DeploymentRecord, load_effective_config
+
+    config_file = root / "config" / "effectiveConfig.yaml"
+    status_file = root / "run" / "status.json"
+    if not config_file.exists() and not status_file.exists():
+        raise HarnessError(
+            f"{root} is not a device root: neither config/effectiveConfig.yaml nor run/status.json exists",
+            hint="pass the --root a device was started with (edge-harness device run --root DIR)",
+        )
+    live: dict[str, Any] = {}
+    if status_file.exists():
+        live = json.loads(status_file.read_text())
+    running = _alive(live.get("pid"))
+    config = load_effective_config(config_file)
+    record = DeploymentRecord.load(root / "deployments" / "current.json")
+    components = {}
+    for name, entry in config.services.items():
+        state = live.get("components", {}).get(name, {})
+        components[name] = {
+            "version": entry.get("version"),
+            "state": state.get("state", "unknown") if running else "not running",
+            "statusCode": state.get("statusCode", ""),
+            "root": name in config.root_components(),
+        }
+    report = {
+        "root": str(root),
+        "thing": config.thing_name or live.get("thing"),
+        "deviceRunning": running,
+        "components": components,
+        "deploymentInFlight": {"jobId": record.job_id, "stage": record.stage} if record else None,
+        "groups": sorted(config.group_roots),
+    }
+    if fmt == "json":
+        click.echo(json.dumps(report, indent=2))
+        return
+    console = Console()
+    console.print(
+        f"device [bold]{report['thing']}[/] at {root} — "
+        + ("running" if running else "[yellow]not running[/]")
+    )
+    table = Table("component", "version", "state", "root")
+    for name, info in sorted(components.items()):
+        table.add_row(name, str(info["version"]), str(info["state"]), "yes" if info["root"] else "")
+    console.print(table)
+    if record:
+        console.print(f"deployment {record.job_id} in flight (stage {record.stage})")
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
