@@ -295,6 +295,7 @@ class CoreDevice:
         self.config = load_effective_config(self.paths.effective_config_file)
         self.config.thing_name = self.thing_name
         self.config.root_path = str(self.paths.root)
+        self._commit(self.config)  # Kernel.writeEffectiveConfig at launch
         record = DeploymentRecord.load(self.current_record_path)
         if record is not None and record.stage == "prepare":
             self.log.info(
