@@ -20,6 +20,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from fake_device.nucleus.artifacts import RetryPolicy
 from fake_device.nucleus.kernel import CoreDevice
 from harness.services.aws import AwsEndpoint
@@ -168,6 +170,15 @@ def running_device(
     finally:
         device.stop()
         thread.join(30)
+
+
+def processes_with(marker: str) -> list[psutil.Process]:
+    """Live processes whose command line contains ``marker`` (component scripts carry one)."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        if marker in " ".join(process.info.get("cmdline") or []):
+            found.append(process)
+    return found
 
 
 def component_log(root: Path, component: str) -> str:

@@ -13,9 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
-from fleet import Operator, unique, wait_for
+from fleet import Operator, processes_with, unique, wait_for
 
 PHASES = {
     # phase: (file under the root, text that marks it)
@@ -68,14 +67,6 @@ class DeviceProcess:
                 self.process.wait()
 
 
-def _with_marker(marker: str) -> list[psutil.Process]:
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        if marker in " ".join(process.info.get("cmdline") or []):
-            found.append(process)
-    return found
-
-
 def _state(root: Path, name: str, pid: int) -> str | None:
     """The component's state as the device process ``pid`` wrote it (not a killed one)."""
     try:
@@ -113,7 +104,7 @@ def test_sigkill_at_each_phase_converges(aws_endpoint, device_root: Path, phase:
     finally:
         device.stop()
     # the reaper stops what the killed device started
-    wait_for(lambda: not _with_marker(marker), 15, "component processes to stop with the device")
+    wait_for(lambda: not processes_with(marker), 15, "component processes to stop with the device")
 
     device = DeviceProcess(aws_endpoint, device_root, thing, group)
     try:
@@ -122,10 +113,10 @@ def test_sigkill_at_each_phase_converges(aws_endpoint, device_root: Path, phase:
         pid = device.process.pid
         wait_for(lambda: _state(device_root, name, pid) == "RUNNING", 60, "the component to run")
         time.sleep(0.5)
-        assert len([p for p in _with_marker(marker) if p.name() == "sh"]) == 1
+        assert len([p for p in processes_with(marker) if p.name() == "sh"]) == 1
         unpacked = device_root / "packages" / "artifacts-unarchived" / name / "1.0.0" / "app" / "blob.bin"
         assert unpacked.stat().st_size == 4 * 1024 * 1024
         assert not (device_root / "deployments" / "current.json").exists()
     finally:
         device.stop()
-    assert not _with_marker(marker)
+    assert not processes_with(marker)

@@ -12,16 +12,7 @@ import json
 import zipfile
 from pathlib import Path
 
-import psutil
-from fleet import Operator, component_log, running_device, unique, wait_for
-
-
-def _processes_with(marker: str) -> list[psutil.Process]:
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        if marker in " ".join(process.info.get("cmdline") or []):
-            found.append(process)
-    return found
+from fleet import Operator, component_log, processes_with, running_device, unique, wait_for, zip_bytes
 
 
 def test_failing_run_breaks_after_three_errors_and_rolls_back(aws_endpoint, device_root: Path) -> None:
@@ -47,13 +38,13 @@ def test_failing_run_breaks_after_three_errors_and_rolls_back(aws_endpoint, devi
         service = device.services[name]
         assert service.spec.version == "1.0.0"
         assert wait_for(lambda: service.state == "RUNNING", what="1.0.0 running again")
-        assert len(_processes_with(marker)) == 1
+        assert len(processes_with(marker)) == 1
     log = component_log(device_root, name)
     assert log.count("v2 failing") == 3
     assert log.count("newState=BROKEN") == 1
     assert "RUN_ERROR" in log
     assert operator.installed(thing)[name]["componentVersion"] == "1.0.0"
-    assert not _processes_with(marker), "the device left a component process behind"
+    assert not processes_with(marker), "the device left a component process behind"
 
 
 def test_do_nothing_leaves_the_broken_component(aws_endpoint, device_root: Path) -> None:
@@ -135,8 +126,8 @@ def test_upgrade_stops_the_old_version_before_the_new_one_starts(aws_endpoint, d
             "SUCCESSFUL"
         )
         assert device.services[name].state == "RUNNING"
-        assert not _processes_with(f"{marker}-1.0.0")
-        assert len(_processes_with(f"{marker}-1.0.1")) == 1
+        assert not processes_with(f"{marker}-1.0.0")
+        assert len(processes_with(f"{marker}-1.0.1")) == 1
         lines = (device_root / "work" / name / "events.txt").read_text().splitlines()
     assert lines == ["install 1.0.0", "run 1.0.0", "shutdown 1.0.0", "install 1.0.1", "run 1.0.1"]
     effective = (device_root / "config" / "effectiveConfig.yaml").read_text()
@@ -219,7 +210,7 @@ def test_digest_mismatch_fails_without_state_change(aws_endpoint, device_root: P
         assert result["statusDetails"]["errorStack"][-1] == "ARTIFACT_CHECKSUM_MISMATCH"
         assert device.services[name].spec.version == "1.0.0"
         assert device.services[name].state == "RUNNING"
-        assert len(_processes_with(marker)) == 1
+        assert len(processes_with(marker)) == 1
     assert not (device_root / "packages" / "artifacts" / name / "1.0.1" / "app.zip").exists()
 
 
@@ -257,7 +248,7 @@ def test_seed_recipe_as_written_fails_and_says_where_the_archive_went(
             "Install": "echo installing",
             "Run": "cd {artifacts:decompressedPath}/nvds-aws-gg && python3 deepstream_app.py",
         },
-        archive=_zip(package),
+        archive=zip_bytes(package),
         archive_name="package.zip",
     )
     group, group_arn = operator.group()
@@ -293,11 +284,3 @@ def test_device_status_command_shows_components(aws_endpoint, device_root: Path)
     assert report["thing"] == thing
     expected = {"version": "2.1.0", "state": "RUNNING", "statusCode": "NONE", "root": True}
     assert report["components"][name] == expected
-
-
-def _zip(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, content in files.items():
-            archive.writestr(name, content)
-    return buffer.getvalue()

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import psutil
-from fleet import FAST_RETRIES, Operator, unique
+from fleet import FAST_RETRIES, Operator, processes_with, unique
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,12 +20,12 @@ STEPS = st.lists(
 
 
 def _running_versions(marker: str) -> list[str]:
-    versions = []
-    for process in psutil.process_iter(["cmdline"]):
-        command = " ".join(process.info.get("cmdline") or [])
-        if marker in command and process.info["cmdline"][0] == "sh":
-            versions.append(command.rsplit("-", 1)[-1])
-    return versions
+    """Versions of the component whose run script (``sh -c …; echo <marker>-<version>``) lives."""
+    return [
+        " ".join(p.info["cmdline"]).rsplit("-", 1)[-1]
+        for p in processes_with(marker)
+        if p.info["cmdline"][0] == "sh"
+    ]
 
 
 @settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
