@@ -284,3 +284,36 @@ def test_device_status_command_shows_components(aws_endpoint, device_root: Path)
     assert report["thing"] == thing
     expected = {"version": "2.1.0", "state": "RUNNING", "statusCode": "NONE", "root": True}
     assert report["components"][name] == expected
+
+
+def test_dependencies_are_resolved_installed_first_and_interpolated(aws_endpoint, device_root: Path) -> None:
+    operator = Operator(aws_endpoint)
+    base, app = unique("com.example.Base"), unique("com.example.App")
+    for version in ("1.0.0", "1.5.0", "2.0.0"):
+        operator.component(
+            base,
+            version,
+            {"Run": f"echo base {version} up > up.txt; sleep 600"},
+            defaults={"port": 9092},
+        )
+    operator.component(
+        app,
+        "1.0.0",
+        # runs only once the HARD dependency is RUNNING, so its file is there
+        {"Run": f"cat ../{base}/up.txt && echo 'app up, base port {{{base}:configuration:/port}}'"},
+        dependencies={base: {"VersionRequirement": ">=1.0.0 <2.0.0", "DependencyType": "HARD"}},
+    )
+    group, group_arn = operator.group()
+    thing = unique("jetson")
+    with running_device(aws_endpoint, device_root, thing, group) as device:
+        result = operator.wait_deployment(thing, operator.deploy(group_arn, {app: "1.0.0"}))
+        assert result["reason"] == "SUCCESSFUL", result
+        assert device.services[base].spec.version == "1.5.0"  # newest that satisfies <2.0.0
+        assert wait_for(lambda: device.services[app].state == "FINISHED")
+    log = component_log(device_root, app)
+    assert "stdout. base 1.5.0 up." in log
+    assert "stdout. app up, base port 9092." in log
+    answer = operator.gg.list_installed_components(coreDeviceThingName=thing, topologyFilter="ALL")
+    installed = {c["componentName"]: c for c in answer["installedComponents"]}
+    assert installed[base]["isRoot"] is False and installed[app]["isRoot"] is True
+    assert installed[base]["componentVersion"] == "1.5.0"
