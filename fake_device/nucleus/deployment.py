@@ -36,7 +36,7 @@ from fake_device.nucleus.configuration import (
 )
 from fake_device.nucleus.interpolation import ResolvedService, ResolverContext, interpolate
 from fake_device.nucleus.paths import NucleusPaths
-from fake_device.nucleus.platform import platform_text, select_manifest
+from fake_device.nucleus.platform import select_manifest
 from fake_device.nucleus.store import EffectiveConfig, atomic_write
 from harness.lint.recipe import Recipe, RecipeError, parse_recipe
 from harness.lint.semver import version_satisfies
@@ -343,7 +343,6 @@ def prepare_components(
         entry["lifecycle"] = interpolate(
             entry["lifecycle"], context, name, dependencies=tuple(entry["dependencies"])
         )
-    new.group_roots = dict(current.group_roots)
     return PreparedDeployment(new, dict(resolved))
 
 
@@ -353,10 +352,6 @@ def path_pointer(path: tuple[str, ...]) -> str:
 
 def pointer_path(pointer: str) -> tuple[str, ...]:
     return tuple(p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")[1:])
-
-
-def platform_summary(platform: Mapping[str, str]) -> str:
-    return platform_text(platform)
 
 
 def json_list(values: list[str]) -> str:

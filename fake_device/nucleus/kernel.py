@@ -494,8 +494,6 @@ class CoreDevice:
             return DeploymentResult.failed("FAILED_NO_STATE_CHANGE", err)
         self._check_cancelled(record.job_id)
         new = prepared.config
-        new.group_roots = dict(self.config.group_roots)
-        new.group_last_deployment = dict(self.config.group_last_deployment)
         self._notify_update_policy(document)
         # commit point: the record first (it holds both configurations), then the config
         record.previous = self.config.to_document()
@@ -578,7 +576,8 @@ class CoreDevice:
             self.services[name].close()
             del self.services[name]
             self.write_status()
-            self.publish_removed(name)
+            # a removed component disappears from the device's next COMPLETE status
+            self.publish_status("COMPONENT_STATUS_CHANGE", list(self.services.values()), complete=True)
 
     def _start_service(self, spec: ServiceSpec) -> None:
         self.paths.ensure_work_path(spec.name)
@@ -619,7 +618,7 @@ class CoreDevice:
             n for n, s in self.services.items() if s.state == State.BROKEN and n not in record.tracked
         ]
         record.merge_time = time.time()
-        previous = _config_from(record.previous)
+        previous = from_document(record.previous or {})
         changed = self._changed_services(self.config, previous)
         record.tracked = [n for n in changed if n not in previously_broken]
         record.save(self.current_record_path)
@@ -836,10 +835,6 @@ class CoreDevice:
                 message["deploymentInformation"] = dict(deployment)
             self._publish(message)
 
-    def publish_removed(self, name: str) -> None:
-        """A removed component disappears from the device's next COMPLETE status."""
-        self.publish_status("COMPONENT_STATUS_CHANGE", list(self.services.values()), complete=True)
-
     def _publish(self, message: Mapping[str, Any]) -> None:
         try:
             self.client("iot-data").publish(
@@ -849,10 +844,6 @@ class CoreDevice:
             )
         except (ClientError, BotoCoreError) as err:
             self.log.warn("com.aws.greengrass.status.FleetStatusService", "fss-publish-error", str(err))
-
-
-def _config_from(document: Mapping[str, Any] | None) -> EffectiveConfig:
-    return from_document(document or {})
 
 
 def _chown_tree(folder: Path, run_as: RunAs) -> None:
