@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import threading
 import time
 import uuid
@@ -212,8 +213,11 @@ class CoreDevice:
 
     def base_environment(self, spec: ServiceSpec) -> dict[str, str]:
         """What ``ShellRunner`` and the nucleus's ``setenv`` give every script."""
+        # The device image's python3 is the harness's interpreter, which carries the DeepStream
+        # emulation (on a Jetson: the system python3 with pyds and the DeepStream SDK).
+        system_path = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
         env = {
-            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{system_path}",
             "HOME": os.environ.get("HOME", "/root"),
             "LANG": os.environ.get("LANG", "C.UTF-8"),
             **self.extra_environment,

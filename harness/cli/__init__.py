@@ -53,12 +53,14 @@ def main(verbose: int) -> None:
 def _register() -> None:
     from harness.cli import device, lint, services, world
     from harness.cli import eval as eval_cli
+    from harness.cli import package as package_cli
 
     main.add_command(services.services)
     main.add_command(lint.lint)
     main.add_command(world.world)
     main.add_command(eval_cli.eval_group)
     main.add_command(device.device)
+    main.add_command(package_cli.package_command)
 
 
 _register()

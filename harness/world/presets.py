@@ -13,12 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.comments import CommentedMap
 
 from harness.errors import Diagnostic, DiagnosticReport, HarnessError, ValidationError
+from harness.yamldoc import location, parse_mapping, plain, pointer, validate
 
 #: Where named presets live. The engine is imported by the runtime; presets are scenario data.
 PRESET_DIR = Path(__file__).resolve().parents[2] / "scenarios" / "traffic" / "world"
@@ -296,30 +294,10 @@ def parse_preset(text: str, path: Path, *, sha256: str | None = None) -> Preset:
     file = str(path)
     what = f"{file} is not a valid world preset"
     report = DiagnosticReport()
-    try:
-        doc = YAML(typ="rt").load(text)
-    except MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        location = f"{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-        problem = err.problem or err.context or "syntax error"
-        if err.context and err.context_mark is not None and err.context_mark is not mark:
-            problem += f" ({err.context} that starts at line {err.context_mark.line + 1})"
-        report.add(Diagnostic("error", file, f"malformed YAML: {problem}", location=location))
-        raise ValidationError(report, what=what) from None
-    if not isinstance(doc, dict):
-        report.add(
-            Diagnostic("error", file, "the preset must be a YAML mapping", expected="keys like frame:")
-        )
-        raise ValidationError(report, what=what)
+    doc = parse_mapping(text, file, what, expected="keys like frame:")
+    validate(doc, PRESET_SCHEMA, file, what)
 
-    for path_, message in _schema_errors(doc):
-        report.add(
-            Diagnostic("error", file, f"at {_pointer(path_)}: {message}", location=_location(doc, path_))
-        )
-    if not report.ok:
-        raise ValidationError(report, what=what)
-
-    data = _plain(doc)
+    data = plain(doc)
     _check_semantics(doc, data, file, report)
     if not report.ok:
         raise ValidationError(report, what=what)
@@ -359,8 +337,8 @@ def _check_semantics(doc: CommentedMap, data: dict[str, Any], file: str, report:
             Diagnostic(
                 "error",
                 file,
-                f"at {_pointer(path)}: {message}",
-                location=_location(doc, path),
+                f"at {pointer(path)}: {message}",
+                location=location(doc, path),
                 expected=expected,
                 hint=hint,
             )
@@ -423,75 +401,3 @@ def _check_semantics(doc: CommentedMap, data: dict[str, Any], file: str, report:
             expected="more than 8 m",
             hint="props are drawn in front of traffic: exact only when the camera looks down on them",
         )
-
-
-def _schema_errors(doc: Any) -> list[tuple[list[str | int], str]]:
-    """Schema violations as (path, message), most specific first-hand messages.
-
-    A ``oneOf`` failure (a prop) says little by itself; the prop's ``kind`` picks the branch,
-    so the branch's own errors are reported instead.
-    """
-    found: list[tuple[list[str | int], str]] = []
-    validator = jsonschema.Draft202012Validator(PRESET_SCHEMA)
-    for error in validator.iter_errors(doc):
-        path = list(error.absolute_path)
-        if error.validator != "oneOf":
-            found.append((path, error.message))
-            continue
-        branches: list[dict[str, Any]] = error.validator_value
-        kinds = [b["properties"]["kind"]["const"] for b in branches]
-        kind = error.instance.get("kind") if isinstance(error.instance, dict) else None
-        if kind not in kinds:
-            found.append(
-                ([*path, "kind"] if kind is not None else path, f"kind {kind!r} is not one of {kinds}")
-            )
-            continue
-        branch = jsonschema.Draft202012Validator(branches[kinds.index(kind)])
-        for sub in branch.iter_errors(error.instance):
-            found.append(([*path, *sub.absolute_path], sub.message))
-    return sorted(found, key=lambda item: [str(p) for p in item[0]])
-
-
-def _pointer(path: Any) -> str:
-    parts = [str(p).replace("~", "~0").replace("/", "~1") for p in path]
-    return "/" + "/".join(parts) if parts else "/"
-
-
-def _location(doc: Any, path: list[str | int]) -> str:
-    """line:col of the value at ``path`` (of its key for mappings), or of its nearest parent."""
-    node = doc
-    best = ""
-    if isinstance(node, CommentedMap | CommentedSeq):
-        best = f"{node.lc.line + 1}:{node.lc.col + 1}"
-    for part in path:
-        try:
-            if isinstance(node, CommentedMap) and part in node:
-                line, col = node.lc.key(part)
-                best = f"{line + 1}:{col + 1}"
-                node = node[part]
-            elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-                line, col = node.lc.item(part)
-                best = f"{line + 1}:{col + 1}"
-                node = node[part]
-            else:
-                break
-        except (KeyError, IndexError, TypeError, AttributeError):
-            break
-    return best
-
-
-def _plain(node: Any) -> Any:
-    """ruamel's round-trip types → plain dict/list/int/float/str/bool for JSON and hashing."""
-    if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    if isinstance(node, bool):
-        return bool(node)
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, str):
-        return str(node)
-    return node
