@@ -1,0 +1,294 @@
+"""The pipeline runner: stages and queues, order, errors, stop, close, latency and PERF output."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from fake_device.deepstream.measure import LatencyRecorder, PerfMeter, env_flag, percentile
+from fake_device.deepstream.meta import BatchMeta, FrameMeta
+from fake_device.deepstream.pipeline import Named, Pipeline, Probe, Queue
+
+
+class ListSource:
+    """A muxer stand-in: ``count`` one-frame batches, each with a decoder mark."""
+
+    def __init__(self, count: int, sources: int = 1, delay: float = 0.0) -> None:
+        self.count = count
+        self.sources = sources
+        self.delay = delay
+        self.stopped = threading.Event()
+        self.closed = 0
+
+    def batches(self) -> Iterator[BatchMeta]:
+        for n in range(self.count):
+            if self.stopped.is_set():
+                return
+            frames = []
+            for s in range(self.sources):
+                t = time.monotonic()
+                frame = FrameMeta(
+                    source_id=s,
+                    frame_num=n,
+                    ntp_timestamp=time.time_ns(),
+                    source_frame_width=4,
+                    source_frame_height=4,
+                )
+                frame.latency.append((f"src{s}_decoder", t, t + 0.001))
+                frames.append(frame)
+            if self.delay:
+                time.sleep(self.delay)
+            yield BatchMeta(frames=frames, max_frames_in_batch=self.sources)
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+class Recorder:
+    def __init__(self, name: str, log: list[str], fail_at: int | None = None, sleep: float = 0.0) -> None:
+        self.name = name
+        self.log = log
+        self.fail_at = fail_at
+        self.sleep = sleep
+        self.seen: list[tuple[int, int]] = []
+        self.threads: set[str] = set()
+        self.closed = False
+
+    def process(self, batch: BatchMeta) -> BatchMeta:
+        self.threads.add(threading.current_thread().name)
+        for frame in batch.frames:
+            if self.fail_at is not None and frame.frame_num == self.fail_at:
+                raise RuntimeError(f"{self.name} failed on frame {frame.frame_num}")
+            self.seen.append((frame.source_id, frame.frame_num))
+        if self.sleep:
+            time.sleep(self.sleep)
+        return batch
+
+    def close(self) -> None:
+        self.closed = True
+        self.log.append(self.name)
+
+
+def quiet() -> LatencyRecorder:
+    return LatencyRecorder(printer=lambda _t: None)
+
+
+def test_every_frame_passes_every_element_in_order_across_stages() -> None:
+    log: list[str] = []
+    a, b, c = Recorder("a", log), Recorder("b", log), Recorder("c", log)
+    source = ListSource(50, sources=2)
+    pipeline = Pipeline(source, [a, Queue("q1"), b, Queue("q2", 2), c], latency=quiet())
+    result = pipeline.run()
+    expected = [(s, n) for n in range(50) for s in range(2)]
+    assert a.seen == b.seen == c.seen == expected
+    assert result.frames == 100 and result.batches == 50
+    assert result.frames_per_source == {0: 50, 1: 50}
+    # three stages: the caller's thread and one thread per queue
+    assert a.threads == {threading.current_thread().name}
+    assert b.threads == {"pipeline-stage-1"} and c.threads == {"pipeline-stage-2"}
+    pipeline.close()
+    assert log == ["c", "b", "a"] and source.closed == 1
+    assert not [t for t in threading.enumerate() if t.name.startswith("pipeline-stage")]
+
+
+def test_an_error_in_a_later_stage_stops_the_run_and_is_raised_in_the_caller() -> None:
+    log: list[str] = []
+    a, b = Recorder("a", log), Recorder("b", log, fail_at=7)
+    source = ListSource(10_000)
+    pipeline = Pipeline(source, [a, Queue(), b], latency=quiet())
+    with pytest.raises(RuntimeError, match="b failed on frame 7"):
+        pipeline.run()
+    assert source.stopped.is_set()
+    assert len(a.seen) < 10_000  # the head stopped early
+    pipeline.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("pipeline-stage")]
+
+
+def test_an_error_in_the_head_stage_is_raised_and_later_stages_end() -> None:
+    a = Recorder("a", [], fail_at=3)
+    b = Recorder("b", [])
+    with pytest.raises(RuntimeError, match="a failed on frame 3"):
+        Pipeline(ListSource(10), [a, Queue(), b], latency=quiet()).run()
+    # batches still queued when the error stops the pipeline are dropped, as at a GStreamer error
+    assert b.seen == [(0, n) for n in range(len(b.seen))] and len(b.seen) <= 3
+
+
+def test_stop_from_another_thread_ends_the_run_without_error() -> None:
+    slow = Recorder("slow", [], sleep=0.01)
+    source = ListSource(100_000)
+    pipeline = Pipeline(source, [Queue(), slow], latency=quiet())
+    timer = threading.Timer(0.3, pipeline.stop)
+    timer.start()
+    result = pipeline.run()
+    timer.join()
+    assert result.stopped
+    assert 0 < result.frames < 100_000
+
+
+def test_named_wraps_a_plain_processor_with_a_latency_mark_and_close() -> None:
+    inner = Recorder("inner", [])
+    element = Named("tracker", inner)
+    frames = []
+    Pipeline(ListSource(3), [element], latency=quiet(), on_batch=lambda b: frames.extend(b.frames)).run()
+    assert [f.latency[-1][0] for f in frames] == ["tracker"] * 3
+    assert all(out >= t_in for _, t_in, out in (f.latency[-1] for f in frames))
+    element.close()
+    assert inner.closed
+
+
+def test_probe_sees_every_batch() -> None:
+    seen: list[int] = []
+    Pipeline(ListSource(5), [Probe("p", lambda b: seen.append(b.frames[0].frame_num))], latency=quiet()).run()
+    assert seen == [0, 1, 2, 3, 4]
+
+
+def test_close_runs_every_close_even_if_one_fails() -> None:
+    log: list[str] = []
+
+    class Bad(Recorder):
+        def close(self) -> None:
+            super().close()
+            raise RuntimeError("cannot close")
+
+    good = Recorder("good", log)
+    pipeline = Pipeline(ListSource(1), [good, Bad("bad", log)], latency=quiet())
+    pipeline.run()
+    with pytest.raises(RuntimeError, match="cannot close"):
+        pipeline.close()
+    assert log == ["bad", "good"]
+    pipeline.close()  # idempotent
+    assert log == ["bad", "good"]
+
+
+# -- latency measurement ------------------------------------------------------------------------
+
+
+def test_latency_lines_follow_deepstream_format() -> None:
+    printed: list[str] = []
+    recorder = LatencyRecorder.from_environment(
+        {"NVDS_ENABLE_LATENCY_MEASUREMENT": "1", "NVDS_ENABLE_COMPONENT_LATENCY_MEASUREMENT": "1"},
+        printer=printed.append,
+    )
+    frame = FrameMeta(source_id=2, frame_num=41, ntp_timestamp=0, source_frame_width=1, source_frame_height=1)
+    frame.latency += [
+        ("src_decoder", 10.000, 10.004),
+        ("stream-muxer", 10.004, 10.005),
+        ("pgie", 10.005, 10.025),
+    ]
+    latencies = recorder.measure(BatchMeta(frames=[frame]), out_time=10.030)
+    assert latencies == pytest.approx([30.0])
+    text = "".join(printed)
+    assert "************BATCH-NUM = 0**************" in text
+    assert re.search(r"Source id = 2 Frame_num = 41 Frame latency = 30\.0+ \(ms\)", text)
+    comp = re.search(
+        r"Comp name = pgie in_system_timestamp = ([\d.]+) out_system_timestamp = ([\d.]+) "
+        r"component latency= ([\d.]+)",
+        text,
+    )
+    assert comp is not None
+    t_in, t_out, value = map(float, comp.groups())
+    assert value == pytest.approx(20.0, abs=1e-3) and t_out - t_in == pytest.approx(20.0, abs=1e-3)
+    # printed on the system clock in ms, as DeepStream prints it, not in monotonic seconds
+    assert t_in == pytest.approx((time.time() - time.monotonic() + 10.005) * 1000, abs=50)
+    assert re.search(r"Comp name = stream-muxer source_id = 2 pad_index = 2 frame_num = 41 ", text)
+    summary = recorder.summary()
+    assert summary["frame_latency_ms"]["count"] == 1
+    assert summary["elements_ms"]["pgie"]["p50"] == pytest.approx(20.0, abs=1e-3)
+
+
+def test_latency_is_recorded_but_not_printed_without_the_variables() -> None:
+    printed: list[str] = []
+    recorder = LatencyRecorder.from_environment({}, printer=printed.append)
+    frame = FrameMeta(source_id=0, frame_num=0, ntp_timestamp=0, source_frame_width=1, source_frame_height=1)
+    frame.latency.append(("d", 1.0, 1.001))
+    recorder.measure(BatchMeta(frames=[frame]), out_time=1.010)
+    assert printed == []
+    assert recorder.summary()["frame_latency_ms"]["p50"] == pytest.approx(10.0)
+
+
+def test_component_latency_needs_the_frame_variable_too() -> None:
+    recorder = LatencyRecorder.from_environment({"NVDS_ENABLE_COMPONENT_LATENCY_MEASUREMENT": "1"})
+    assert not recorder.print_components and not recorder.print_frames
+
+
+def test_batched_element_marks_count_once_per_batch() -> None:
+    recorder = quiet()
+    frames = []
+    for s in range(4):
+        f = FrameMeta(source_id=s, frame_num=0, ntp_timestamp=0, source_frame_width=1, source_frame_height=1)
+        f.latency += [(f"src{s}_decoder", 1.0 + s / 1000, 1.002), ("pgie", 1.01, 1.03)]
+        frames.append(f)
+    recorder.measure(BatchMeta(frames=frames), out_time=1.05)
+    assert recorder.element_ms["pgie"] == pytest.approx([20.0])
+    assert len(recorder.frame_ms) == 4
+
+
+@pytest.mark.parametrize(
+    ("value", "on"), [("1", True), ("2", True), ("0", False), ("", False), ("yes", False)]
+)
+def test_env_flag_is_atoi_like(value: str, on: bool) -> None:
+    assert env_flag({"X": value}, "X") is on
+
+
+def test_percentile_interpolates_like_numpy() -> None:
+    import numpy as np
+
+    values = [5.0, 1.0, 9.0, 3.0, 7.0, 2.0]
+    for q in (0, 50, 95, 99, 100):
+        assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)))
+
+
+# -- PERF -------------------------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_perf_lines_in_deepstream_app_style() -> None:
+    clock, printed = FakeClock(), []
+    meter = PerfMeter(2, interval=5.0, printer=printed.append, clock=clock)
+    for _ in range(150):
+        meter.tick(0)
+        meter.tick(1)
+        clock.now += 1 / 30
+    clock.now += 0.01
+    meter.poll()
+    assert printed, "a line after 5 s"
+    assert printed[0].startswith("\n**PERF: FPS 0 (Avg)\tFPS 1 (Avg)\t\n**PERF: ")
+    values = re.findall(r"([\d.]+) \(([\d.]+)\)\t", printed[0])
+    assert len(values) == 2
+    assert float(values[0][0]) == pytest.approx(30.0, rel=0.02)
+
+
+def test_perf_lines_in_python_style_and_disabled() -> None:
+    clock, printed = FakeClock(), []
+    meter = PerfMeter(1, interval=1.0, style="python", printer=printed.append, clock=clock)
+    for _ in range(20):
+        meter.tick(0)
+        clock.now += 0.1
+    match = re.fullmatch(r"\n\*\*PERF:  \{'stream0': ([\d.]+)\} \n\n", printed[0])
+    assert match is not None, printed[0]
+    assert float(match.group(1)) == pytest.approx(10.0, rel=0.15)
+    silent = PerfMeter(1, interval=1.0, enabled=False, printer=printed.append, clock=clock)
+    before = len(printed)
+    for _ in range(20):
+        silent.tick(0)
+        clock.now += 0.1
+    assert len(printed) == before and silent.summary()["sources"][0]["frames"] == 20
+
+
+def test_perf_rejects_unknown_style() -> None:
+    with pytest.raises(ValueError, match="perf style must be one of deepstream-app, python"):
+        PerfMeter(1, style="gst")
