@@ -1,4 +1,4 @@
-"""``edge-harness eval``: measure a detector against the synthetic world's exact truth."""
+"""``edge-harness eval``: measure a detector or a pipeline run against the synthetic world's exact truth."""
 
 from __future__ import annotations
 
@@ -14,6 +14,15 @@ from rich.table import Table
 from harness.cli import HarnessGroup
 from harness.errors import EXIT_FAILED, HarnessError
 from harness.eval.metrics import ClassAP, DetectionMetrics
+from harness.eval.pipeline import (
+    DEFAULT_MAX_COUNT_ERROR,
+    DEFAULT_MIN_MOTA,
+    MESSAGE_INTERVAL,
+    CountScore,
+    MembershipScore,
+    PipelineScore,
+    score_pipeline,
+)
 from harness.eval.run import Evaluation, evaluate_detector, frames_per_seed, parse_seeds
 from harness.eval.truth import HELD_OUT_FROM, IGNORE_BELOW_VISIBILITY
 
@@ -156,3 +165,189 @@ def _print(result: Evaluation) -> None:
         f"[dim]inference {result.timing['inference_ms_per_frame']} ms/frame (ONNX Runtime, CPU); "
         f"rendering {result.timing['render_s']} s[/]"
     )
+
+
+@eval_group.command("pipeline")
+@click.option(
+    "--truth",
+    "truth_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The world directory the run saw (gt.txt, truth.json from edge-harness world make).",
+)
+@click.option(
+    "--tracks",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="tracks.txt: frame,id,x,y,w,h,conf,class,-1,roi per tracked object.",
+)
+@click.option(
+    "--messages",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help='messages.jsonl: one minimal-schema payload per line, or {"received_ns": …, "payload": …}.',
+)
+@click.option(
+    "--min-visibility",
+    type=click.FloatRange(0.0, 1.0),
+    default=IGNORE_BELOW_VISIBILITY,
+    show_default=True,
+    help="Truth boxes less visible than this are don't care: neither found nor missed.",
+)
+@click.option(
+    "--class-aware", is_flag=True, help="Require the world class (the model's labels must be them)."
+)
+@click.option(
+    "--message-interval",
+    type=click.IntRange(min=0),
+    default=MESSAGE_INTERVAL,
+    show_default=True,
+    help="The app sends every N-th frame (frame_num % N == 0); 0 scores only frames that have a message.",
+)
+@click.option(
+    "--min-mota",
+    type=float,
+    default=DEFAULT_MIN_MOTA,
+    show_default=True,
+    help="Goal: exit 1 when MOTA is lower.",
+)
+@click.option(
+    "--max-count-error",
+    type=click.FloatRange(min=0.0),
+    default=DEFAULT_MAX_COUNT_ERROR,
+    show_default=True,
+    help="Goal: exit 1 when |counted - truth| / truth is higher.",
+)
+@click.option(
+    "--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the results here."
+)
+@click.option(
+    "--allow-training-seeds",
+    is_flag=True,
+    help="Permit a world of seeds 1000-1999 (the detector's training data).",
+)
+def pipeline(
+    truth_dir: Path,
+    tracks: Path | None,
+    messages: Path | None,
+    min_visibility: float,
+    class_aware: bool,
+    message_interval: int,
+    min_mota: float,
+    max_count_error: float,
+    json_out: Path | None,
+    allow_training_seeds: bool,
+) -> None:
+    """Score a DeepStream pipeline run (tracks.txt and/or Kafka messages) against a world's truth.
+
+    Tracking: MOTA, IDF1, MOTP, ID switches (py-motmetrics, IoU >= 0.5). ROI membership:
+    precision and recall of the objects reported in the ROI. Counting: distinct tracking ids vs
+    the vehicles that were in the ROI. Latency: receive time - @timestamp when the consumer
+    recorded it. Exit 1 when a goal (--min-mota, --max-count-error) is missed.
+    """
+    if tracks is None and messages is None:
+        raise click.UsageError("give --tracks, --messages or both")
+    result = score_pipeline(
+        truth_dir,
+        tracks,
+        messages,
+        min_visibility=min_visibility,
+        class_aware=class_aware,
+        message_interval=message_interval,
+        min_mota=min_mota,
+        max_count_error=max_count_error,
+        allow_training_seeds=allow_training_seeds,
+    )
+    _print_pipeline(result)
+    err = Console(stderr=True, highlight=False)
+    if json_out is not None:
+        try:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        except OSError as error:
+            raise HarnessError(f"cannot write {json_out}: {error.strerror or error}") from error
+        err.print(f"written {json_out}")
+    if not result.passed:
+        err.print(
+            "[bold red]goal missed:[/] " + "; ".join(goal.describe() for goal in result.missed),
+            soft_wrap=True,
+        )
+        raise SystemExit(EXIT_FAILED)
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None or math.isnan(value) else f"{100 * value:.1f}%"
+
+
+def _error(value: float) -> str:
+    return "inf" if math.isinf(value) else _pct(value)
+
+
+def _print_pipeline(result: PipelineScore) -> None:
+    console = Console(highlight=False)
+    console.print(
+        f"[bold]{result.truth_dir}[/]"
+        + (f" (seed {result.seed})" if result.seed is not None else "")
+        + f": {result.frames} frames, ROI {result.roi_label}; "
+        f"truth less than {result.min_visibility:g} visible is don't care"
+        + ("; class-aware" if result.class_aware else "; vehicle-agnostic"),
+        soft_wrap=True,
+    )
+    t = result.tracking
+    if t is not None:
+        table = Table(title="tracking", title_justify="left", show_edge=False)
+        for column in ("MOTA", "IDF1", "MOTP", "ID sw.", "FP", "FN", "GT objects", "tracks", "don't care"):
+            table.add_column(column, justify="right")
+        table.add_row(
+            _fmt(t.mota),
+            _fmt(t.idf1),
+            _fmt(t.motp),
+            str(t.id_switches),
+            str(t.false_positives),
+            str(t.misses),
+            str(t.gt_objects),
+            str(t.tracks),
+            f"{t.dont_care_predictions}/{t.dont_care_rows}",
+        )
+        console.print(table)
+    memberships: list[MembershipScore] = [m for m in (result.roi_messages, result.roi_tracks) if m]
+    if memberships:
+        table = Table(title=f"ROI {result.roi_label} membership", title_justify="left", show_edge=False)
+        table.add_column("source", no_wrap=True, min_width=8)
+        for column in ("frames", "truth", "reported", "TP", "FP", "FN", "ign.", "prec.", "recall"):
+            table.add_column(column, justify="right")
+        for m in memberships:
+            table.add_row(
+                m.source,
+                str(m.frames),
+                str(m.truth),
+                str(m.predicted),
+                str(m.true_positives),
+                str(m.false_positives),
+                str(m.false_negatives),
+                str(m.ignored),
+                _fmt(m.precision),
+                _fmt(m.recall),
+            )
+        console.print(table)
+    counts: list[CountScore] = [c for c in (result.count_messages, result.count_tracks) if c]
+    if counts:
+        table = Table(title=f"ROI {result.roi_label} counting", title_justify="left", show_edge=False)
+        for column in ("source", "class", "counted", "truth", "error"):
+            table.add_column(column, justify="left" if column in ("source", "class") else "right")
+        for c in counts:
+            table.add_row(c.source, "all", str(c.predicted), str(c.truth), _error(c.error), style="bold")
+            for name, per in (c.per_class or {}).items():
+                if per.predicted or per.truth:
+                    table.add_row("", name, str(per.predicted), str(per.truth), _error(per.error))
+        console.print(table)
+    if result.latency is not None:
+        lat = result.latency
+        console.print(
+            f"frame → Kafka latency over {lat.messages} messages: p50 {lat.p50_ms:.1f} ms, "
+            f"p95 {lat.p95_ms:.1f} ms, p99 {lat.p99_ms:.1f} ms (max {lat.max_ms:.1f} ms)",
+            soft_wrap=True,
+        )
+    for note in result.notes:
+        console.print(f"[dim]note: {note}[/]", soft_wrap=True)
+    for goal in result.goals:
+        mark = "[green]✓[/]" if goal.met else "[bold red]✗[/]"
+        console.print(f"{mark} {goal.describe()}")

@@ -1,8 +1,12 @@
-"""Detector evaluation: the seed's RT-DETR contract, COCO metrics on the synthetic world's truth.
+"""Evaluation against the synthetic world's truth: detectors and whole pipeline runs.
 
-Runtime code: ONNX Runtime and pycocotools, never torch (training lives in
-``scenarios/traffic/model``). Entry point: :func:`evaluate_detector`, or
-``edge-harness eval detector``. The shipped models and their figures: models_repo/README.md.
+Detector: the seed's RT-DETR contract, COCO metrics. Runtime code: ONNX Runtime and pycocotools,
+never torch (training lives in ``scenarios/traffic/model``). Entry point: :func:`evaluate_detector`,
+or ``edge-harness eval detector``. The shipped models and their figures: models_repo/README.md.
+
+Pipeline: a run's ``tracks.txt`` and Kafka messages scored for tracking (MOTA, IDF1), ROI
+membership, counting and latency. Entry point: :func:`score_pipeline`, or
+``edge-harness eval pipeline``; docs/evaluation.md explains the metrics.
 """
 
 from harness.eval.contract import (
@@ -19,6 +23,23 @@ from harness.eval.contract import (
 )
 from harness.eval.metrics import ClassAP, DetectionMetrics, coco_metrics
 from harness.eval.model import ModelFiles, OnnxDetector, resolve_model
+from harness.eval.pipeline import (
+    CountScore,
+    Goal,
+    LatencyScore,
+    MembershipScore,
+    Message,
+    MessageObject,
+    PipelineScore,
+    TrackingScore,
+    TrackRow,
+    TrackWriter,
+    WorldTruth,
+    load_world_truth,
+    read_messages,
+    read_tracks,
+    score_pipeline,
+)
 from harness.eval.run import Evaluation, evaluate_detector, parse_seeds
 from harness.eval.truth import (
     HELD_OUT_FROM,
@@ -37,20 +58,35 @@ __all__ = [
     "OUTPUT_NAME",
     "TRAINING_SEEDS",
     "ClassAP",
+    "CountScore",
     "DetectionMetrics",
     "Evaluation",
     "FrameDetections",
     "FrameTruth",
+    "Goal",
+    "LatencyScore",
+    "MembershipScore",
+    "Message",
+    "MessageObject",
     "ModelFiles",
     "OnnxDetector",
+    "PipelineScore",
     "RowComparison",
+    "TrackRow",
+    "TrackWriter",
+    "TrackingScore",
+    "WorldTruth",
     "coco_metrics",
     "compare_rows",
     "evaluate_detector",
     "frame_truth",
+    "load_world_truth",
     "parse_seeds",
     "preprocess",
+    "read_messages",
+    "read_tracks",
     "resize_rgb",
     "resolve_model",
+    "score_pipeline",
     "to_frame_boxes",
 ]
