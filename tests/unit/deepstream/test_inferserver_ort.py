@@ -347,3 +347,23 @@ def test_frames_must_be_bgr_images(app_dir: Path) -> None:
         pytest.raises(ValueError, match="BGR uint8"),
     ):
         element.process(make_batch([np.zeros((48, 64), np.uint8)]))
+
+
+@pytest.mark.parametrize("fmt", ["IMAGE_FORMAT_RGB", "IMAGE_FORMAT_BGR"])
+def test_blob_fast_path_equals_the_general_preprocessing(app_dir: Path, fmt: str) -> None:
+    """The plain-resize fast path (cv2.dnn.blobFromImage) gives the general path's tensor."""
+    path = config_with(
+        app_dir,
+        ("network_format: IMAGE_FORMAT_RGB", f"network_format: {fmt}"),
+        ("scale_factor: 0.0039215697906911373", "scale_factor: 0.0172"),
+        ("channel_offsets: [0.0, 0.0, 0.0]", "channel_offsets: [123.675, 116.28, 103.53]"),
+    )
+    rng = np.random.default_rng(7)
+    image = rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8)
+    with NvInferServer(path, backend=ScriptedBackend()) as element:
+        fast, geometry = element.preprocess(image)
+        assert element._blob_path_ok(geometry)
+        element._blob_path_ok = lambda _g: False  # type: ignore[method-assign]
+        general, _ = element.preprocess(image)
+    assert fast.shape == general.shape == (3, 640, 640) and fast.dtype == general.dtype
+    np.testing.assert_allclose(fast, general, rtol=0, atol=1e-5)
