@@ -51,7 +51,7 @@ def main(verbose: int) -> None:
 
 
 def _register() -> None:
-    from harness.cli import device, lint, services, world
+    from harness.cli import deepstream, device, lint, services, world
     from harness.cli import eval as eval_cli
     from harness.cli import package as package_cli
 
@@ -61,6 +61,7 @@ def _register() -> None:
     main.add_command(eval_cli.eval_group)
     main.add_command(device.device)
     main.add_command(package_cli.package_command)
+    main.add_command(deepstream.deepstream_app)
 
 
 _register()

@@ -1,0 +1,1893 @@
+"""deepstream-app on the CPU: runs a ``deepstream_app_config.txt`` with the emulated elements.
+
+Apps built on NVIDIA's reference application ship no pipeline code of their own: the device runs
+``deepstream-app -c deepstream_app_config.txt`` and the key file decides the pipeline. This module
+reads that file the way deepstream-app reads it and builds the same pipeline from the emulated
+elements, so such an app can be tested in CI without a Jetson. The parsing follows the open
+sources of deepstream-app (github NVIDIA/DeepStream, ``src/apps/sample_apps/deepstream-app/
+deepstream_app_config_parser.c`` and ``src/apps/common/src/deepstream_config_file_parser.c``):
+
+* group and key names, and which value type each key has (``g_key_file_get_integer`` /
+  ``_boolean`` / ``_string`` / ``_double_list``);
+* relative paths resolve against the config file's folder (``get_absolute_file_path``), also the
+  path inside a relative ``file://`` URI: ``uri=file://clip.mp4`` next to the config plays
+  ``<config folder>/clip.mp4``. ``output-file`` of a file sink is *not* resolved (deepstream-app
+  passes it to filesink as written, so it is relative to the working directory);
+* ``[sourceN]``, ``[sinkN]`` and ``[primary-gie]`` groups count only with a non-zero integer
+  ``enable``; without one the group is skipped unread, as deepstream-app does. Source ids are
+  given in file order of the enabled ``[sourceN]`` groups, and the copies of a ``type=3`` source
+  with ``num-sources=N`` are appended after all groups (the URI is passed through
+  ``printf(uri, j)``, so a ``%d`` in it numbers the copies, else the URI is repeated);
+* ``[tests] file-loop`` loops every file source; ``[application]`` perf settings drive the
+  ``**PERF:`` lines; ``kitti-track-output-dir`` / ``gie-kitti-output-dir`` write deepstream-app's
+  per-frame KITTI files (:class:`KittiWriter`).
+
+Where deepstream-app logs "Unknown key" and carries on, or silently ignores a group, this
+parser raises :class:`~.errors.ConfigError` naming file, line and a likely fix. Keys that only
+tune GPU memory or hardware are accepted and have no effect; keys and groups whose behaviour is
+not emulated (secondary GIEs, smart record, ...) are rejected when they would change something.
+
+The pipeline (:func:`build_reference_pipeline`)::
+
+    sources → nvstreammux → queue → primary GIE (nvinfer | nvinferserver) → queue → nvtracker
+    → nvdsanalytics → [KITTI probes] → [event probe] → queue → nvdsosd → [common nvmsgconv]
+    → per type-6 sink: nvmsgconv → nvmsgbroker → display sinks (fakesink | file | RTSP)
+
+deepstream-app itself attaches no event metadata: a type-6 sink with the old nvmsgconv API
+(``msg-conv-msg2p-new-api=0``) only sends something in apps that add events in a probe. The
+usual such app is deepstream-test5-app, whose probe attaches one event per object of every
+frame; :class:`ObjectEventProbe` does the same, so a type-6 sink sends what test5 would send.
+With the old API ``msg-conv-frame-interval`` has no effect (gst-nvmsgconv applies it only to
+the new API): every frame with objects gives a payload.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fake_device.deepstream.errors import ConfigError
+from fake_device.deepstream.measure import LatencyRecorder, PerfMeter, Printer
+from fake_device.deepstream.meta import BatchMeta, FrameMeta, ObjectMeta
+from fake_device.deepstream.msgbroker import MsgBrokerError, parse_conn_str
+from fake_device.deepstream.msgconv import (
+    DEFAULT_FRAME_INTERVAL,
+    EventMsg,
+    KeyFile,
+    KeyFileEntry,
+    KeyFileGroup,
+    ObjectType,
+    Rect,
+    did_you_mean,
+)
+from fake_device.deepstream.pipeline import (
+    BatchSource,
+    MsgBrokerElement,
+    MsgConvElement,
+    Named,
+    Pipeline,
+    Probe,
+    Queue,
+)
+from fake_device.deepstream.source import DecodedFrame, SourceError, UriSource, parse_uri
+from fake_device.deepstream.streammux import NvStreamMux, StreamMuxConfig
+from harness.errors import HarnessError
+
+log = logging.getLogger(__name__)
+
+#: the deepstream-app release whose config format is reproduced
+APP_VERSION = "7.1.0"
+VERSION_LINE = f"deepstream-app version {APP_VERSION} (edge-harness emulation)"
+#: deepstream-app's tracker library; the emulated NvSORT stands in for it
+TRACKER_LIB = "libnvds_nvmultiobjecttracker.so"
+_KAFKA_PROTO_LIBS = ("kafka", "libnvds_kafka_proto.so")
+#: the default RTSP mount of deepstream-app's RTSP sink (deepstream_sink_bin.c)
+RTSP_MOUNT = "/ds-test"
+DEFAULT_FPS = 30.0
+
+
+class SourceType(IntEnum):
+    """NvDsSourceType (deepstream_sources.h)."""
+
+    CAMERA_V4L2 = 1
+    URI = 2
+    URI_MULTIPLE = 3
+    RTSP = 4
+    CAMERA_CSI = 5
+    AUDIO_WAV = 6
+    AUDIO_URI = 7
+    ALSA_SRC = 8
+    IPC = 9
+
+
+class SinkType(IntEnum):
+    """NvDsSinkType (deepstream_sinks.h): 2 is nveglglessink on dGPU, nv3dsink on Jetson."""
+
+    FAKE = 1
+    RENDER = 2
+    ENCODE_FILE = 3
+    RTSP = 4
+    OVERLAY = 5
+    MSG_CONV_BROKER = 6
+
+
+_SOURCE_TYPE_NAMES = {
+    SourceType.CAMERA_V4L2: "camera-v4l2, a USB camera",
+    SourceType.CAMERA_CSI: "camera-csi, a Jetson CSI camera",
+    SourceType.AUDIO_WAV: "an audio WAV file",
+    SourceType.AUDIO_URI: "an audio URI",
+    SourceType.ALSA_SRC: "an ALSA microphone",
+    SourceType.IPC: "an IPC socket",
+}
+_SOURCE_HINT = (
+    "play a recording instead: type=2 or 3 with uri=file://... , or type=4 with an rtsp:// URI "
+    "(fake_device.deepstream.rtsp.RtspFilePublisher serves a file as a camera)"
+)
+
+# -- values, as the g_key_file_get_* calls of deepstream-app read them -------------------------
+
+_INT_RE = re.compile(r"[ \t\n\r\f\v]*([+-]?\d+)[ \t\n\r\f\v]*")
+_INT32 = (-(2**31), 2**31 - 1)
+
+
+def _integer(kf: KeyFile, group: str, entry: KeyFileEntry) -> int:
+    """g_key_file_get_integer: a decimal int32; stricter than GLib about trailing text."""
+    match = _INT_RE.fullmatch(entry.raw)
+    if match is None:
+        raise ConfigError(
+            kf.path,
+            f"[{group}] {entry.key}={entry.raw!r} is not an integer",
+            line=entry.line,
+            expected="a decimal integer",
+        )
+    value = int(match.group(1))
+    if not _INT32[0] <= value <= _INT32[1]:
+        raise ConfigError(kf.path, f"[{group}] {entry.key}={value} is out of range", line=entry.line)
+    return value
+
+
+def _absolute(config_dir: Path, text: str) -> Path:
+    """get_absolute_file_path: an absolute path as is, else relative to the config's folder."""
+    return Path(text) if text.startswith("/") else config_dir / text
+
+
+@dataclass(frozen=True)
+class Color:
+    """NvOSD_ColorParams: ``r;g;b;a``, each in [0, 1]."""
+
+    red: float
+    green: float
+    blue: float
+    alpha: float
+
+    def bgr255(self) -> tuple[int, int, int]:
+        """The colour as OpenCV's BGR bytes (alpha dropped)."""
+        return (round(self.blue * 255), round(self.green * 255), round(self.red * 255))
+
+
+def _color(kf: KeyFile, group: str, entry: KeyFileEntry) -> Color:
+    """g_key_file_get_double_list, then deepstream-app's "exactly 4 floats between 0 and 1"."""
+    expected = "4 numbers r;g;b;a between 0 and 1, e.g. 1;0;0;1"
+    try:
+        values = kf.double_list(entry)
+    except ConfigError:
+        raise ConfigError(
+            kf.path,
+            f"[{group}] {entry.key}={entry.raw!r} is not a colour",
+            line=entry.line,
+            expected=expected,
+        ) from None
+    if len(values) != 4 or not all(0.0 <= v <= 1.0 for v in values):
+        raise ConfigError(
+            kf.path,
+            f"[{group}] {entry.key}={entry.raw!r} is not a colour",
+            line=entry.line,
+            expected=expected,
+            hint="DeepStream's colours are fractions, not 0-255 bytes",
+        )
+    return Color(*values)
+
+
+# -- key tables ------------------------------------------------------------------------------
+
+INT, BOOL, STR, PATH, COLOR = "int", "bool", "str", "path", "color"
+
+
+@dataclass(frozen=True)
+class _Key:
+    """How one key is read; ``used=False`` keys are accepted and have no effect on the CPU."""
+
+    kind: str
+    used: bool = True
+
+
+def _keys(used: Mapping[str, str], ignored: Mapping[str, str] | Sequence[str] = ()) -> dict[str, _Key]:
+    table = {key: _Key(kind) for key, kind in used.items()}
+    if isinstance(ignored, Mapping):
+        table.update({key: _Key(kind, used=False) for key, kind in ignored.items()})
+    else:
+        table.update({key: _Key(INT, used=False) for key in ignored})
+    return table
+
+
+_GPU = ("gpu-id", "nvbuf-memory-type")
+
+_APPLICATION_KEYS = _keys(
+    {
+        "enable-perf-measurement": INT,
+        "perf-measurement-interval-sec": INT,
+        "gie-kitti-output-dir": PATH,
+        "kitti-track-output-dir": PATH,
+    },
+    ("global-gpu-id",),
+)
+_TESTS_KEYS = _keys({"file-loop": INT})
+_TILED_KEYS = _keys(
+    {"enable": INT, "rows": INT, "columns": INT, "width": INT, "height": INT},
+    (*_GPU, "compute-hw", "buffer-pool-size", "square-seq-grid"),
+)
+_SOURCE_KEYS = _keys(
+    {
+        "enable": INT,
+        "type": INT,
+        "uri": STR,
+        "num-sources": INT,
+        "file-loop": INT,
+        "drop-frame-interval": INT,
+        "camera-id": INT,
+    },
+    {
+        **dict.fromkeys(_GPU, INT),
+        "cudadec-memtype": INT,
+        "latency": INT,
+        "select-rtp-protocol": INT,
+        "set-rtp-protocol": INT,
+        "rtsp-reconnect-interval-sec": INT,
+        "init-rtsp-reconnect-interval-sec": INT,
+        "rtsp-reconnect-attempts": INT,
+        "num-decode-surfaces": INT,
+        "num-extra-surfaces": INT,
+        "low-latency-decode": INT,
+        "drop-on-latency": INT,
+        "udp-buffer-size": INT,
+        "leaky": INT,
+        "max-size-buffers": INT,
+        "buffer-mode": INT,
+        "copy-hw": INT,
+        "camera-width": INT,
+        "camera-height": INT,
+        "camera-fps-n": INT,
+        "camera-fps-d": INT,
+        "camera-csi-sensor-id": INT,
+        "camera-v4l2-dev-node": INT,
+        "video-format": STR,
+    },
+)
+_STREAMMUX_KEYS = _keys(
+    {
+        "width": INT,
+        "height": INT,
+        "batch-size": INT,
+        "batched-push-timeout": INT,
+        "live-source": INT,
+        "enable-padding": INT,
+        "attach-sys-ts-as-ntp": INT,
+    },
+    {
+        **dict.fromkeys(_GPU, INT),
+        "buffer-pool-size": INT,
+        "compute-hw": INT,
+        "async-process": BOOL,
+        "num-surfaces-per-frame": INT,
+    },
+)
+_PRIMARY_GIE_KEYS = _keys(
+    {
+        "enable": INT,
+        "plugin-type": INT,
+        "config-file": PATH,
+        "gie-unique-id": INT,
+        "interval": INT,
+        "batch-size": INT,
+        "model-engine-file": PATH,
+        "labelfile-path": PATH,
+    },
+    _GPU,
+)
+_TRACKER_KEYS = _keys(
+    {"enable": INT, "ll-lib-file": PATH, "ll-config-file": PATH},
+    {
+        **dict.fromkeys(_GPU, INT),
+        "tracker-width": INT,
+        "tracker-height": INT,
+        "display-tracking-id": INT,
+        "enable-batch-process": INT,
+        "enable-past-frame": INT,
+        "tracking-surface-type": INT,
+        "tracker-surface-type": INT,
+        "tracking-id-reset-mode": INT,
+        "compute-hw": INT,
+        "user-meta-pool-size": INT,
+    },
+)
+_ANALYTICS_KEYS = _keys({"enable": INT, "config-file": PATH})
+_OSD_KEYS = _keys(
+    {
+        "enable": INT,
+        "border-width": INT,
+        "text-size": INT,
+        "display-text": INT,
+        "display-bbox": INT,
+    },
+    {
+        **dict.fromkeys(_GPU, INT),
+        "text-color": COLOR,
+        "text-bg-color": COLOR,
+        "font": STR,
+        "show-clock": INT,
+        "clock-x-offset": INT,
+        "clock-y-offset": INT,
+        "clock-text-size": INT,
+        "clock-color": COLOR,
+        "border-color": COLOR,
+        "process-mode": INT,
+        "hw-blend-color-attr": STR,
+        "display-mask": INT,
+    },
+)
+_MSGCONV_KEYS = {
+    "msg-conv-config": PATH,
+    "msg-conv-payload-type": INT,
+    "msg-conv-msg2p-new-api": BOOL,
+    "msg-conv-frame-interval": INT,
+    "msg-conv-comp-id": INT,
+    "msg-conv-dummy-payload": BOOL,
+}
+_MESSAGE_CONVERTER_KEYS = _keys({"enable": INT, **_MSGCONV_KEYS}, {"multiple-payloads": BOOL})
+_SINK_KEYS = _keys(
+    {
+        "enable": INT,
+        "type": INT,
+        "sync": INT,
+        "source-id": INT,
+        "container": INT,
+        "codec": INT,
+        "bitrate": INT,
+        "output-file": STR,
+        "rtsp-port": INT,
+        **_MSGCONV_KEYS,
+        "msg-broker-proto-lib": STR,
+        "msg-broker-conn-str": STR,
+        "topic": STR,
+        "msg-broker-config": PATH,
+        "msg-broker-comp-id": INT,
+        "disable-msgconv": INT,
+    },
+    {
+        **dict.fromkeys(_GPU, INT),
+        "udp-port": INT,
+        "udp-buffer-size": INT,
+        "width": INT,
+        "height": INT,
+        "qos": INT,
+        "enc-type": INT,
+        "profile": INT,
+        "iframeinterval": INT,
+        "copy-meta": INT,
+        "output-io-mode": INT,
+        "sw-preset": INT,
+        "color-range": INT,
+        "conn-id": INT,
+        "plane-id": INT,
+        "set-mode": INT,
+        "compute-hw": INT,
+        "multiple-payloads": BOOL,
+        "new-api": BOOL,
+        "sleep-time": INT,
+        "show-fps": BOOL,
+        "show-latency": BOOL,
+    },
+)
+
+# Keys deepstream-app knows whose behaviour is not emulated: (what they do, the raw value that
+# changes nothing, if any). A key set to that value is accepted.
+_NOT_EMULATED_KEYS: dict[str, dict[str, tuple[str, str | None]]] = {
+    "application": {
+        "reid-track-output-dir": ("re-identification feature output", None),
+        "terminated-track-output-dir": ("terminated-track output", None),
+        "shadow-track-output-dir": ("shadow-track output", None),
+    },
+    "tests": {"pipeline-recreate-sec": ("pipeline re-creation", "0")},
+    "source": {
+        "intra-decode-enable": ("decoding only I-frames", "0"),
+        "dec-skip-frames": ("decoder frame skipping", "0"),
+        "smart-record": ("smart record", "0"),
+        "smart-rec-dir-path": ("smart record", None),
+        "smart-rec-file-prefix": ("smart record", None),
+        "smart-rec-cache": ("smart record", None),
+        "smart-rec-video-cache": ("smart record", None),
+        "smart-rec-container": ("smart record", None),
+        "smart-rec-start-time": ("smart record", None),
+        "smart-rec-default-duration": ("smart record", None),
+        "smart-rec-duration": ("smart record", None),
+        "smart-rec-interval": ("smart record", None),
+        "simulate-fps-interval-ms": ("frame-rate simulation", "0"),
+        "alsa-device": ("audio capture", None),
+        "sensorID-padID-mapping": ("sensor id to pad mapping", "0"),
+        "extract-sei-type5-data": ("SEI metadata extraction", "0"),
+        "source-id": ("[source-list] source ids", None),
+    },
+    "streammux": {
+        "config-file-path": ("the new nvstreammux's config file", None),
+        "sync-inputs": ("input synchronisation", "0"),
+        "max-latency": ("input synchronisation", None),
+        "sync-inputs-ntp": ("NTP input synchronisation", "0"),
+        "frame-duration": ("frame-duration", "-1"),
+        "frame-num-reset-on-eos": ("frame numbers restarting at EOS", "0"),
+        "frame-num-reset-on-stream-reset": ("frame numbers restarting at a stream reset", "0"),
+        "sort-batch": ("batch sorting", "0"),
+        "cache-buffer": ("buffer caching", "0"),
+        "cache-buffer-timeout": ("buffer caching", "-1"),
+        "drop-pipeline-eos": ("keeping the pipeline alive after EOS", "0"),
+        "extract-sei-type5-data": ("SEI metadata extraction", "0"),
+        "extract-sei-sim-time": ("SEI metadata extraction", "0"),
+        "align-first-buffer": ("first-buffer alignment", "0"),
+    },
+    "primary-gie": {
+        "input-tensor-meta": ("preprocessed input tensors (nvdspreprocess)", "0"),
+        "operate-on-gie-id": ("operating on another GIE's objects", "-1"),
+        "operate-on-class-ids": ("operating on some classes' objects", None),
+        "infer-raw-output-dir": ("raw output tensor dumps", None),
+        "audio-transform": ("audio inference", None),
+        "audio-framesize": ("audio inference", None),
+        "audio-hopsize": ("audio inference", None),
+        "audio-input-rate": ("audio inference", None),
+    },
+    "tracker": {
+        "input-tensor-meta": ("re-identification from tensor meta", "0"),
+        "tensor-meta-gie-id": ("re-identification from tensor meta", None),
+        "sub-batches": ("tracker sub-batches", None),
+        "sub-batch-err-recovery-trial-cnt": ("tracker sub-batches", None),
+        "operate-on-class-ids": ("tracking only some classes", None),
+    },
+    "osd": {},
+    "sink": {
+        "link-to-demux": ("demuxed sinks (tiled-display enable=2)", "0"),
+        "nvdslogger": ("the nvdslogger element", "0"),
+        "msg-conv-msg2p-lib": ("a custom payload library", None),
+        "msg-conv-embedding-filter": ("embedding filters", None),
+        "debug-payload-dir": ("payload dumps", None),
+    },
+    "message-converter": {
+        "msg-conv-msg2p-lib": ("a custom payload library", None),
+        "msg-conv-embedding-filter": ("embedding filters", None),
+        "debug-payload-dir": ("payload dumps", None),
+    },
+}
+
+# Groups deepstream-app knows whose elements are not emulated: prefix → what they are.
+_NOT_EMULATED_GROUPS = {
+    "secondary-gie": "secondary inference (an SGIE)",
+    "secondary-pre-process": "nvdspreprocess before a secondary GIE",
+    "pre-process": "nvdspreprocess",
+    "ds-example": "the dsexample plugin",
+    "img-save": "object image saving",
+    "message-consumer": "a cloud-to-device message consumer",
+    "dewarper": "nvdewarper",
+    "segvisual": "segmentation visualisation",
+    "replay": "KITTI label replay",
+    "visionencoder": "the vision encoder",
+    "text-embedder": "the text embedder",
+    "audio-transform": "audio inference",
+    "audio-classifier": "audio inference",
+    "source-list": "[source-list] / nvmultiurisrcbin",
+    "source-attr-all": "[source-list] / nvmultiurisrcbin",
+}
+_ALWAYS_ACTIVE = ("source-list", "source-attr-all")  # these have no enable key
+_EXACT_GROUPS = (
+    "application",
+    "tests",
+    "tiled-display",
+    "streammux",
+    "primary-gie",
+    "tracker",
+    "nvds-analytics",
+    "osd",
+    "message-converter",
+)
+_SOURCE_GROUP = re.compile(r"source(\d+)")
+_SINK_GROUP = re.compile(r"sink(\d*)")
+_BBOX_COLOR = re.compile(r"(bbox-border-color|bbox-bg-color)(\d*)")
+
+
+# -- the parsed config -------------------------------------------------------------------------
+
+
+@dataclass
+class ApplicationConfig:
+    """``[application]``."""
+
+    enable_perf_measurement: bool = False
+    perf_measurement_interval_sec: int = 5
+    gie_kitti_output_dir: Path | None = None
+    kitti_track_output_dir: Path | None = None
+
+
+@dataclass
+class TiledDisplayConfig:
+    """``[tiled-display]``: 0 disabled (one stream per display sink), 1 enabled (tiled)."""
+
+    enable: int = 0
+    rows: int = 1
+    columns: int = 1
+    width: int = 1280
+    height: int = 720
+
+
+@dataclass
+class SourceConfig:
+    """An enabled ``[sourceN]`` group; ``uri`` is already made absolute for ``file://``."""
+
+    group: str
+    line: int
+    index: int
+    type: SourceType
+    uri: str | None = None
+    num_sources: int = 1
+    file_loop: bool = False
+    drop_frame_interval: int = 0
+    camera_id: int = 0
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One stream of the pipeline after ``num-sources`` expansion: what a muxer pad gets."""
+
+    source_id: int
+    uri: str
+    camera_id: int
+    group: str
+    type: SourceType
+    file_loop: bool = False
+    drop_frame_interval: int = 0
+
+
+@dataclass
+class StreamMuxSettings:
+    """``[streammux]`` (deepstream-app's defaults: no batching timeout, system-time NTP)."""
+
+    width: int = 0
+    height: int = 0
+    batch_size: int = 0  # 0: not set → the number of sources
+    batched_push_timeout: int = -1
+    live_source: bool = False
+    enable_padding: bool = False
+    attach_sys_ts_as_ntp: bool = True
+    line: int = 0
+
+
+@dataclass
+class PrimaryGieConfig:
+    """``[primary-gie]``; ``None`` values are not set and leave the element's config alone."""
+
+    enable: bool = False
+    plugin_type: int = 0
+    config_file: Path | None = None
+    gie_unique_id: int | None = None
+    interval: int | None = None
+    batch_size: int | None = None
+    model_engine_file: Path | None = None
+    labelfile_path: Path | None = None
+    bbox_border_colors: dict[int, Color] = field(default_factory=dict)  # -1: every class
+    bbox_bg_colors: dict[int, Color] = field(default_factory=dict)
+    line: int = 0
+
+
+@dataclass
+class TrackerGroupConfig:
+    """``[tracker]``."""
+
+    enable: bool = False
+    ll_lib_file: Path | None = None
+    ll_config_file: Path | None = None
+    line: int = 0
+
+
+@dataclass
+class AnalyticsGroupConfig:
+    """``[nvds-analytics]``."""
+
+    enable: bool = False
+    config_file: Path | None = None
+    line: int = 0
+
+
+@dataclass
+class OsdConfig:
+    """``[osd]``; colours and the clock are checked but drawn in the emulated OSD's own style."""
+
+    enable: bool = False
+    border_width: int = 1
+    text_size: int = 15
+    display_text: bool = True
+    display_bbox: bool = True
+    text_color: Color | None = None
+    text_bg_color: Color | None = None
+    line: int = 0
+
+
+@dataclass
+class MsgConvSettings:
+    """The nvmsgconv keys of a type-6 sink or of ``[message-converter]``."""
+
+    config_file: Path | None = None
+    payload_type: int = 0
+    msg2p_new_api: bool = False
+    frame_interval: int = DEFAULT_FRAME_INTERVAL
+    comp_id: int = 0
+    dummy_payload: bool = False
+
+
+@dataclass
+class SinkConfig:
+    """An enabled ``[sinkN]`` group (defaults from parse_sink)."""
+
+    group: str
+    line: int
+    type: SinkType
+    sync: bool = False
+    source_id: int = 0
+    container: int = 1
+    codec: int = 1
+    bitrate: int = 4_000_000
+    output_file: str | None = None
+    rtsp_port: int = 8554
+    msgconv: MsgConvSettings = field(default_factory=MsgConvSettings)
+    proto_lib: str | None = None
+    conn_str: str | None = None
+    topic: str | None = None
+    broker_config: Path | None = None
+    broker_comp_id: int = 0
+    disable_msgconv: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"sink_sub_bin_{self.group}"
+
+
+@dataclass
+class AppConfig:
+    """A parsed ``deepstream_app_config.txt``: only enabled sources and sinks are listed."""
+
+    path: Path
+    application: ApplicationConfig = field(default_factory=ApplicationConfig)
+    tiled_display: TiledDisplayConfig = field(default_factory=TiledDisplayConfig)
+    source_groups: list[SourceConfig] = field(default_factory=list)
+    streammux: StreamMuxSettings = field(default_factory=StreamMuxSettings)
+    primary_gie: PrimaryGieConfig = field(default_factory=PrimaryGieConfig)
+    tracker: TrackerGroupConfig = field(default_factory=TrackerGroupConfig)
+    analytics: AnalyticsGroupConfig = field(default_factory=AnalyticsGroupConfig)
+    osd: OsdConfig = field(default_factory=OsdConfig)
+    message_converter: MsgConvSettings | None = None
+    sinks: list[SinkConfig] = field(default_factory=list)
+    file_loop: bool = False
+
+    def sources(self, input_uri: str | None = None) -> list[SourceSpec]:
+        """The pipeline's streams, ``num-sources`` expanded as deepstream-app expands them.
+
+        ``input_uri`` replaces the URI of the first enabled source group (deepstream-app's
+        ``-i`` only fills it in when the group has no ``uri``; here it always wins). A relative
+        ``file://`` URI given here is relative to the working directory.
+        """
+        if not self.source_groups:
+            raise ConfigError(
+                self.path,
+                "no enabled [sourceN] group",
+                hint="add [source0] with enable=1, type=3 and uri=file://video.mp4",
+            )
+        bases: list[tuple[SourceConfig, str]] = []
+        for position, group in enumerate(self.source_groups):
+            uri = group.uri
+            if position == 0 and input_uri is not None:
+                uri = _absolute_uri(Path.cwd(), input_uri)
+            if uri is None:
+                raise ConfigError(
+                    self.path,
+                    f"[{group.group}] has no uri",
+                    line=group.line,
+                    hint="add uri=file://video.mp4 (relative to this file's folder) or rtsp://host/path",
+                )
+            bases.append((group, uri))
+        specs = [self._spec(position, group, uri) for position, (group, uri) in enumerate(bases)]
+        for position, (group, uri) in enumerate(bases):
+            if group.type != SourceType.URI_MULTIPLE:
+                continue
+            # deepstream_app_config_parser.c: copies 1..N-1 are appended, then copy 0 replaces
+            # the group's own entry; each URI is printf(uri, copy)
+            for copy in range(1, group.num_sources):
+                specs.append(self._spec(len(specs), group, _printf_index(uri, copy)))
+            specs[position] = self._spec(position, group, _printf_index(uri, 0))
+        return specs
+
+    def _spec(self, source_id: int, group: SourceConfig, uri: str) -> SourceSpec:
+        return SourceSpec(
+            source_id=source_id,
+            uri=uri,
+            camera_id=group.camera_id,
+            group=group.group,
+            type=group.type,
+            file_loop=self.file_loop or group.file_loop,
+            drop_frame_interval=group.drop_frame_interval,
+        )
+
+
+_PRINTF_INT = re.compile(r"%(%|[-+ 0#]*\d*(?:hh|h|ll|l)?[diu])")
+
+
+def _printf_index(uri: str, index: int) -> str:
+    """``g_strdup_printf(uri, index)`` for the integer conversions deepstream-app's URIs use."""
+    used = False
+
+    def one(match: re.Match[str]) -> str:
+        nonlocal used
+        spec = match.group(1)
+        if spec == "%":
+            return "%"
+        if used:
+            return match.group(0)
+        used = True
+        python = re.sub(r"(hh|h|ll|l)", "", "%" + spec).replace("u", "d").replace("i", "d")
+        return python % index
+
+    return _PRINTF_INT.sub(one, uri)
+
+
+def _absolute_uri(config_dir: Path, uri: str) -> str:
+    """deepstream-app's ``file://`` handling: the path after the scheme goes through
+    get_absolute_file_path; other URIs are kept as written."""
+    if uri.startswith("file://"):
+        return "file://" + str(_absolute(config_dir, uri[len("file://") :]))
+    return uri
+
+
+# -- the parser --------------------------------------------------------------------------------
+
+
+class _Reader:
+    """Reads the groups of one key file against the tables above."""
+
+    def __init__(self, kf: KeyFile, path: Path) -> None:
+        self.kf = kf
+        self.path = path
+        self.dir = path.resolve().parent
+
+    def error(self, message: str, line: int, **kwargs: Any) -> ConfigError:
+        return ConfigError(self.path, message, line=line, **kwargs)
+
+    def values(
+        self,
+        group: KeyFileGroup,
+        table: Mapping[str, _Key],
+        kind: str,
+        *,
+        extra: Callable[[KeyFileEntry], bool] | None = None,
+    ) -> dict[str, tuple[Any, KeyFileEntry]]:
+        """Every key of ``group``, converted; unknown and non-emulated keys raise.
+
+        ``extra`` may claim a key the table does not list (the per-class bbox colours).
+        """
+        out: dict[str, tuple[Any, KeyFileEntry]] = {}
+        not_emulated = _NOT_EMULATED_KEYS.get(kind, {})
+        for key in group.key_names():
+            entry = group.get(key)
+            assert entry is not None
+            spec = table.get(key)
+            if spec is not None:
+                out[key] = (self.convert(group.name, spec.kind, entry), entry)
+                if not spec.used:
+                    log.debug("%s:%d: [%s] %s has no effect here", self.path, entry.line, group.name, key)
+                continue
+            if extra is not None and extra(entry):
+                continue
+            if key in not_emulated:
+                what, harmless = not_emulated[key]
+                if harmless is not None and entry.raw.strip() == harmless:
+                    continue
+                raise self.error(
+                    f"[{group.name}] {key}: {what} is not emulated",
+                    entry.line,
+                    hint=f"remove {key} (or set it to {harmless})"
+                    if harmless is not None
+                    else f"remove {key}; docs/deepstream/reference-app.md lists what is emulated",
+                )
+            raise self.error(
+                f"[{group.name}] unknown key '{key}'",
+                entry.line,
+                hint=did_you_mean(key, [*table, *not_emulated]),
+            )
+        return out
+
+    def convert(self, group: str, kind: str, entry: KeyFileEntry) -> Any:
+        if kind == INT:
+            return _integer(self.kf, group, entry)
+        if kind == BOOL:
+            return self.kf.boolean(entry)
+        if kind == COLOR:
+            return _color(self.kf, group, entry)
+        text = self.kf.string(entry)
+        if kind == PATH:
+            if not text:
+                raise self.error(f"[{group}] {entry.key} is empty", entry.line, expected="a path")
+            return _absolute(self.dir, text)
+        return text
+
+    def existing(self, group: str, key: str, values: Mapping[str, tuple[Any, KeyFileEntry]]) -> Path | None:
+        """A PATH value that must name an existing file."""
+        if key not in values:
+            return None
+        path, entry = values[key]
+        if not path.is_file():
+            raise self.error(
+                f"[{group}] {key}: {path} does not exist",
+                entry.line,
+                hint="relative paths are relative to the folder of this config file, as in deepstream-app",
+            )
+        return path
+
+    def output_dir(self, group: str, key: str, values: Mapping[str, tuple[Any, KeyFileEntry]]) -> Path | None:
+        if key not in values:
+            return None
+        path, entry = values[key]
+        if not path.is_dir():
+            raise self.error(
+                f"[{group}] {key}: the folder {path} does not exist",
+                entry.line,
+                hint="create it first: deepstream-app silently writes nothing into a missing folder",
+            )
+        return path
+
+
+def _get(values: Mapping[str, tuple[Any, KeyFileEntry]], key: str, default: Any = None) -> Any:
+    return values[key][0] if key in values else default
+
+
+def _line(values: Mapping[str, tuple[Any, KeyFileEntry]], key: str, default: int) -> int:
+    return values[key][1].line if key in values else default
+
+
+def _enabled(reader: _Reader, group: KeyFileGroup) -> bool:
+    """deepstream-app's gate for sources, sinks and GIEs: a non-zero integer ``enable``."""
+    entry = group.get("enable")
+    if entry is None:
+        return False
+    return _integer(reader.kf, group.name, entry) != 0
+
+
+def load_app_config(path: str | Path) -> AppConfig:
+    """Parse a deepstream-app key file; raises :class:`ConfigError` with file and line.
+
+    Files named by the config (GIE, tracker, analytics, msgconv and broker configs) must exist;
+    they are parsed when the pipeline is built. YAML app configs are not supported.
+    """
+    path = Path(path)
+    if path.suffix in (".yml", ".yaml"):
+        raise ConfigError(
+            path,
+            "YAML deepstream-app configs are not emulated",
+            hint="use the key-file (.txt) form of the config",
+        )
+    kf = KeyFile.load(path)
+    reader = _Reader(kf, path)
+    config = AppConfig(path=path)
+    seen_sources: dict[int, str] = {}
+    for name, group in kf.groups.items():
+        if name in _EXACT_GROUPS:
+            _PARSERS[name](reader, group, config)
+            continue
+        source = _SOURCE_GROUP.fullmatch(name)
+        if source is not None:
+            index = int(source.group(1))
+            if index in seen_sources:
+                raise reader.error(
+                    f"[{name}] has the same source number as [{seen_sources[index]}]", group.line
+                )
+            seen_sources[index] = name
+            _parse_source(reader, group, config, index)
+            continue
+        if _SINK_GROUP.fullmatch(name):
+            _parse_sink(reader, group, config)
+            continue
+        what = _not_emulated_group(name)
+        if what is not None:
+            entry = group.get("enable")
+            active = name.startswith(_ALWAYS_ACTIVE) or (entry is not None and _integer(kf, name, entry) != 0)
+            if active:
+                raise reader.error(
+                    f"[{name}] ({what}) is not emulated",
+                    group.line,
+                    hint="remove the group or set enable=0; docs/deepstream/reference-app.md lists what is "
+                    "emulated",
+                )
+            log.debug("%s:%d: [%s] is disabled", path, group.line, name)
+            continue
+        known = [*_EXACT_GROUPS, "source0", "sink0", *_NOT_EMULATED_GROUPS]
+        raise reader.error(f"unknown group [{name}]", group.line, hint=did_you_mean(name, known))
+    _check(reader, config)
+    return config
+
+
+def _not_emulated_group(name: str) -> str | None:
+    for prefix, what in _NOT_EMULATED_GROUPS.items():
+        if name == prefix or (name.startswith(prefix) and name[len(prefix) :].isdigit()):
+            return what
+    return None
+
+
+def _parse_application(reader: _Reader, group: KeyFileGroup, config: AppConfig) -> None:
+    values = reader.values(group, _APPLICATION_KEYS, "application")
+    app = config.application
+    app.enable_perf_measurement = bool(_get(values, "enable-perf-measurement", 0))
+    interval = _get(values, "perf-measurement-interval-sec", app.perf_measurement_interval_sec)
+    if interval < 1:
+        raise reader.error(
+            f"[application] perf-measurement-interval-sec={interval} must be at least 1",
+            _line(values, "perf-measurement-interval-sec", group.line),
+        )
+    app.perf_measurement_interval_sec = interval
+    app.gie_kitti_output_dir = reader.output_dir("application", "gie-kitti-output-dir", values)
+    app.kitti_track_output_dir = reader.output_dir("application", "kitti-track-output-dir", values)
+
+
+def _parse_tests(reader: _Reader, group: KeyFileGroup, config: AppConfig) -> None:
+    values = reader.values(group, _TESTS_KEYS, "tests")
+    config.file_loop = bool(_get(values, "file-loop", 0))
+
+
+def _parse_tiled_display(reader: _Reader, group: KeyFileGroup, config: AppConfig) -> None:
+    values = reader.values(group, _TILED_KEYS, "tiled-display")
+    tiled = config.tiled_display
+    tiled.enable = _get(values, "enable", 0)
+    if tiled.enable not in (0, 1):
+        raise reader.error(
+            f"[tiled-display] enable={tiled.enable}: "
+            + ("the tiler with a parallel demuxer is not emulated" if tiled.enable == 2 else "unknown mode"),
+            _line(values, "enable", group.line),
+            expected="0 (no tiler) or 1 (tiler)",
+        )
+    for key in ("rows", "columns", "width", "height"):
+        value = _get(values, key, getattr(tiled, key))
+        if value < 1:
+            raise reader.error(
+                f"[tiled-display] {key}={value} must be positive", _line(values, key, group.line)
+            )
+        setattr(tiled, key, value)
+
+
+def _parse_source(reader: _Reader, group: KeyFileGroup, config: AppConfig, index: int) -> None:
+    if not _enabled(reader, group):
+        log.debug("%s:%d: [%s] is not enabled", reader.path, group.line, group.name)
+        return
+    values = reader.values(group, _SOURCE_KEYS, "source")
+    if "type" not in values:
+        raise reader.error(
+            f"[{group.name}] has no type",
+            group.line,
+            expected="type=2 (URI), 3 (MultiURI) or 4 (RTSP)",
+        )
+    raw_type, type_entry = values["type"]
+    try:
+        source_type = SourceType(raw_type)
+    except ValueError:
+        raise reader.error(
+            f"[{group.name}] type={raw_type} is not a source type", type_entry.line, expected="1 to 9"
+        ) from None
+    if source_type in _SOURCE_TYPE_NAMES:
+        raise reader.error(
+            f"[{group.name}] type={raw_type} ({_SOURCE_TYPE_NAMES[source_type]}) is not emulated",
+            type_entry.line,
+            hint=_SOURCE_HINT,
+        )
+    uri = _get(values, "uri")
+    if uri is not None:
+        uri = _absolute_uri(reader.dir, uri)
+        if source_type == SourceType.RTSP and not uri.startswith("rtsp://"):
+            raise reader.error(
+                f"[{group.name}] type=4 (RTSP) needs an rtsp:// URI, not {uri!r}",
+                _line(values, "uri", group.line),
+                hint="use type=2 or 3 for files",
+            )
+    num_sources = max(1, _get(values, "num-sources", 1))  # parse_source clamps to 1
+    if "num-sources" in values and source_type != SourceType.URI_MULTIPLE and num_sources > 1:
+        log.warning(
+            "%s:%d: [%s] num-sources has no effect with type=%d (only type=3 repeats a source)",
+            reader.path,
+            _line(values, "num-sources", group.line),
+            group.name,
+            raw_type,
+        )
+    file_loop = bool(_get(values, "file-loop", 0))
+    if "file-loop" in values:
+        log.warning(
+            "%s:%d: [%s] file-loop: deepstream-app reads file-loop only from [tests] (here it is "
+            "ignored with 'Unknown key'); the emulation honours it, move it to [tests] for the device",
+            reader.path,
+            _line(values, "file-loop", group.line),
+            group.name,
+        )
+    drop = _get(values, "drop-frame-interval", 0)
+    if drop < 0:
+        raise reader.error(
+            f"[{group.name}] drop-frame-interval={drop} must be 0 (keep every frame) or more",
+            _line(values, "drop-frame-interval", group.line),
+        )
+    config.source_groups.append(
+        SourceConfig(
+            group=group.name,
+            line=group.line,
+            index=index,
+            type=source_type,
+            uri=uri,
+            num_sources=num_sources if source_type == SourceType.URI_MULTIPLE else 1,
+            file_loop=file_loop,
+            drop_frame_interval=drop,
+            camera_id=_get(values, "camera-id", index),
+        )
+    )
+
+
+def _parse_streammux(reader: _Reader, group: KeyFileGroup, config: AppConfig) -> None:
+    values = reader.values(group, _STREAMMUX_KEYS, "streammux")
+    mux = config.streammux
+    mux.line = group.line
+    mux.width = _get(values, "width", 0)
+    mux.height = _get(values, "height", 0)
+    mux.batch_size = _get(values, "batch-size", 0)
+    mux.batched_push_timeout = _get(values, "batched-push-timeout", -1)
+    mux.live_source = bool(_get(values, "live-source", 0))
+    mux.enable_padding = bool(_get(values, "enable-padding", 0))
+    mux.attach_sys_ts_as_ntp = bool(_get(values, "attach-sys-ts-as-ntp", 1))
+
+
+def _bbox_color_claimer(
+    reader: _Reader, group: KeyFileGroup, gie: PrimaryGieConfig
+) -> Callable[[KeyFileEntry], bool]:
+    def claim(entry: KeyFileEntry) -> bool:
+        match = _BBOX_COLOR.fullmatch(entry.key)
+        if match is None:
+            return False
+        class_id = int(match.group(2)) if match.group(2) else -1
+        table = gie.bbox_border_colors if match.group(1) == "bbox-border-color" else gie.bbox_bg_colors
+        table[class_id] = _color(reader.kf, group.name, entry)
+        return True
+
+    return claim
+
+
+def _parse_primary_gie(reader: _Reader, group: KeyFileGroup, config: AppConfig) -> None:
+    gie = config.primary_gie
+    gie.line = group.line
+    if not _enabled(reader, group):
+        return
+    values = reader.values(
+        group, _PRIMARY_GIE_KEYS, "primary-gie", extra=_bbox_color_claimer(reader, group, gie)
+    )
+    gie.enable = True
+    gie.plugin_type = _get(values, "plugin-type", 0)
+    if gie.plugin_type not in (0, 1):
+        raise reader.error(
+            f"[primary-gie] plugin-type={gie.plugin_type} is not emulated",
+            _line(values, "plugin-type", group.line),
+            expected="0 (nvinfer) or 1 (nvinferserver)",
+        )
+    if "config-file" not in values:
+        raise reader.error(
+            "[primary-gie] has no config-file",
+            group.line,
+            hint="name the nvinfer (.txt) or nvinferserver (.txt/.yml protobuf text) config of the detector",
+        )
+    gie.config_file = reader.existing("primary-gie", "config-file", values)
+    gie.gie_unique_id = _get(values, "gie-unique-id")
+    gie.interval = _get(values, "interval")
+    gie.batch_size = _get(values, "batch-size")
+    if gie.interval is not None and gie.interval < 0:
+        raise reader.error(
+            f"[primary-gie] interval={gie.interval} must be 0 or more", _line(values, "interval", 0)
+        )
+    if gie.batch_size is not None and gie.batch_size < 1:
+        raise reader.error(
+            f"[primary-gie] batch-size={gie.batch_size} must be at least 1", _line(values, "batch-size", 0)
+        )
+    gie.model_engine_file = _get(values, "model-engine-file")
+    gie.labelfile_path = reader.existing("primary-gie", "labelfile-path", values)
+
+
+def _parse_tracker(reader: _Reader, group: KeyFileGroup, config: AppConfig) -> None:
+    values = reader.values(group, _TRACKER_KEYS, "tracker")
+    tracker = config.tracker
+    tracker.line = group.line
+    tracker.enable = bool(_get(values, "enable", 0))
+    lib = _get(values, "ll-lib-file")
+    if tracker.enable and lib is not None and lib.name != TRACKER_LIB:
+        raise reader.error(
+            f"[tracker] ll-lib-file {lib.name} is not emulated",
+            _line(values, "ll-lib-file", group.line),
+            hint=f"the emulation runs NvMultiObjectTracker's NvSORT: ll-lib-file=.../{TRACKER_LIB}",
+        )
+    tracker.ll_lib_file = lib
+    tracker.ll_config_file = reader.existing("tracker", "ll-config-file", values) if tracker.enable else None
+
+
+def _parse_analytics(reader: _Reader, group: KeyFileGroup, config: AppConfig) -> None:
+    values = reader.values(group, _ANALYTICS_KEYS, "nvds-analytics")
+    analytics = config.analytics
+    analytics.line = group.line
+    analytics.enable = bool(_get(values, "enable", 0))
+    if analytics.enable:
+        if "config-file" not in values:
+            raise reader.error(
+                "[nvds-analytics] has no config-file", group.line, hint="name the config_nvdsanalytics.txt"
+            )
+        analytics.config_file = reader.existing("nvds-analytics", "config-file", values)
+
+
+def _parse_osd(reader: _Reader, group: KeyFileGroup, config: AppConfig) -> None:
+    values = reader.values(group, _OSD_KEYS, "osd")
+    osd = config.osd
+    osd.line = group.line
+    osd.enable = bool(_get(values, "enable", 0))
+    osd.border_width = _get(values, "border-width", osd.border_width)
+    osd.text_size = _get(values, "text-size", osd.text_size)
+    if osd.text_size < 1:
+        raise reader.error(f"[osd] text-size={osd.text_size} must be positive", _line(values, "text-size", 0))
+    osd.display_text = bool(_get(values, "display-text", 1))
+    osd.display_bbox = bool(_get(values, "display-bbox", 1))
+    osd.text_color = _get(values, "text-color")
+    osd.text_bg_color = _get(values, "text-bg-color")
+
+
+def _msgconv_settings(
+    reader: _Reader, group: str, values: Mapping[str, tuple[Any, KeyFileEntry]]
+) -> MsgConvSettings:
+    settings = MsgConvSettings(
+        config_file=reader.existing(group, "msg-conv-config", values),
+        payload_type=_get(values, "msg-conv-payload-type", 0),
+        msg2p_new_api=_get(values, "msg-conv-msg2p-new-api", False),
+        frame_interval=_get(values, "msg-conv-frame-interval", DEFAULT_FRAME_INTERVAL),
+        comp_id=_get(values, "msg-conv-comp-id", 0),
+        dummy_payload=_get(values, "msg-conv-dummy-payload", False),
+    )
+    if settings.payload_type not in (0, 1):
+        raise reader.error(
+            f"[{group}] msg-conv-payload-type={settings.payload_type} is not emulated",
+            _line(values, "msg-conv-payload-type", 0),
+            expected="0 (full DeepStream schema) or 1 (minimal schema)",
+        )
+    if settings.payload_type == 0 and settings.config_file is None:
+        raise reader.error(
+            f"[{group}] msg-conv-payload-type=0 (full schema) needs msg-conv-config",
+            _line(values, "msg-conv-payload-type", 0),
+            hint="name a msgconv config with [sensor0], [place0] and [analytics0] groups",
+        )
+    if settings.frame_interval < 1:
+        raise reader.error(
+            f"[{group}] msg-conv-frame-interval={settings.frame_interval} must be at least 1",
+            _line(values, "msg-conv-frame-interval", 0),
+        )
+    return settings
+
+
+def _parse_message_converter(reader: _Reader, group: KeyFileGroup, config: AppConfig) -> None:
+    values = reader.values(group, _MESSAGE_CONVERTER_KEYS, "message-converter")
+    if _get(values, "enable", 0):
+        config.message_converter = _msgconv_settings(reader, group.name, values)
+
+
+def _parse_sink(reader: _Reader, group: KeyFileGroup, config: AppConfig) -> None:
+    if not _enabled(reader, group):
+        log.debug("%s:%d: [%s] is not enabled", reader.path, group.line, group.name)
+        return
+    values = reader.values(group, _SINK_KEYS, "sink")
+    raw_type = _get(values, "type")
+    if raw_type is None:
+        raise reader.error(
+            f"[{group.name}] has no type",
+            group.line,
+            expected="type=1 (fakesink), 2 (display), 3 (file), 4 (RTSP), 5 (overlay) or 6 (message broker)",
+        )
+    try:
+        sink_type = SinkType(raw_type)
+    except ValueError:
+        raise reader.error(
+            f"[{group.name}] type={raw_type} is not a sink type",
+            _line(values, "type", group.line),
+            expected="1 to 6",
+        ) from None
+    sink = SinkConfig(
+        group=group.name,
+        line=group.line,
+        type=sink_type,
+        sync=bool(_get(values, "sync", 0)),
+        source_id=_get(values, "source-id", 0),
+        container=_get(values, "container", 1),
+        codec=_get(values, "codec", 1),
+        bitrate=_get(values, "bitrate", 4_000_000),
+        output_file=_get(values, "output-file"),
+        rtsp_port=_get(values, "rtsp-port", 8554),
+    )
+    if sink.codec not in (1, 2, 3):
+        raise reader.error(
+            f"[{group.name}] codec={sink.codec} is not a codec",
+            _line(values, "codec", group.line),
+            expected="1 (H.264), 2 (H.265) or 3 (MPEG-4)",
+        )
+    if sink.container not in (1, 2):
+        raise reader.error(
+            f"[{group.name}] container={sink.container} is not a container",
+            _line(values, "container", group.line),
+            expected="1 (MP4) or 2 (MKV)",
+        )
+    if sink_type == SinkType.ENCODE_FILE and not sink.output_file:
+        raise reader.error(f"[{group.name}] type=3 (file) needs output-file", group.line)
+    if sink_type == SinkType.RTSP and not 0 <= sink.rtsp_port < 65536:
+        raise reader.error(
+            f"[{group.name}] rtsp-port={sink.rtsp_port} is not a port", _line(values, "rtsp-port", 0)
+        )
+    if sink_type == SinkType.MSG_CONV_BROKER:
+        _message_sink(reader, group, values, sink)
+    config.sinks.append(sink)
+
+
+def _message_sink(
+    reader: _Reader, group: KeyFileGroup, values: Mapping[str, tuple[Any, KeyFileEntry]], sink: SinkConfig
+) -> None:
+    """The nvmsgconv + nvmsgbroker keys of a type-6 sink, checked before anything connects."""
+    sink.disable_msgconv = bool(_get(values, "disable-msgconv", 0))
+    if not sink.disable_msgconv:
+        sink.msgconv = _msgconv_settings(reader, group.name, values)
+    sink.proto_lib = _get(values, "msg-broker-proto-lib")
+    if not sink.proto_lib:
+        raise reader.error(
+            f"[{group.name}] type=6 needs msg-broker-proto-lib",
+            group.line,
+            hint="msg-broker-proto-lib=/opt/nvidia/deepstream/deepstream/lib/libnvds_kafka_proto.so",
+        )
+    if not sink.proto_lib.endswith(_KAFKA_PROTO_LIBS):
+        raise reader.error(
+            f"[{group.name}] msg-broker-proto-lib {sink.proto_lib} is not emulated",
+            _line(values, "msg-broker-proto-lib", group.line),
+            hint="only the Kafka adaptor (libnvds_kafka_proto.so) is",
+        )
+    sink.conn_str = _get(values, "msg-broker-conn-str")
+    if sink.conn_str is None:
+        raise reader.error(
+            f"[{group.name}] type=6 needs msg-broker-conn-str",
+            group.line,
+            hint="msg-broker-conn-str=host;port (and topic=name), e.g. localhost;9092",
+        )
+    try:
+        parse_conn_str(sink.conn_str)
+    except MsgBrokerError as err:
+        raise reader.error(
+            f"[{group.name}] msg-broker-conn-str: {err.message}",
+            _line(values, "msg-broker-conn-str", group.line),
+            hint=err.hint,
+        ) from None
+    sink.topic = _get(values, "topic")
+    sink.broker_config = reader.existing(group.name, "msg-broker-config", values)
+    sink.broker_comp_id = _get(values, "msg-broker-comp-id", 0)
+
+
+_PARSERS: dict[str, Callable[[_Reader, KeyFileGroup, AppConfig], None]] = {
+    "application": _parse_application,
+    "tests": _parse_tests,
+    "tiled-display": _parse_tiled_display,
+    "streammux": _parse_streammux,
+    "primary-gie": _parse_primary_gie,
+    "tracker": _parse_tracker,
+    "nvds-analytics": _parse_analytics,
+    "osd": _parse_osd,
+    "message-converter": _parse_message_converter,
+}
+
+
+def _check(reader: _Reader, config: AppConfig) -> None:
+    """Whole-file checks: what deepstream-app needs to build a pipeline at all."""
+    mux = config.streammux
+    if "streammux" not in reader.kf.groups:
+        raise reader.error(
+            "no [streammux] group",
+            0,
+            hint="nvstreammux needs width and height: add [streammux] with width=1280, height=720, "
+            "batch-size=1",
+        )
+    if mux.width <= 0 or mux.height <= 0:
+        raise reader.error(
+            f"[streammux] width and height must be set and positive (got {mux.width}x{mux.height})",
+            mux.line,
+            hint="nvstreammux fails with 'Output width not set' otherwise",
+        )
+    if not config.source_groups:
+        raise reader.error("no enabled [sourceN] group", 0, hint="add [source0] with enable=1, type and uri")
+    if not config.sinks:
+        raise reader.error(
+            "no enabled [sinkN] group", 0, hint="add [sink0] with enable=1 and type=1 (fakesink)"
+        )
+    if any(s.disable_msgconv for s in config.sinks) and config.message_converter is None:
+        log.warning(
+            "%s: a type-6 sink has disable-msgconv=1 but there is no enabled [message-converter]: "
+            "it will send nothing",
+            reader.path,
+        )
+
+
+# -- probes ------------------------------------------------------------------------------------
+
+
+_ZEROS = "0.0 0.0 0.0 0.0 0.0 0.0 0.0"  # height, width, length, x, y, z, rotation_y
+
+
+def _f(value: float) -> str:
+    """printf's ``%f`` of a C float."""
+    return f"{float(np.float32(value)):f}"
+
+
+class KittiWriter:
+    """deepstream-app's KITTI dumps: one file per frame, ``%02u_%03u_%06lu.txt``.
+
+    The three numbers are the app instance (0: one config), the stream's pad index (the
+    ``source_id``) and the frame number. ``track=True`` is ``kitti-track-output-dir``
+    (write_kitti_track_output, after the tracker: label, tracking id, box, tracker confidence);
+    ``track=False`` is ``gie-kitti-output-dir`` (write_kitti_output, after the primary GIE: no id,
+    detector confidence). Each file is rewritten for its frame, as deepstream-app's ``fopen(..., "w")``.
+    """
+
+    def __init__(self, directory: Path, *, track: bool, instance: int = 0) -> None:
+        self.directory = directory
+        self.track = track
+        self.instance = instance
+        self.files = 0
+
+    def path(self, frame: FrameMeta) -> Path:
+        return self.directory / f"{self.instance:02d}_{frame.source_id:03d}_{frame.frame_num:06d}.txt"
+
+    def line(self, obj: ObjectMeta) -> str:
+        box = f"{_f(obj.left)} {_f(obj.top)} {_f(obj.left + obj.width)} {_f(obj.top + obj.height)}"
+        if self.track:
+            ident = obj.object_id & 0xFFFFFFFFFFFFFFFF
+            return f"{obj.obj_label} {ident} 0.0 0 0.0 {box} {_ZEROS} {_f(obj.tracker_confidence)}\n"
+        return f"{obj.obj_label} 0.0 0 0.0 {box} {_ZEROS} {_f(obj.confidence)}\n"
+
+    def __call__(self, batch: BatchMeta) -> None:
+        for frame in batch.frames:
+            self.path(frame).write_text("".join(self.line(o) for o in frame.objects), encoding="utf-8")
+            self.files += 1
+
+
+class ObjectEventProbe:
+    """deepstream-test5-app's probe after analytics: one event per object of every frame.
+
+    As generate_event_msg_meta fills it: ``objType`` UNKNOWN with the label as ``objectId``
+    (the minimal schema prints it as the object's type), sensor/place/module id = the source's
+    camera id (N of ``[sourceN]``), ``frameId``, ``trackingId``, the *tracker* confidence, and the
+    box scaled from muxer to source resolution. ``@timestamp`` is the frame's capture time.
+    """
+
+    def __init__(self, camera_ids: Mapping[int, int], muxer_width: int, muxer_height: int) -> None:
+        self.camera_ids = dict(camera_ids)
+        self.muxer_width = muxer_width
+        self.muxer_height = muxer_height
+        self.events = 0
+
+    def __call__(self, batch: BatchMeta) -> None:
+        for frame in batch.frames:
+            camera = self.camera_ids.get(frame.source_id, frame.source_id)
+            sx = frame.source_frame_width / self.muxer_width if frame.source_frame_width else 1.0
+            sy = frame.source_frame_height / self.muxer_height if frame.source_frame_height else 1.0
+            for obj in frame.objects:
+                event = EventMsg.from_object(
+                    obj,
+                    frame,
+                    objType=ObjectType.UNKNOWN,
+                    objectId=obj.obj_label,
+                    sensorId=camera,
+                    placeId=camera,
+                    moduleId=camera,
+                    confidence=float(np.float32(obj.tracker_confidence)),
+                    bbox=Rect(
+                        top=obj.top * sy, left=obj.left * sx, width=obj.width * sx, height=obj.height * sy
+                    ),
+                )
+                frame.user_meta.append(event)
+                self.events += 1
+
+
+# -- sources and sinks -------------------------------------------------------------------------
+
+
+class FrameDropSource(UriSource):
+    """A source with the decoder's ``drop-frame-interval``: only every N-th decoded frame is output.
+
+    The first frame of each group of N is kept; frame numbers count output frames (the muxer
+    numbers what reaches it), timestamps stay those of the stream.
+    """
+
+    def __init__(self, uri: str, source_id: int = 0, *, interval: int, **kwargs: Any) -> None:
+        super().__init__(uri, source_id, **kwargs)
+        self.interval = max(1, interval)
+        self._decoded = 0
+
+    def read(self) -> DecodedFrame | None:
+        while True:
+            frame = super().read()
+            if frame is None:
+                return None
+            keep = self._decoded % self.interval == 0
+            self._decoded += 1
+            if keep:
+                return frame
+
+
+class DemuxBranch:
+    """A display sink without the tiler: it sees only its ``source-id``'s frames, as the sink of
+    deepstream-app's nvstreamdemux branch does. Returns the batch it was given, as a tee does."""
+
+    def __init__(self, sink: Any, source_id: int) -> None:
+        self.sink = sink
+        self.source_id = source_id
+        self.name = getattr(sink, "name", "sink")
+
+    def process(self, batch: BatchMeta) -> BatchMeta:
+        frames = [dataclasses.replace(f, source_id=0) for f in batch.frames if f.source_id == self.source_id]
+        if frames:
+            # the copies share each frame's latency list, so the sink's mark lands on the frame
+            self.sink.process(BatchMeta(frames=frames, max_frames_in_batch=1))
+        return batch
+
+    def close(self) -> None:
+        self.sink.close()
+
+
+def _source_fps(specs: Sequence[SourceSpec]) -> float:
+    """The frame rate for encoders: the first file source's (after drop-frame-interval)."""
+    for spec in specs:
+        if spec.uri.startswith("file://"):
+            source = UriSource(spec.uri)
+            try:
+                source.open()
+                fps = source.fps
+            finally:
+                source.close()
+            return fps / max(1, spec.drop_frame_interval)
+    return DEFAULT_FPS
+
+
+def _check_sources(specs: Sequence[SourceSpec]) -> None:
+    """Fail on a bad URI or a missing file before anything is started (Triton takes seconds)."""
+    for spec in specs:
+        try:
+            scheme, target = parse_uri(spec.uri)
+        except SourceError as err:
+            raise SourceError(f"[{spec.group}] {err.message}", hint=err.hint) from None
+        if scheme == "file" and not Path(target).is_file():
+            raise SourceError(
+                f"[{spec.group}] source {spec.uri}: no such file {target}",
+                hint="a relative file:// URI is relative to the config file's folder, as in deepstream-app",
+            )
+
+
+# -- the pipeline ------------------------------------------------------------------------------
+
+
+class ReferencePipeline(Pipeline):
+    """The :class:`~.pipeline.Pipeline` deepstream-app would build, with handles on its parts.
+
+    ``sources``: the streams (after num-sources expansion); ``brokers``: one NvMsgBroker per
+    type-6 sink; ``sinks``: the display sinks; ``event_probe`` / ``kitti`` the probes (or None).
+    """
+
+    def __init__(self, source: BatchSource, chain: Sequence[Any], **kwargs: Any) -> None:
+        super().__init__(source, chain, **kwargs)
+        self.app_config: AppConfig | None = None
+        self.sources: list[SourceSpec] = []
+        self.brokers: list[Any] = []
+        self.sinks: list[Any] = []
+        self.event_probe: ObjectEventProbe | None = None
+        self.kitti: list[KittiWriter] = []
+
+
+def _primary_gie(config: AppConfig) -> Any:
+    """The primary GIE with deepstream-app's property overrides (batch-size, interval, unique-id)."""
+    gie = config.primary_gie
+    assert gie.config_file is not None
+    if gie.model_engine_file is not None:
+        log.info(
+            "[primary-gie] model-engine-file %s is not used: engines are GPU-specific", gie.model_engine_file
+        )
+    if gie.plugin_type == 1:
+        from fake_device.deepstream.inferserver import NvInferServer
+        from fake_device.deepstream.inferserver_config import load_inferserver_config
+
+        server_config = load_inferserver_config(gie.config_file)
+        changes: dict[str, Any] = {}
+        if gie.batch_size is not None:
+            changes["max_batch_size"] = gie.batch_size
+        if gie.interval is not None:
+            changes["interval"] = gie.interval
+        if gie.gie_unique_id is not None:
+            changes["unique_id"] = gie.gie_unique_id
+        return NvInferServer(dataclasses.replace(server_config, **changes), name="primary_gie")
+    from fake_device.deepstream.nvinfer import NvInfer
+    from fake_device.deepstream.nvinfer_config import load_nvinfer_config
+
+    infer_config = load_nvinfer_config(gie.config_file)
+    changes = {}
+    if gie.batch_size is not None:
+        changes["batch_size"] = gie.batch_size
+    if gie.interval is not None:
+        changes["interval"] = gie.interval
+    if gie.gie_unique_id is not None:
+        changes["unique_id"] = gie.gie_unique_id
+    return NvInfer(dataclasses.replace(infer_config, **changes), name="primary_gie")
+
+
+def _msg_elements(settings: MsgConvSettings, name: str) -> MsgConvElement:
+    from fake_device.deepstream.msgconv import NvMsgConv
+
+    converter = NvMsgConv(
+        settings.config_file,
+        settings.payload_type,
+        msg2p_newapi=settings.msg2p_new_api,
+        frame_interval=settings.frame_interval,
+        comp_id=settings.comp_id,
+        dummy_payload=settings.dummy_payload,
+    )
+    return MsgConvElement(converter, name=name)
+
+
+def _display_sink(sink: SinkConfig, *, fps: float, width: int, height: int) -> Any:
+    from fake_device.deepstream.sinks import make_sink
+
+    if sink.type == SinkType.FAKE:
+        return make_sink("fakesink", name=sink.name)
+    if sink.type in (SinkType.RENDER, SinkType.OVERLAY):
+        what = "EGL/3D display" if sink.type == SinkType.RENDER else "overlay"
+        log.info("[%s] type=%d (%s): no screen here, frames go to a fakesink", sink.group, sink.type, what)
+        return make_sink("fakesink", name=sink.name)
+    if sink.type == SinkType.ENCODE_FILE:
+        assert sink.output_file is not None
+        if sink.codec == 2:
+            log.warning("[%s] codec=2 (H.265): the emulated file sink writes H.264", sink.group)
+        if sink.container == 2:
+            log.warning("[%s] container=2 (MKV): the emulated file sink writes MP4", sink.group)
+        codec = "mp4v" if sink.codec == 3 else "h264"
+        return make_sink(
+            "file",
+            path=Path(sink.output_file),
+            fps=fps,
+            codec=codec,
+            width=width,
+            height=height,
+            name=sink.name,
+        )
+    assert sink.type == SinkType.RTSP
+    if sink.codec != 1:
+        log.warning("[%s] codec=%d: the emulated RTSP output is H.264", sink.group, sink.codec)
+    rtsp = make_sink(
+        "rtsp",
+        port=sink.rtsp_port,
+        mount=RTSP_MOUNT,
+        fps=fps,
+        width=width,
+        height=height,
+        bitrate_kbps=max(1, sink.bitrate // 1000),
+        name=sink.name,
+    )
+    # deepstream_sink_bin.c start_rtsp_streaming
+    print(f"\n *** DeepStream: Launched RTSP Streaming at {rtsp.url} ***\n\n", flush=True)
+    return rtsp
+
+
+def build_reference_pipeline(
+    config: AppConfig,
+    *,
+    input_uri: str | None = None,
+    show_bbox_text: bool = False,
+    printer: Printer | None = None,
+    on_batch: Callable[[BatchMeta], None] | None = None,
+) -> ReferencePipeline:
+    """Create every element of ``config``'s pipeline; anything that fails closes what was made.
+
+    ``input_uri`` replaces the first source's URI (``-i``); ``show_bbox_text`` is ``-t`` (labels
+    in tiled mode with several sources); ``printer`` receives the ``**PERF:`` text (stdout by
+    default); ``on_batch`` sees each batch leaving the pipeline. Brokers connect (5 s test
+    connect) before Triton starts, so a wrong broker address fails fast.
+    """
+    from fake_device.deepstream.analytics import NvDsAnalytics, load_analytics_config
+    from fake_device.deepstream.msgbroker import NvMsgBroker
+    from fake_device.deepstream.tracker import NvSortTracker
+
+    specs = config.sources(input_uri)
+    _check_sources(specs)
+    mux_cfg = config.streammux
+    try:
+        mux_config = StreamMuxConfig(
+            width=mux_cfg.width,
+            height=mux_cfg.height,
+            batch_size=mux_cfg.batch_size or len(specs),
+            batched_push_timeout_us=mux_cfg.batched_push_timeout,
+            live_source=mux_cfg.live_source,
+            enable_padding=mux_cfg.enable_padding,
+            attach_sys_ts=mux_cfg.attach_sys_ts_as_ntp,
+        )
+    except ValueError as err:
+        raise ConfigError(config.path, f"[streammux] {err}", line=mux_cfg.line) from None
+    if mux_cfg.batch_size and mux_cfg.batch_size != len(specs):
+        log.warning("[streammux] batch-size=%d with %d sources", mux_cfg.batch_size, len(specs))
+
+    made: list[Any] = []
+    try:
+        sync = any(s.sync for s in config.sinks)
+        sources: list[UriSource] = []
+        for spec in specs:
+            kwargs: dict[str, Any] = {
+                "live": sync,
+                "file_loop": spec.file_loop,
+                "name": f"src_bin_{spec.source_id}",
+            }
+            if spec.drop_frame_interval > 1:
+                sources.append(
+                    FrameDropSource(spec.uri, spec.source_id, interval=spec.drop_frame_interval, **kwargs)
+                )
+            else:
+                sources.append(UriSource(spec.uri, spec.source_id, **kwargs))
+        mux = NvStreamMux(sources, mux_config, name="src_bin_muxer")
+        made.append(mux)
+
+        tracker = None
+        if config.tracker.enable:
+            if config.tracker.ll_config_file is None:
+                log.warning("[tracker] no ll-config-file: NvSORT runs with its default settings")
+                tracker = NvSortTracker()
+            else:
+                tracker = NvSortTracker.from_file(config.tracker.ll_config_file)
+        analytics = None
+        if config.analytics.enable:
+            assert config.analytics.config_file is not None
+            analytics = NvDsAnalytics(
+                load_analytics_config(config.analytics.config_file), mux_config.width, mux_config.height
+            )
+
+        message_sinks = [s for s in config.sinks if s.type == SinkType.MSG_CONV_BROKER]
+        display_configs = [s for s in config.sinks if s.type != SinkType.MSG_CONV_BROKER]
+        common_conv = (
+            _msg_elements(config.message_converter, "common_msg_conv") if config.message_converter else None
+        )
+        msg_chain: list[Any] = []
+        brokers = []
+        for sink in message_sinks:
+            if not sink.disable_msgconv:
+                msg_chain.append(_msg_elements(sink.msgconv, f"{sink.name}_msgconv"))
+            broker = NvMsgBroker(
+                sink.conn_str or "",
+                topic=sink.topic,
+                proto_lib=sink.proto_lib or "kafka",
+                config_path=sink.broker_config,
+                comp_id=sink.broker_comp_id,
+            )
+            broker.start()  # the test connect: fail before Triton is started
+            element = MsgBrokerElement(broker, name=f"{sink.name}_msgbroker")
+            made.append(element)
+            brokers.append(broker)
+            msg_chain.append(element)
+
+        pgie = None
+        if config.primary_gie.enable:
+            pgie = _primary_gie(config)
+            made.append(pgie)
+
+        tiled = config.tiled_display
+        if tiled.enable:
+            if tiled.rows * tiled.columns < len(specs):
+                log.warning(
+                    "[tiled-display] %dx%d tiles for %d sources", tiled.rows, tiled.columns, len(specs)
+                )
+            out_w, out_h = tiled.width, tiled.height
+        else:
+            out_w, out_h = mux_config.width, mux_config.height
+        needs_fps = any(s.type in (SinkType.ENCODE_FILE, SinkType.RTSP) for s in display_configs)
+        fps = _source_fps(specs) if needs_fps else DEFAULT_FPS
+        display: list[Any] = []
+        for sink_config in display_configs:
+            sink = _display_sink(sink_config, fps=fps, width=out_w, height=out_h)
+            made.append(sink)
+            if not tiled.enable and len(specs) > 1:
+                sink = DemuxBranch(sink, sink_config.source_id)
+                made[-1] = sink
+            display.append(sink)
+
+        chain: list[Any] = [Queue("primary_gie_queue")]
+        if pgie is not None:
+            chain += [pgie, Queue("tracking_queue")]
+        kitti: list[KittiWriter] = []
+        if config.application.gie_kitti_output_dir is not None:
+            writer = KittiWriter(config.application.gie_kitti_output_dir, track=False)
+            kitti.append(writer)
+            chain.append(Probe("primary_gie_kitti_probe", writer))
+        if tracker is not None:
+            chain.append(Named("tracking_tracker", tracker))
+        if analytics is not None:
+            chain.append(Named("dsanalytics0", analytics))
+        if config.application.kitti_track_output_dir is not None:
+            writer = KittiWriter(config.application.kitti_track_output_dir, track=True)
+            kitti.append(writer)
+            chain.append(Probe("analytics_done_kitti_probe", writer))
+        old_api = [s.msgconv for s in message_sinks if not s.disable_msgconv and not s.msgconv.msg2p_new_api]
+        if config.message_converter is not None and not config.message_converter.msg2p_new_api:
+            old_api.append(config.message_converter)
+        event_probe = None
+        if old_api:
+            camera_ids = {spec.source_id: spec.camera_id for spec in specs}
+            event_probe = ObjectEventProbe(camera_ids, mux_config.width, mux_config.height)
+            chain.append(Probe("analytics_done_event_probe", event_probe))
+        chain.append(Queue("sink_bin_queue"))
+        viewable = any(s.type != SinkType.FAKE for s in display_configs)
+        if config.osd.enable and viewable:
+            from fake_device.deepstream.osd import NvDsOsd
+
+            text = config.osd.display_text and (show_bbox_text or not tiled.enable or len(specs) == 1)
+            chain.append(
+                NvDsOsd(
+                    name="nvosd0",
+                    analytics=analytics,
+                    display_text=text,
+                    display_bbox=config.osd.display_bbox,
+                    font_scale=config.osd.text_size / 24.0,
+                    border_width=config.osd.border_width,
+                )
+            )
+        if common_conv is not None:
+            chain.append(common_conv)
+        chain += msg_chain
+        chain += display
+
+        perf = PerfMeter(
+            len(specs),
+            interval=config.application.perf_measurement_interval_sec,
+            enabled=config.application.enable_perf_measurement,
+            style="deepstream-app",
+            **({"printer": printer} if printer is not None else {}),
+        )
+        pipeline = ReferencePipeline(
+            mux, chain, latency=LatencyRecorder.from_environment(), perf=perf, on_batch=on_batch
+        )
+        pipeline.app_config = config
+        pipeline.sources = specs
+        pipeline.brokers = brokers
+        pipeline.sinks = display
+        pipeline.event_probe = event_probe
+        pipeline.kitti = kitti
+        return pipeline
+    except BaseException:
+        for thing in reversed(made):
+            try:
+                thing.close()
+            except Exception as err:  # the first error is the one to report
+                log.debug("closing %s after a failed start: %s", thing, err)
+        raise
+
+
+# -- the command -------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _stop_on_signals(pipeline: Pipeline) -> Iterator[list[str]]:
+    """SIGINT/SIGTERM stop the pipeline (deepstream-app's _intr_handler); the names are recorded."""
+    received: list[str] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def handler(signum: int, _frame: Any) -> None:
+        received.append(signal.Signals(signum).name)
+        log.info("received %s: stopping the pipeline", received[-1])
+        pipeline.stop()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def run(cfg_file: str | Path, *, input_uri: str | None = None, show_bbox_text: bool = False) -> int:
+    """Parse, build, play to end of stream (or a signal) and close; the exit status.
+
+    0 at end of stream or after a signal with a clean shutdown; 1 when the config is wrong or the
+    run fails (``ERROR: <message>`` on stderr), including messages the broker could not deliver.
+    """
+    started = time.monotonic()
+    try:
+        config = load_app_config(cfg_file)
+        pipeline = build_reference_pipeline(config, input_uri=input_uri, show_bbox_text=show_bbox_text)
+    except HarnessError as err:
+        print(f"ERROR: {err}", file=sys.stderr, flush=True)
+        print("App run failed", flush=True)
+        return 1
+    status = 0
+    with _stop_on_signals(pipeline) as received:
+        try:
+            result = pipeline.run()
+            if received:
+                print("** ERROR: <_intr_handler>: User Interrupted.. ", flush=True)
+            else:
+                print("** INFO: <bus_callback>: Received EOS. Exiting ...", flush=True)
+            log.info("%d frames in %.1f s (%.1f fps)", result.frames, time.monotonic() - started, result.fps)
+        except HarnessError as err:
+            print(f"ERROR: {err}", file=sys.stderr, flush=True)
+            status = 1
+        finally:
+            print("Quitting", flush=True)
+            try:
+                pipeline.close()
+            except HarnessError as err:  # e.g. messages the broker could not deliver
+                print(f"ERROR: {err}", file=sys.stderr, flush=True)
+                status = 1
+    print("App run successful" if status == 0 else "App run failed", flush=True)
+    return status
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """deepstream-app's options (``-c``, ``-i``, ``-t``, ``-v``)."""
+    parser = argparse.ArgumentParser(
+        prog="deepstream-app",
+        description="Run a deepstream-app config on edge-harness's DeepStream emulation.",
+    )
+    parser.add_argument("-c", "--cfg-file", metavar="FILE", help="the deepstream-app config (.txt)")
+    parser.add_argument(
+        "-i", "--input-uri", "--input", dest="input_uri", metavar="URI",
+        help="replaces the first source's uri (file://path or rtsp://...)",
+    )  # fmt: skip
+    parser.add_argument(
+        "-t", "--tiledtext", action="store_true", help="display bounding box labels in tiled mode"
+    )
+    parser.add_argument("-v", "--version", action="store_true", help="print the version and exit")
+    args = parser.parse_args(argv)
+    if not args.version and not args.cfg_file:
+        parser.error("the following arguments are required: -c/--cfg-file")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m fake_device.deepstream.reference_app -c deepstream_app_config.txt``."""
+    args = parse_args(argv)
+    if args.version:
+        print(VERSION_LINE)
+        return 0
+    logging.basicConfig(
+        level=os.environ.get("EDGE_HARNESS_LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return run(args.cfg_file, input_uri=args.input_uri, show_bbox_text=args.tiledtext)
+    except KeyboardInterrupt:  # Ctrl-C before the pipeline runs (Triton starting)
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,498 @@
+"""deepstream-app config files: the traffic app's config, path resolution, source expansion, errors."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from fake_device.deepstream.errors import ConfigError
+from fake_device.deepstream.meta import FrameMeta, ObjectMeta
+from fake_device.deepstream.reference_app import (
+    VERSION_LINE,
+    AppConfig,
+    Color,
+    FrameDropSource,
+    KittiWriter,
+    SinkType,
+    SourceType,
+    load_app_config,
+    main,
+)
+
+REPO = Path(__file__).resolve().parents[3]
+APP = REPO / "scenarios" / "traffic" / "app"
+TRAFFIC = APP / "deepstream_app_config.txt"
+
+BASE = """\
+[streammux]
+width=1280
+height=720
+batch-size=1
+
+[source0]
+enable=1
+type=2
+uri=file://clip.mp4
+
+[sink0]
+enable=1
+type=1
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "app.txt") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def load(tmp_path: Path, extra: str = "", base: str = BASE) -> AppConfig:
+    return load_app_config(write(tmp_path, base + extra))
+
+
+def error(tmp_path: Path, extra: str = "", base: str = BASE) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, extra, base)
+    return info.value
+
+
+# -- the traffic app's config ------------------------------------------------------------------
+
+
+def test_traffic_config_parses_with_paths_next_to_it() -> None:
+    config = load_app_config(TRAFFIC)
+    assert config.application.enable_perf_measurement
+    assert config.application.perf_measurement_interval_sec == 5
+    assert (config.tiled_display.enable, config.tiled_display.rows, config.tiled_display.columns) == (1, 1, 1)
+    assert (config.tiled_display.width, config.tiled_display.height) == (1280, 720)
+    mux = config.streammux
+    assert (mux.width, mux.height, mux.batch_size, mux.batched_push_timeout) == (1280, 720, 1, 40000)
+    assert not mux.live_source and mux.attach_sys_ts_as_ntp
+
+    [source] = config.source_groups
+    assert source.type == SourceType.URI_MULTIPLE and source.num_sources == 1
+    assert source.uri == f"file://{APP.resolve()}/awsgg-example.mp4"
+    [spec] = config.sources()
+    assert (spec.source_id, spec.camera_id, spec.uri) == (0, 0, source.uri)
+
+    gie = config.primary_gie
+    assert gie.enable and gie.plugin_type == 1 and gie.gie_unique_id == 1
+    assert gie.config_file == APP.resolve() / "config_infer_primary_rtdetr_triton.yml"
+    assert config.tracker.enable
+    assert config.tracker.ll_config_file == APP.resolve() / "config_tracker_NvSORT.yml"
+    assert config.analytics.enable
+    assert config.analytics.config_file == APP.resolve() / "config_nvdsanalytics.txt"
+    assert config.osd.enable and config.osd.text_size == 15 and config.osd.border_width == 5
+    assert config.osd.text_color == Color(1.0, 1.0, 1.0, 1.0)  # "1;1;1;1;": GLib ignores the last ';'
+    assert config.osd.text_bg_color == Color(0.3, 0.3, 0.3, 1.0)
+    assert not config.file_loop
+
+    rtsp, broker = config.sinks
+    assert rtsp.type == SinkType.RTSP and (rtsp.rtsp_port, rtsp.codec, rtsp.bitrate) == (8554, 1, 4_000_000)
+    assert broker.type == SinkType.MSG_CONV_BROKER
+    assert broker.msgconv.config_file == APP.resolve() / "msgconv_config.txt"
+    assert (broker.msgconv.payload_type, broker.msgconv.msg2p_new_api) == (1, False)
+    assert broker.conn_str == "localhost;9092" and broker.topic == "quickstart-events"
+    assert broker.proto_lib is not None and broker.proto_lib.endswith("libnvds_kafka_proto.so")
+
+
+def test_seed_style_sections_are_accepted(tmp_path: Path) -> None:
+    config = load(
+        tmp_path,
+        """
+        [application]
+        enable-perf-measurement=1
+        perf-measurement-interval-sec=2
+        [tiled-display]
+        enable=0
+        gpu-id=0
+        nvbuf-memory-type=0
+        [osd]
+        enable=1
+        clock-color=1;0;0;0
+        font=Serif
+        show-clock=0
+        [tests]
+        file-loop=1
+        [secondary-gie0]
+        enable=0
+        config-file=nothing.txt
+        [ds-example]
+        enable=0
+        """,
+    )
+    assert config.application.perf_measurement_interval_sec == 2
+    assert config.file_loop and config.sources()[0].file_loop
+
+
+# -- paths -------------------------------------------------------------------------------------
+
+
+def test_relative_paths_resolve_against_the_config_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configs = tmp_path / "configs"
+    (configs / "sub").mkdir(parents=True)
+    (configs / "sub" / "pgie.txt").write_text("x")
+    (tmp_path / "tracker.yml").write_text("x")
+    (configs / "kitti").mkdir()
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    monkeypatch.chdir(other)  # the working directory must not matter
+    path = write(
+        configs,
+        BASE
+        + """
+        [source1]
+        enable=1
+        type=2
+        uri=file:///abs/clip.mp4
+        [source2]
+        enable=1
+        type=4
+        uri=rtsp://camera.local:554/stream
+        [primary-gie]
+        enable=1
+        config-file=sub/pgie.txt
+        [tracker]
+        enable=1
+        ll-config-file=../tracker.yml
+        [application]
+        kitti-track-output-dir=kitti
+        [sink1]
+        enable=1
+        type=3
+        output-file=out.mp4
+        """,
+    )
+    config = load_app_config(path)
+    folder = configs.resolve()
+    assert [s.uri for s in config.sources()] == [
+        f"file://{folder}/clip.mp4",
+        "file:///abs/clip.mp4",
+        "rtsp://camera.local:554/stream",
+    ]
+    assert config.primary_gie.config_file == folder / "sub" / "pgie.txt"
+    assert config.tracker.ll_config_file is not None and config.tracker.ll_config_file.resolve() == (
+        tmp_path.resolve() / "tracker.yml"
+    )
+    assert config.application.kitti_track_output_dir == folder / "kitti"
+    # filesink gets output-file as written: relative to the working directory
+    assert config.sinks[1].output_file == "out.mp4"
+
+
+def test_input_uri_replaces_the_first_source_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = load(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert config.sources("file://other.mp4")[0].uri == f"file://{Path.cwd()}/other.mp4"
+    assert config.sources("rtsp://cam/x")[0].uri == "rtsp://cam/x"
+
+
+def test_a_source_without_uri_needs_the_input_option(tmp_path: Path) -> None:
+    config = load(tmp_path, base=BASE.replace("uri=file://clip.mp4\n", ""))
+    with pytest.raises(ConfigError, match=r"app.txt:6: \[source0\] has no uri"):
+        config.sources()
+    assert config.sources("rtsp://cam/x")[0].uri == "rtsp://cam/x"
+
+
+# -- sources -----------------------------------------------------------------------------------
+
+
+def test_multi_uri_num_sources_appends_copies_after_all_groups(tmp_path: Path) -> None:
+    config = load(
+        tmp_path,
+        base=BASE.replace("type=2\nuri=file://clip.mp4", "type=3\nuri=file://clip.mp4\nnum-sources=3"),
+        extra="""
+        [source4]
+        enable=1
+        type=2
+        uri=file:///data/b.mp4
+        [source7]
+        enable=0
+        type=2
+        uri=file:///data/never.mp4
+        """,
+    )
+    clip = f"file://{tmp_path.resolve()}/clip.mp4"
+    specs = config.sources()
+    assert [(s.source_id, s.uri, s.camera_id, s.group) for s in specs] == [
+        (0, clip, 0, "source0"),
+        (1, "file:///data/b.mp4", 4, "source4"),
+        (2, clip, 0, "source0"),
+        (3, clip, 0, "source0"),
+    ]
+
+
+def test_multi_uri_numbers_copies_with_printf(tmp_path: Path) -> None:
+    config = load(
+        tmp_path,
+        base=BASE.replace(
+            "type=2\nuri=file://clip.mp4", "type=3\nuri=file:///cams/cam_%02d.mp4\nnum-sources=2"
+        ),
+    )
+    assert [s.uri for s in config.sources()] == ["file:///cams/cam_00.mp4", "file:///cams/cam_01.mp4"]
+
+
+def test_num_sources_is_ignored_for_type_2_and_clamped(tmp_path: Path) -> None:
+    assert (
+        len(
+            load(
+                tmp_path, base=BASE.replace("uri=file://clip.mp4", "uri=file://c.mp4\nnum-sources=4")
+            ).sources()
+        )
+        == 1
+    )
+    config = load(
+        tmp_path, base=BASE.replace("type=2\nuri=file://clip.mp4", "type=3\nuri=file://c.mp4\nnum-sources=0")
+    )
+    assert len(config.sources()) == 1
+
+
+def test_a_group_without_enable_is_skipped_unread(tmp_path: Path) -> None:
+    config = load(tmp_path, "\n[source1]\ntype=1\nbogus-key=1\n[sink1]\nenable=0\ntype=99\n")
+    assert [g.group for g in config.source_groups] == ["source0"]
+    assert len(config.sinks) == 1
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+
+def test_unknown_key_names_line_and_suggests(tmp_path: Path) -> None:
+    err = error(tmp_path, base=BASE.replace("batch-size=1", "batch_size=1"))
+    assert str(err).startswith(f"{tmp_path / 'app.txt'}:4: [streammux] unknown key 'batch_size'")
+    assert err.hint == "did you mean 'batch-size'?"
+
+
+def test_unknown_key_in_a_sink(tmp_path: Path) -> None:
+    err = error(tmp_path, "\n[sink1]\nenable=1\ntype=4\nrtsp_port=8554\n")
+    assert err.line == 18 and "[sink1] unknown key 'rtsp_port'" in str(err)
+    assert err.hint == "did you mean 'rtsp-port'?"
+
+
+def test_unknown_group_names_line_and_suggests(tmp_path: Path) -> None:
+    err = error(tmp_path, "\n[primary_gie]\nenable=1\n")
+    assert err.line == 15 and "unknown group [primary_gie]" in str(err)
+    assert err.hint == "did you mean 'primary-gie'?"
+
+
+@pytest.mark.parametrize(
+    ("group", "what"),
+    [
+        ("secondary-gie0", "secondary inference"),
+        ("pre-process", "nvdspreprocess"),
+        ("ds-example", "dsexample"),
+        ("img-save", "image saving"),
+        ("message-consumer0", "message consumer"),
+    ],
+)
+def test_enabled_groups_that_are_not_emulated_name_their_line(tmp_path: Path, group: str, what: str) -> None:
+    err = error(tmp_path, f"\n# a comment\n[{group}]\nenable=1\n")
+    assert err.line == 16
+    assert f"app.txt:16: [{group}] (" in str(err) and "is not emulated" in str(err) and what in str(err)
+    assert err.hint is not None and "enable=0" in err.hint
+
+
+def test_source_list_is_not_emulated_even_without_enable(tmp_path: Path) -> None:
+    err = error(tmp_path, "\n[source-list]\nnum-source-bins=1\nlist=file:///a.mp4\n")
+    assert "[source-list] ([source-list] / nvmultiurisrcbin) is not emulated" in str(err)
+
+
+@pytest.mark.parametrize(("source_type", "what"), [(1, "camera-v4l2"), (5, "camera-csi")])
+def test_camera_sources_are_not_emulated(tmp_path: Path, source_type: int, what: str) -> None:
+    err = error(tmp_path, base=BASE.replace("type=2\nuri=file://clip.mp4", f"type={source_type}"))
+    assert err.line == 8
+    assert f"[source0] type={source_type} ({what}" in str(err) and "is not emulated" in str(err)
+    assert err.hint is not None and "rtsp://" in err.hint
+
+
+def test_rtsp_type_needs_an_rtsp_uri(tmp_path: Path) -> None:
+    err = error(tmp_path, base=BASE.replace("type=2", "type=4"))
+    assert err.line == 9 and "type=4 (RTSP) needs an rtsp:// URI" in str(err)
+
+
+def test_primary_gie_config_file_that_does_not_exist_names_the_path(tmp_path: Path) -> None:
+    err = error(tmp_path, "\n[primary-gie]\nenable=1\nplugin-type=0\nconfig-file=models/pgie.txt\n")
+    assert err.line == 18
+    assert f"[primary-gie] config-file: {tmp_path.resolve()}/models/pgie.txt does not exist" in str(err)
+    assert err.hint is not None and "relative to the folder of this config file" in err.hint
+
+
+def test_primary_gie_without_config_file(tmp_path: Path) -> None:
+    err = error(tmp_path, "\n[primary-gie]\nenable=1\n")
+    assert err.line == 15 and "[primary-gie] has no config-file" in str(err)
+
+
+def test_primary_gie_plugin_type_must_be_emulated(tmp_path: Path) -> None:
+    (tmp_path / "p.txt").write_text("x")
+    err = error(tmp_path, "\n[primary-gie]\nenable=1\nplugin-type=2\nconfig-file=p.txt\n")
+    assert err.line == 17 and "plugin-type=2 is not emulated" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [("1;0;0", "three numbers"), ("255;0;0;1", "bytes, not fractions"), ("red", "not numbers")],
+)
+def test_bad_colour(tmp_path: Path, value: str, why: str) -> None:
+    err = error(tmp_path, f"\n[osd]\nenable=1\ntext-color={value}\n")
+    assert err.line == 17, why
+    assert f"[osd] text-color={value!r} is not a colour" in str(err)
+    assert err.expected == "4 numbers r;g;b;a between 0 and 1, e.g. 1;0;0;1"
+
+
+def test_bbox_colours_per_class(tmp_path: Path) -> None:
+    (tmp_path / "p.txt").write_text("x")
+    config = load(
+        tmp_path,
+        "\n[primary-gie]\nenable=1\nconfig-file=p.txt\nbbox-border-color0=1;0;0;1\nbbox-border-color=0;1;0;1\n"
+        "bbox-bg-color2=0;0;1;0.5\n",
+    )
+    gie = config.primary_gie
+    assert gie.bbox_border_colors == {0: Color(1, 0, 0, 1), -1: Color(0, 1, 0, 1)}
+    assert gie.bbox_bg_colors == {2: Color(0, 0, 1, 0.5)}
+    err = error(tmp_path, "\n[primary-gie]\nenable=1\nconfig-file=p.txt\nbbox-border-color0=2;0;0;1\n")
+    assert err.line == 18 and "bbox-border-color0" in str(err)
+
+
+def test_integers_are_checked(tmp_path: Path) -> None:
+    err = error(tmp_path, base=BASE.replace("width=1280", "width=1280px"))
+    assert err.line == 2 and "[streammux] width='1280px' is not an integer" in str(err)
+    err = error(tmp_path, base=BASE.replace("[sink0]\nenable=1", "[sink0]\nenable=true"))
+    assert "[sink0] enable='true' is not an integer" in str(err)
+
+
+def test_not_emulated_keys_unless_harmless(tmp_path: Path) -> None:
+    assert load(tmp_path, base=BASE.replace("batch-size=1", "batch-size=1\nsync-inputs=0"))
+    err = error(tmp_path, base=BASE.replace("batch-size=1", "batch-size=1\nsync-inputs=1"))
+    assert err.line == 5 and "[streammux] sync-inputs: input synchronisation is not emulated" in str(err)
+
+
+def test_streammux_needs_a_size(tmp_path: Path) -> None:
+    err = error(tmp_path, base=BASE.replace("width=1280\n", ""))
+    assert err.line == 1 and "width and height must be set" in str(err)
+
+
+def test_sink_and_broker_checks(tmp_path: Path) -> None:
+    sink6 = (
+        "\n[sink1]\nenable=1\ntype=6\nmsg-conv-payload-type=1\n"
+        "msg-broker-proto-lib=/x/libnvds_kafka_proto.so\n"
+    )
+    err = error(tmp_path, sink6)
+    assert "[sink1] type=6 needs msg-broker-conn-str" in str(err)
+    err = error(tmp_path, sink6 + "msg-broker-conn-str=localhost:9092\n")
+    assert err.line == 20 and "[sink1] msg-broker-conn-str" in str(err) and "has no port" in str(err)
+    err = error(
+        tmp_path, sink6.replace("libnvds_kafka_proto", "libnvds_amqp_proto") + "msg-broker-conn-str=h;1\n"
+    )
+    assert err.line == 19 and "libnvds_amqp_proto.so is not emulated" in str(err)
+    err = error(tmp_path, sink6.replace("payload-type=1", "payload-type=0") + "msg-broker-conn-str=h;1\n")
+    assert "msg-conv-payload-type=0 (full schema) needs msg-conv-config" in str(err)
+    err = error(tmp_path, "\n[sink1]\nenable=1\ntype=3\n")
+    assert err.line == 15 and "type=3 (file) needs output-file" in str(err)
+    err = error(tmp_path, "\n[sink1]\nenable=1\ntype=7\n")
+    assert err.line == 17 and "type=7 is not a sink type" in str(err)
+
+
+def test_tracker_library_must_be_nvmultiobjecttracker(tmp_path: Path) -> None:
+    err = error(tmp_path, "\n[tracker]\nenable=1\nll-lib-file=/opt/x/libnvds_mot_klt.so\n")
+    assert err.line == 17 and "ll-lib-file libnvds_mot_klt.so is not emulated" in str(err)
+
+
+def test_kitti_folder_must_exist(tmp_path: Path) -> None:
+    err = error(tmp_path, "\n[application]\nkitti-track-output-dir=missing\n")
+    assert err.line == 16 and "does not exist" in str(err) and "silently writes nothing" in str(err.hint)
+
+
+def test_yaml_configs_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="YAML deepstream-app configs are not emulated"):
+        load_app_config(tmp_path / "app.yml")
+
+
+def test_missing_file() -> None:
+    with pytest.raises(ConfigError, match="file does not exist"):
+        load_app_config("/nonexistent/app.txt")
+
+
+# -- KITTI output ------------------------------------------------------------------------------
+
+
+def test_kitti_track_lines_follow_deepstream_app(tmp_path: Path) -> None:
+    frame = FrameMeta(
+        source_id=2, frame_num=17, ntp_timestamp=0, source_frame_width=1280, source_frame_height=720
+    )
+    frame.objects.append(
+        ObjectMeta(class_id=0, confidence=0.9, left=10.5, top=20.25, width=30, height=40, obj_label="car",
+                   object_id=7, tracker_confidence=1.0)
+    )  # fmt: skip
+    from fake_device.deepstream.meta import BatchMeta
+
+    KittiWriter(tmp_path, track=True)(BatchMeta(frames=[frame]))
+    text = (tmp_path / "00_002_000017.txt").read_text()
+    assert (
+        text
+        == "car 7 0.0 0 0.0 10.500000 20.250000 40.500000 60.250000 0.0 0.0 0.0 0.0 0.0 0.0 0.0 1.000000\n"
+    )
+    KittiWriter(tmp_path, track=False)(BatchMeta(frames=[frame]))
+    text = (tmp_path / "00_002_000017.txt").read_text()
+    assert (
+        text == "car 0.0 0 0.0 10.500000 20.250000 40.500000 60.250000 0.0 0.0 0.0 0.0 0.0 0.0 0.0 0.900000\n"
+    )
+
+
+def test_drop_frame_interval_keeps_the_first_of_every_n(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fake_device.deepstream import source as source_module
+
+    decoded = iter(range(10))
+    monkeypatch.setattr(source_module.UriSource, "read", lambda self: next(decoded, None))
+    dropping = FrameDropSource("file:///x.mp4", 0, interval=3)
+    assert list(iter(dropping.read, None)) == [0, 3, 6, 9]
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-v"]) == 0
+    assert capsys.readouterr().out == VERSION_LINE + "\n"
+    assert VERSION_LINE == "deepstream-app version 7.1.0 (edge-harness emulation)"
+
+
+def test_config_errors_exit_1_with_the_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, BASE.replace("batch-size=1", "batchsize=1"))
+    assert main(["-c", str(path)]) == 1
+    out = capsys.readouterr()
+    assert out.err.startswith(f"ERROR: {path}:4: [streammux] unknown key 'batchsize'")
+    assert "App run failed" in out.out
+
+
+def test_missing_source_file_fails_before_anything_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, BASE)
+    assert main(["-c", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"ERROR: [source0] source file://{tmp_path.resolve()}/clip.mp4: no such file" in err
+
+
+def test_cfg_file_is_required(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([])
+    assert info.value.code == 2
+    assert "-c/--cfg-file" in capsys.readouterr().err
+
+
+def test_cli_subcommand_reports_config_errors(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from harness.cli import main as cli
+
+    path = write(tmp_path, BASE + "\n[secondary-gie0]\nenable=1\n")
+    result = CliRunner().invoke(cli, ["deepstream-app", "-c", str(path)])
+    assert result.exit_code == 1
+    assert (
+        f"ERROR: {path}:15: [secondary-gie0] (secondary inference (an SGIE)) is not emulated" in result.output
+    )
+    assert "App run failed" in result.output
