@@ -54,6 +54,7 @@ def _register() -> None:
     from harness.cli import deepstream, device, lint, services, world
     from harness.cli import eval as eval_cli
     from harness.cli import package as package_cli
+    from harness.cli import run as run_cli
 
     main.add_command(services.services)
     main.add_command(lint.lint)
@@ -62,6 +63,7 @@ def _register() -> None:
     main.add_command(device.device)
     main.add_command(package_cli.package_command)
     main.add_command(deepstream.deepstream_app)
+    main.add_command(run_cli.run_command)
 
 
 _register()

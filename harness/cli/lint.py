@@ -33,7 +33,7 @@ def _report_options(command: Callable[..., None]) -> Callable[..., None]:
 
 @click.group()
 def lint() -> None:
-    """Validate model repositories and component recipes (and later configs) with clear messages."""
+    """Validate model repositories, component recipes and scenarios with clear messages."""
 
 
 @lint.command("models")
@@ -134,6 +134,52 @@ def recipe(ctx: click.Context, files: tuple[Path, ...], strict: bool, output_for
     summary = ", ".join(
         [
             _plural(len(files), "recipe"),
+            _plural(len(report.errors), "error"),
+            _plural(len(report.warnings), "warning"),
+        ]
+    )
+    if output_format == "json":
+        findings = [{key: asdict(d)[key] for key in _JSON_KEYS} for d in report.diagnostics]
+        click.echo(json.dumps(findings, ensure_ascii=False, indent=2))
+        click.echo(summary, err=True)
+    else:
+        console = Console(highlight=False, soft_wrap=True)
+        for diagnostic in report.diagnostics:
+            console.print(_render(diagnostic))
+        console.print(summary, style="bold" if report.diagnostics else None)
+    failed = bool(report.errors) or (strict and bool(report.warnings))
+    ctx.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+@lint.command("scenario")
+@click.argument("files", metavar="FILE...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_report_options
+@click.pass_context
+def scenario(ctx: click.Context, files: tuple[Path, ...], strict: bool, output_format: str) -> None:
+    """Check scenario files (scenarios/*.yaml) as edge-harness run reads them, without running them.
+
+    Each FILE is checked against the scenario schema (schemas/scenario.schema.json: keys, types,
+    step kinds), then across the file: component versions deployed are listed under components,
+    deploy targets are thing groups or things of the devices, wait_for refers to an earlier
+    deploy step, step ids are unique, profiles exist, recipe and artifact files exist and each
+    recipe passes `lint recipe` with the ComponentName and ComponentVersion it is listed under,
+    and every ${...} reference names a known variable. Each finding names
+    file:line:col, the /json/pointer of the value and a hint.
+
+    \b
+    Exit codes:
+      0  no errors (warnings allowed unless --strict)
+      1  at least one error, or a warning with --strict
+      2  bad command line
+    """
+    from harness.scenario.load import lint_scenario
+
+    report = DiagnosticReport()
+    for path in files:
+        report.extend(lint_scenario(path))
+    summary = ", ".join(
+        [
+            _plural(len(files), "scenario"),
             _plural(len(report.errors), "error"),
             _plural(len(report.warnings), "warning"),
         ]

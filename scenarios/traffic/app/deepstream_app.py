@@ -73,7 +73,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The seed's options (same names, defaults and checks), then the emulation's additions."""
     parser = argparse.ArgumentParser(prog="traffic-detector-nvds", description="traffic monitoring")
     parser.add_argument(
-        "-i", "--input", metavar="URI", required=True, action="append",
+        "-i", "--input", metavar="URI", action="append",
         help="input stream URI (file:///abs/path.mp4 or rtsp://…); repeat for several streams",
     )  # fmt: skip
     parser.add_argument(
@@ -108,8 +108,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     extra.add_argument("--track-output", metavar="FILE", help="write every tracked object (MOT rows) here")
     extra.add_argument("--stats-json", metavar="FILE", help="write FPS and latency figures here at the end")
+    extra.add_argument(
+        "--check",
+        action="store_true",
+        help="load every config and the model in Triton, then exit (0 = ready): a preflight for a "
+        "recipe's Install step, so a broken update fails before the deployment counts as done",
+    )
     extra.add_argument("--perf-interval", type=float, default=1.0, help="seconds between **PERF lines")
     args = parser.parse_args(argv)
+    if not args.input and not args.check:
+        parser.error("the following arguments are required: -i/--input")
     if bool(args.configfile) != bool(args.pgie):
         parser.print_help(sys.stderr)
         parser.exit(2, "\nEither pgie or configfile is missing. Please specify both! Exiting...\n")
@@ -284,11 +292,35 @@ def _sink(args: argparse.Namespace, fps: float, streams: int) -> Any:
     )
 
 
+def check(args: argparse.Namespace) -> int:
+    """Preflight: parse every config and load the model in Triton, then stop; nothing is sent.
+
+    Greengrass counts a deployment as done as soon as every Run script has started
+    (DeploymentConfigMerger.waitForServicesToStart), so an app that fails seconds later does not
+    roll the update back. Running this in the recipe's Install step makes a broken model or
+    config fail the install, which the nucleus retries, marks BROKEN and rolls back.
+    """
+    try:
+        NvSortTracker.from_file(_config_path(TRACKER_CONFIG))
+        NvDsAnalytics(load_analytics_config(_config_path(ANALYTICS_CONFIG)), MUXER_WIDTH, MUXER_HEIGHT)
+        NvMsgConv(_config_path(MSGCONV_CONFIG), payload_type=1)
+        NvMsgBroker(args.conn_str)  # the conn-str's form; the broker itself is not contacted
+        pgie = _primary_gie(args.pgie or "nvinfer", _config_path(args.configfile or DEFAULT_PGIE_CONFIG))
+        pgie.close()
+    except HarnessError as err:
+        print(f"ERROR: {err}", file=sys.stderr, flush=True)
+        return 1
+    print("check passed: configs parsed and the model loaded", flush=True)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=os.environ.get("EDGE_HARNESS_LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s"
     )
     args = parse_args(argv)
+    if args.check:
+        return check(args)
     print(vars(args), flush=True)  # the seed prints its arguments too
     try:
         pipeline, parts = build_pipeline(args)

@@ -1,0 +1,140 @@
+"""``edge-harness run``: one command that stands up everything, runs a scenario and reports."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from harness.errors import EXIT_FAILED, HarnessError
+
+_STATUS_STYLE = {"passed": "green", "failed": "red", "error": "red", "skipped": "dim"}
+
+
+@click.command("run")
+@click.argument("scenario_file", metavar="SCENARIO", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--target",
+    type=click.Choice(["sim", "aws"]),
+    default="sim",
+    show_default=True,
+    help="sim: simulated devices and emulated AWS; aws: real AWS and real core devices.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["process", "docker"]),
+    default="process",
+    show_default=True,
+    help="How services and devices run on this host.",
+)
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write report.html, result.json and metrics.txt here.",
+)
+@click.option(
+    "--junit", "junit_file", type=click.Path(path_type=Path, dir_okay=False), help="Write JUnit XML here."
+)
+@click.option(
+    "--work",
+    "work_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Keep device roots, artifacts and logs here (default: a temporary folder).",
+)
+@click.option("--dry-run", is_flag=True, help="Print the AWS calls the scenario would make and exit.")
+def run_command(
+    scenario_file: Path,
+    target: str,
+    backend: str,
+    report_dir: Path | None,
+    junit_file: Path | None,
+    work_dir: Path | None,
+    dry_run: bool,
+) -> None:
+    """Run SCENARIO: start the services it needs, run its steps, report, stop everything.
+
+    Exits 0 when every step passed, 1 when an expectation was not met (or the scenario is not
+    valid), 3 when a service could not start, 130 on Ctrl-C.
+    """
+    from harness.scenario.load import load_scenario
+
+    console = Console(stderr=True)
+    scenario = load_scenario(scenario_file)
+    if dry_run or target == "aws":
+        from harness.scenario.plan import check_aws_credentials, describe_plan
+
+        for line in describe_plan(scenario, target=target):
+            click.echo(line)
+        if dry_run:
+            return
+        check_aws_credentials()
+        raise HarnessError(
+            "--target aws runs against real core devices, which this host does not reach",
+            hint="use --dry-run to see the calls; run on a host with AWS credentials and lab devices",
+        )
+    from harness.scenario.runner import ScenarioRunner
+
+    def progress(text: str, step: object | None) -> None:
+        if step is None:
+            console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {text}")
+        else:
+            status = getattr(step, "status", "")
+            console.print(
+                f"[dim]{time.strftime('%H:%M:%S')}[/] [{_STATUS_STYLE.get(status, 'white')}]{text}[/]"
+            )
+
+    work = work_dir or Path(tempfile.mkdtemp(prefix=f"edge-harness-{scenario.name}-"))
+    work.mkdir(parents=True, exist_ok=True)
+    os.chmod(work, 0o755)  # component users must reach the device roots inside
+    console.print(f"scenario [bold]{scenario.name}[/] ({len(scenario.steps)} steps), work folder {work}")
+    with console.status("running…", spinner="dots"):
+        result = ScenarioRunner(scenario, work, backend=backend, progress=progress).run()
+    _summary(console, result)
+    _write_reports(console, result, report_dir, junit_file)
+    if not result.passed:
+        raise SystemExit(EXIT_FAILED)
+
+
+def _summary(console: Console, result: object) -> None:
+    table = Table(
+        title=f"{result.scenario}: {'PASSED' if result.passed else 'FAILED'} in {result.duration_s:.0f} s"
+    )
+    table.add_column("#", justify="right")
+    table.add_column("step")
+    table.add_column("status")
+    table.add_column("s", justify="right")
+    table.add_column("result", overflow="fold")
+    for step in result.steps:
+        style = _STATUS_STYLE.get(step.status, "white")
+        table.add_row(
+            str(step.index + 1),
+            step.name,
+            f"[{style}]{step.status}[/]",
+            f"{step.duration_s:.1f}",
+            step.message[:300],
+        )
+    console.print(table)
+
+
+def _write_reports(
+    console: Console, result: object, report_dir: Path | None, junit_file: Path | None
+) -> None:
+    import json
+
+    from harness.scenario.reports import write_html, write_junit, write_openmetrics
+
+    if report_dir is not None:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        write_html(result, report_dir / "report.html")
+        write_openmetrics(result, report_dir / "metrics.txt")
+        (report_dir / "result.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        console.print(f"report: {report_dir / 'report.html'}")
+    if junit_file is not None:
+        write_junit(result, junit_file)
+        console.print(f"JUnit: {junit_file}")

@@ -1,0 +1,731 @@
+"""Running a scenario on the simulated target: services, publishing, devices, steps, results.
+
+The runner stands up what the scenario needs (the AWS endpoint, a Kafka broker), publishes every
+component version as a developer would (artifact folder → ZIP → S3, recipe → CreateComponentVersion
+with the artifact URI pointing at the upload), boots the simulated core devices as separate
+processes, and then runs the steps in order. Everything it checks goes through public
+interfaces: boto3 (deployment and component states as the devices reported them), the Kafka topic
+(read by a background recorder) and the devices' log files. The first failing step ends the run
+(later steps are skipped) unless it says ``continue_on_failure``. Whatever happens — a failure, an
+error, Ctrl-C — every process started is stopped before :meth:`ScenarioRunner.run` returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.scenario import model as m
+from harness.scenario.checks import (
+    largest_gap_s,
+    latency_ms,
+    latency_summary,
+    predicate_problem,
+    schema_problem,
+)
+from harness.scenario.devices import SimulatedDevice, log_tail
+from harness.scenario.fleet import FleetOperator, PublishedVersion
+from harness.scenario.messages import TopicRecorder
+from harness.scenario.result import MessageSample, ScenarioResult, StepResult, TimelineEvent
+from harness.scenario.variables import substitute
+
+_POLL_S = 0.5
+FINAL_DEPLOYMENT_STATUSES = {"SUCCEEDED", "FAILED", "CANCELED", "REJECTED", "COMPLETED", "TIMED_OUT"}
+
+
+class StepFailed(Exception):
+    """An expectation of a step was not met (status ``failed``)."""
+
+    def __init__(
+        self, message: str, *, details: dict[str, Any] | None = None, logs: dict[str, str] | None = None
+    ):
+        super().__init__(message)
+        self.details = details or {}
+        self.logs = logs or {}
+
+
+@dataclass
+class DeploymentHandle:
+    deployment_id: str
+    target: str
+    things: list[str]
+    started: float
+
+
+@dataclass
+class RunContext:
+    """What steps share: services, the operator, devices, recorder and values for ``${…}``."""
+
+    scenario: m.Scenario
+    work: Path
+    fleet: FleetOperator
+    kafka: Any
+    devices: dict[str, SimulatedDevice]
+    recorder: TopicRecorder
+    values: dict[str, str]
+    published: dict[tuple[str, str], PublishedVersion] = field(default_factory=dict)
+    deployments: dict[str, DeploymentHandle] = field(default_factory=dict)
+    result: ScenarioResult | None = None
+
+
+def git_commit(root: Path) -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+class TimelineWatcher:
+    """Polls what the devices reported (installed components, deployments) and records changes."""
+
+    def __init__(self, ctx: RunContext, result: ScenarioResult, client: Callable[..., Any]) -> None:
+        self.ctx = ctx
+        self.result = result
+        self.fleet = FleetOperator(client, bucket=ctx.fleet.bucket, create_bucket=False)
+        self._last: dict[tuple[str, str, str], str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="timeline", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(15)
+        self.poll()  # the final states
+
+    def _loop(self) -> None:
+        while not self._stop.wait(1.0):
+            with contextlib.suppress(Exception):
+                self.poll()
+
+    def _note(
+        self, device: str, kind: str, name: str, state: str, version: str | None, detail: str = ""
+    ) -> None:
+        key = (device, kind, name)
+        value = f"{state}@{version}"
+        if self._last.get(key) != value:
+            self._last[key] = value
+            self.result.timeline.append(
+                TimelineEvent(time.time(), device, kind, name, state, version, detail)
+            )
+
+    def poll(self) -> None:
+        for thing in list(self.ctx.devices):
+            for name, comp in self.fleet.installed(thing).items():
+                if name in self.ctx.scenario.components:
+                    self._note(
+                        thing,
+                        "component",
+                        name,
+                        str(comp.get("lifecycleState")),
+                        comp.get("componentVersion"),
+                    )
+            for handle in list(self.ctx.deployments.values()):
+                if thing not in handle.things:
+                    continue
+                item = self.fleet.effective_deployment(thing, handle.deployment_id)
+                if item is not None:
+                    status = str(item.get("coreDeviceExecutionStatus"))
+                    self._note(
+                        thing, "deployment", handle.deployment_id, status, None, str(item.get("reason") or "")
+                    )
+
+
+# --------------------------------------------------------------------------------------------
+# steps
+
+
+def _things(ctx: RunContext, devices: Any) -> list[str]:
+    if devices in (None, "all", "any"):
+        return list(ctx.devices)
+    return [str(d) for d in devices]
+
+
+def step_deploy(ctx: RunContext, step: m.DeployStep) -> dict[str, Any]:
+    target = substitute(step.target, ctx.values)
+    if target.startswith("thing:"):
+        thing = target.split(":", 1)[1]
+        arn, things = ctx.fleet.thing_arn(thing), [thing]
+    else:
+        arn = ctx.fleet.thing_group_arn(target)
+        things = [d.thing for d in ctx.devices.values() if d.group == target]
+    components: dict[str, dict[str, Any]] = {}
+    for name, spec in step.components.items():
+        merge = json.loads(substitute(json.dumps(spec.merge), ctx.values)) if spec.merge is not None else None
+        components[name] = {"version": spec.version, "merge": merge, "reset": list(spec.reset)}
+    deployment_id = ctx.fleet.deploy(
+        arn,
+        components,
+        name=f"{ctx.scenario.name}-{step.id}",
+        failure_handling=step.failure_handling,
+        timeout_s=step.timeout_s,
+    )
+    ctx.deployments[step.id] = DeploymentHandle(deployment_id, target, things, time.time())
+    return {"deploymentId": deployment_id, "target": target, "things": things, "components": components}
+
+
+def _wait(what: str, timeout: float, probe: Callable[[], tuple[bool, Any]]) -> Any:
+    """Poll ``probe`` → (done, last) until done or ``timeout``; StepFailed with the last state."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        done, last = probe()
+        if done:
+            return last
+        if time.monotonic() >= deadline:
+            raise StepFailed(f"{what}: not within {timeout:g} s (last seen: {last})", details={"last": last})
+        time.sleep(_POLL_S)
+
+
+def step_wait_for(ctx: RunContext, step: m.WaitForStep) -> dict[str, Any]:
+    if step.what == "deployment":
+        handle = ctx.deployments[step.deployment]
+        statuses: dict[str, Any] = {}
+
+        def deployment_done() -> tuple[bool, Any]:
+            for thing in handle.things:
+                item = ctx.fleet.effective_deployment(thing, handle.deployment_id)
+                statuses[thing] = (
+                    None
+                    if item is None
+                    else {
+                        "status": item.get("coreDeviceExecutionStatus"),
+                        "reason": item.get("reason"),
+                    }
+                )
+            finals = [s for s in statuses.values() if s and s["status"] in FINAL_DEPLOYMENT_STATUSES]
+            return len(finals) == len(handle.things), dict(statuses)
+
+        seen = _wait(
+            f"deployment {step.deployment} to finish on {handle.things}", step.timeout_s, deployment_done
+        )
+        wrong = {t: s for t, s in seen.items() if s["status"] != step.status}
+        if wrong:
+            raise StepFailed(
+                f"deployment {step.deployment}: expected {step.status}, got {wrong}", details=seen
+            )
+        if step.reason_contains:
+            missing = {
+                t: s for t, s in seen.items() if step.reason_contains not in str(s.get("reason") or "")
+            }
+            if missing:
+                raise StepFailed(
+                    f"deployment {step.deployment}: reason lacks {step.reason_contains!r}: {missing}",
+                    details=seen,
+                )
+        return {"deploymentId": handle.deployment_id, "devices": seen}
+    if step.what == "component":
+        things = _things(ctx, step.devices)
+        need_all = step.devices != "any"
+
+        def component_ready() -> tuple[bool, Any]:
+            states = {}
+            for thing in things:
+                comp = ctx.fleet.installed(thing).get(step.component)
+                states[thing] = (
+                    None if comp is None else f"{comp.get('lifecycleState')}@{comp.get('componentVersion')}"
+                )
+            ok = [
+                s is not None
+                and s.split("@")[0] == step.state
+                and (step.version is None or s.endswith(f"@{step.version}"))
+                for s in states.values()
+            ]
+            return (all(ok) if need_all else any(ok)), states
+
+        wanted = f"{step.component} {step.state}" + (f" at {step.version}" if step.version else "")
+        states = _wait(f"{wanted} on {things}", step.timeout_s, component_ready)
+        return {"states": states}
+    things = _things(ctx, step.devices)
+
+    def device_status() -> tuple[bool, Any]:
+        states = {t: ctx.fleet.core_device_status(t) for t in things}
+        return all(s == step.status for s in states.values()), states
+
+    return {"status": _wait(f"core devices {things} {step.status}", step.timeout_s, device_status)}
+
+
+def step_expect_messages(ctx: RunContext, step: m.ExpectMessagesStep) -> dict[str, Any]:
+    topic = substitute(step.topic, ctx.values)
+    start_ns = time.time_ns()
+    deadline = time.monotonic() + step.within_s
+    collect_whole_window = bool(
+        step.min_rate_per_s or step.latency_p50_ms or step.latency_p95_ms or step.accuracy or step.max_gap_s
+    )
+    min_count = step.min_count or 1
+    records = []
+    while time.monotonic() < deadline:
+        records = ctx.recorder.records(topic, since_ns=start_ns)
+        if len(records) >= min_count and not collect_whole_window:
+            break
+        time.sleep(0.2)
+    end_ns = time.time_ns()
+    records = ctx.recorder.records(topic, since_ns=start_ns, until_ns=end_ns)
+    window_s = (end_ns - start_ns) / 1e9
+    details: dict[str, Any] = {"topic": topic, "messages": len(records), "window_s": round(window_s, 2)}
+    payloads = []
+    for record in records:
+        try:
+            payloads.append((record.received_ns, record.json()))
+        except ValueError:
+            raise StepFailed(
+                f"{topic}: a message is not JSON: {record.value[:200]!r}", details=details
+            ) from None
+    assert ctx.result is not None
+    for received_ns, payload in payloads:
+        frame = payload.get("id") if isinstance(payload, dict) else None
+        objects = payload.get("objects") if isinstance(payload, dict) else None
+        ctx.result.messages.append(
+            MessageSample(
+                received=received_ns / 1e9,
+                topic=topic,
+                latency_ms=(latency_ms([(received_ns, payload)]) or [None])[0],
+                frame_id=int(frame) if isinstance(frame, str) and frame.isdigit() else None,
+                objects=len(objects) if isinstance(objects, list) else 0,
+            )
+        )
+    if len(records) < min_count:
+        raise StepFailed(
+            f"{topic}: {len(records)} messages in {window_s:.1f} s, expected at least {min_count}",
+            details=details,
+        )
+    if step.min_rate_per_s and len(records) / window_s < step.min_rate_per_s:
+        rate = len(records) / window_s
+        raise StepFailed(
+            f"{topic}: {rate:.2f} messages/s, expected at least {step.min_rate_per_s}", details=details
+        )
+    for _, payload in payloads:
+        problem = schema_problem(payload, step.schema)
+        if problem:
+            raise StepFailed(f"{topic}: not a {step.schema}-schema message: {problem}", details=details)
+    _check_predicates(topic, step, [p for _, p in payloads], details)
+    latencies = latency_ms(payloads)
+    if latencies:
+        details["latency_ms"] = latency_summary(latencies)
+    for budget, key in ((step.latency_p50_ms, "p50"), (step.latency_p95_ms, "p95")):
+        if budget is not None:
+            got = details.get("latency_ms", {}).get(key)
+            if got is None or got > budget:
+                raise StepFailed(
+                    f"{topic}: frame→Kafka latency {key} {got} ms over the budget {budget} ms",
+                    details=details,
+                )
+    if step.max_gap_s:
+        gap = largest_gap_s([r.received_ns for r in records], start_ns, end_ns)
+        details["largest_gap_s"] = round(gap, 2)
+        if gap > step.max_gap_s:
+            raise StepFailed(
+                f"{topic}: {gap:.1f} s without a message, allowed {step.max_gap_s} s", details=details
+            )
+    if step.accuracy is not None:
+        details["accuracy"] = _accuracy(ctx, step, payloads)
+    return details
+
+
+def _check_predicates(
+    topic: str, step: m.ExpectMessagesStep, payloads: list[Any], details: dict[str, Any]
+) -> None:
+    """``match: all``: every message meets every predicate; ``any``: at least one message does."""
+    first_problem = None
+    for payload in payloads:
+        problems = [p for p in (predicate_problem(payload, pred) for pred in step.where) if p]
+        if problems and step.match == "all":
+            raise StepFailed(f"{topic}: {problems[0]} (in {json.dumps(payload)[:300]})", details=details)
+        if not problems and step.match == "any":
+            return
+        first_problem = first_problem or (problems[0] if problems else None)
+    if step.match == "any" and step.where and payloads:
+        raise StepFailed(
+            f"{topic}: no message meets every predicate (first problem: {first_problem})", details=details
+        )
+
+
+def _accuracy(ctx: RunContext, step: m.ExpectMessagesStep, payloads: list[tuple[int, Any]]) -> dict[str, Any]:
+    """Score one full pass of the looped clip against the world's truth (see docs/scenarios.md)."""
+    from harness.eval.pipeline import score_pipeline
+
+    truth_dir = ctx.work / "world"
+    truth = json.loads((truth_dir / "truth.json").read_text())
+    frames = int(truth["frame_count"])
+    passes: dict[int, list[tuple[int, Any]]] = {}
+    for received_ns, payload in payloads:
+        passes.setdefault(int(payload["id"]) // frames, []).append((received_ns, payload))
+    if not passes:
+        raise StepFailed("no messages to score")
+    best = max(passes, key=lambda k: len(passes[k]))
+    path = ctx.work / f"messages-{step.id}.jsonl"
+    with path.open("w") as out:
+        for received_ns, payload in passes[best]:
+            local = dict(payload, id=str(int(payload["id"]) % frames))
+            out.write(json.dumps({"received_ns": received_ns, "payload": local}) + "\n")
+    score = score_pipeline(truth_dir, messages=path, max_count_error=1e9, allow_training_seeds=True)
+    roi, count = score.roi_messages, score.count_messages
+    row = {
+        "step": step.name,
+        "messages": len(passes[best]),
+        "roi_precision": None if roi is None else roi.precision,
+        "roi_recall": None if roi is None else roi.recall,
+        "count_error": None if count is None else count.error,
+        "counted": None if count is None else count.predicted,
+        "truth": None if count is None else count.truth,
+    }
+    assert ctx.result is not None
+    ctx.result.accuracy.append(row)
+    spec = step.accuracy
+    problems = []
+    if spec.min_roi_precision is not None and (row["roi_precision"] or 0) < spec.min_roi_precision:
+        problems.append(f"ROI precision {row['roi_precision']} < {spec.min_roi_precision}")
+    if spec.min_roi_recall is not None and (row["roi_recall"] or 0) < spec.min_roi_recall:
+        problems.append(f"ROI recall {row['roi_recall']} < {spec.min_roi_recall}")
+    if spec.max_count_error is not None and (
+        row["count_error"] is None or row["count_error"] > spec.max_count_error
+    ):
+        problems.append(f"counting error {row['count_error']} > {spec.max_count_error}")
+    if problems:
+        raise StepFailed("accuracy: " + "; ".join(problems), details={"accuracy": row})
+    return row
+
+
+def step_assert_logs(ctx: RunContext, step: m.AssertLogsStep, offsets: dict[Path, int]) -> dict[str, Any]:
+    things = _things(ctx, step.devices)
+    paths = {
+        t: (
+            ctx.devices[t].greengrass_log
+            if step.source == "greengrass"
+            else ctx.devices[t].component_log(step.component)
+        )
+        for t in things
+    }
+    pattern = (
+        re.compile(step.regex) if step.regex else re.compile(re.escape(substitute(step.contains, ctx.values)))
+    )
+    deadline = time.monotonic() + step.within_s
+    found: dict[str, str] = {}
+    while True:
+        for thing, path in paths.items():
+            if thing in found or not path.exists():
+                continue
+            with path.open("rb") as handle:
+                handle.seek(offsets.get(path, 0))
+                for line in handle.read().decode(errors="replace").splitlines():
+                    if pattern.search(line):
+                        found[thing] = line.strip()
+                        break
+        done = len(found) == len(paths) if step.devices != "any" else bool(found)
+        if (done and not step.absent) or time.monotonic() >= deadline:
+            break
+        if step.absent and found:
+            break
+        time.sleep(0.3)
+    logs = {f"{t}: {p.name}": log_tail(p) for t, p in paths.items()}
+    if step.absent and found:
+        raise StepFailed(
+            f"{pattern.pattern!r} appeared although it must not: {found}", details={"found": found}, logs=logs
+        )
+    if not step.absent and not (len(found) == len(paths) if step.devices != "any" else found):
+        missing = [t for t in paths if t not in found]
+        raise StepFailed(
+            f"{pattern.pattern!r} not in the log of {missing} within {step.within_s:g} s",
+            details={"found": found},
+            logs=logs,
+        )
+    return {"found": found}
+
+
+def step_inject(ctx: RunContext, step: m.InjectStep) -> dict[str, Any]:
+    if step.fault in ("kill_device", "restart_device"):
+        device = ctx.devices[substitute(step.device, ctx.values)]
+        device.kill()
+        if step.fault == "restart_device" or step.duration_s:
+            if step.duration_s:
+                time.sleep(step.duration_s)
+            device.start()
+            device.wait_booted()
+        return {"device": device.thing, "starts": device.starts}
+    if step.fault == "replace_artifact":
+        published = ctx.published[(step.component, step.version)]
+        body = (ctx.scenario.path.parent / step.file).resolve()
+        for uploaded in published.artifacts.values():
+            ctx.fleet.replace_artifact(uploaded, body)
+        return {"replaced": list(published.artifacts.values()), "with": str(body)}
+    raise HarnessError(
+        f"inject {step.fault!r} is not available with the process backend",
+        hint="kill_device, restart_device and replace_artifact are; service faults need --backend docker",
+    )
+
+
+def step_sleep(_ctx: RunContext, step: m.SleepStep) -> dict[str, Any]:
+    time.sleep(step.seconds)
+    return {"seconds": step.seconds}
+
+
+# --------------------------------------------------------------------------------------------
+# the run
+
+ProgressCallback = Callable[[str, StepResult | None], None]
+
+
+class ScenarioRunner:
+    """Runs one scenario on the simulated target (process backend) and returns its result.
+
+    ``progress`` is called with a line of text (and the step result when a step ended) so a CLI
+    can show live progress; ``work`` keeps device roots, artifacts, logs and the world.
+    """
+
+    def __init__(
+        self,
+        scenario: m.Scenario,
+        work: Path,
+        *,
+        backend: str = "process",
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        if backend != "process":
+            raise HarnessError(
+                f"backend {backend!r} is not available yet", hint="use --backend process (the default)"
+            )
+        self.scenario = scenario
+        self.work = work
+        self.backend = backend
+        self.progress = progress or (lambda _text, _step: None)
+        self._interrupted = False
+
+    def run(self) -> ScenarioResult:
+        from harness.services.aws import AwsEndpoint
+        from harness.services.kafka import ExternalKafka, KafkaBroker
+
+        self.work.mkdir(parents=True, exist_ok=True)
+        root = Path(__file__).resolve().parents[2]
+        result = ScenarioResult(
+            scenario=self.scenario.name,
+            path=str(self.scenario.path),
+            target="sim",
+            backend=self.backend,
+            started=time.time(),
+        )
+        result.properties.update(
+            {
+                "scenario": self.scenario.name,
+                "target": "sim",
+                "backend": self.backend,
+                "device profiles": ", ".join(sorted({d.profile for d in self.scenario.devices})),
+                "component versions": ", ".join(
+                    f"{name} {', '.join(versions)}" for name, versions in self.scenario.components.items()
+                ),
+                "git commit": git_commit(root),
+            }
+        )
+        t0 = time.monotonic()
+        with contextlib.ExitStack() as stack:
+            try:
+                self.progress("starting the AWS endpoint and the Kafka broker", None)
+                aws = stack.enter_context(AwsEndpoint())
+                external = self.scenario.services.kafka_external
+                kafka = stack.enter_context(ExternalKafka(external) if external else KafkaBroker())
+                for topic in self.scenario.services.topics:
+                    kafka.create_topic(topic)
+                result.phases["services"] = round(time.monotonic() - t0, 2)
+                fleet = FleetOperator(aws.client)
+                values = self._values(kafka, fleet)
+                if self.scenario.world is not None:
+                    t = time.monotonic()
+                    from harness.world import WorldParams, write_world
+
+                    self.progress("rendering the world's ground truth", None)
+                    write_world(
+                        WorldParams(seed=self.scenario.world.seed, seconds=self.scenario.world.seconds),
+                        self.work / "world",
+                    )
+                    result.phases["world"] = round(time.monotonic() - t, 2)
+                t = time.monotonic()
+                published = self._publish(fleet)
+                result.phases["upload"] = round(time.monotonic() - t, 2)
+                recorder = TopicRecorder(kafka, list(self.scenario.services.topics))
+                recorder.start()
+                stack.callback(recorder.stop)
+                devices = self._devices(aws, stack)
+                ctx = RunContext(self.scenario, self.work, fleet, kafka, devices, recorder, values, published)
+                ctx.result = result
+                t = time.monotonic()
+                self.progress(f"booting {len(devices)} simulated core device(s)", None)
+                for device in devices.values():
+                    device.start()
+                for device in devices.values():
+                    device.wait_booted()
+                result.phases["devices"] = round(time.monotonic() - t, 2)
+                watcher = TimelineWatcher(ctx, result, aws.client)
+                watcher.start()
+                stack.callback(watcher.stop)
+                self._steps(ctx, result)
+            except KeyboardInterrupt:
+                self._interrupted = True
+                result.steps.append(
+                    StepResult(
+                        len(result.steps), "interrupt", "interrupted", "error", time.time(), 0.0, "Ctrl-C"
+                    )
+                )
+        result.duration_s = round(time.monotonic() - t0, 2)
+        if self._interrupted:
+            raise KeyboardInterrupt
+        return result
+
+    def _values(self, kafka: Any, fleet: FleetOperator) -> dict[str, str]:
+        from harness.services.ports import free_ports
+
+        bootstrap = kafka.bootstrap_servers.split(",")[0]
+        host, port = bootstrap.rsplit(":", 1)
+        values = {
+            "kafka.host": host,
+            "kafka.port": port,
+            "kafka.bootstrap": bootstrap,
+            "aws.bucket": fleet.bucket,
+        }
+        values.update({f"var.{k}": str(v) for k, v in self.scenario.variables.items()})
+        names = sorted(
+            {ref.split(".", 1)[1] for ref in self.scenario.references() if ref.startswith("free_port.")}
+        )
+        for name, port_number in zip(names, free_ports(len(names)) if names else [], strict=True):
+            values[f"free_port.{name}"] = str(port_number)
+        index = 0
+        for spec in self.scenario.devices:
+            for thing in spec.things:
+                index += 1
+                values[f"device.{index}.thing"] = thing
+        return values
+
+    def _publish(self, fleet: FleetOperator) -> dict[tuple[str, str], PublishedVersion]:
+        from harness.package import package
+
+        published = {}
+        for name, versions in self.scenario.components.items():
+            for version, spec in versions.items():
+                self.progress(f"publishing {name} {version}", None)
+                archive = None
+                if spec.artifact is not None:
+                    _folder, archive = package(spec.artifact, self.work / "artifacts" / name / version)
+                published[(name, version)] = fleet.publish(spec.recipe, archive)
+        return published
+
+    def _devices(self, aws: Any, stack: contextlib.ExitStack) -> dict[str, SimulatedDevice]:
+        devices = {}
+        for spec in self.scenario.devices:
+            for thing in spec.things:
+                device = SimulatedDevice(
+                    thing=thing,
+                    group=spec.thing_group,
+                    profile=spec.profile,
+                    root=self.work / "devices" / thing,
+                    environment=aws.environment(),
+                )
+                stack.callback(device.stop)
+                devices[thing] = device
+        return devices
+
+    def _steps(self, ctx: RunContext, result: ScenarioResult) -> None:
+        failed = False
+        for index, step in enumerate(self.scenario.steps):
+            started = time.time()
+            if failed:
+                result.steps.append(
+                    StepResult(index, step.kind, step.name, "skipped", started, 0.0, "an earlier step failed")
+                )
+                continue
+            self.progress(f"{step.kind}: {step.name}", None)
+            offsets = _log_offsets(ctx) if isinstance(step, m.AssertLogsStep) and not step.from_start else {}
+            result.timeline.append(TimelineEvent(started, "", "step", step.name, "started"))
+            t = time.monotonic()
+            try:
+                details = self._run_step(ctx, step, offsets)
+                outcome = StepResult(
+                    index, step.kind, step.name, "passed", started, 0.0, _summary(step, details), details
+                )
+            except StepFailed as failure:
+                outcome = StepResult(
+                    index,
+                    step.kind,
+                    step.name,
+                    "failed",
+                    started,
+                    0.0,
+                    str(failure),
+                    failure.details,
+                    failure.logs,
+                )
+                outcome.logs.update(_device_logs(ctx, outcome.logs))
+            except HarnessError as err:
+                outcome = StepResult(index, step.kind, step.name, "error", started, 0.0, str(err))
+                outcome.logs.update(_device_logs(ctx, {}))
+            outcome.duration_s = round(time.monotonic() - t, 2)
+            result.phases[f"step {index + 1}: {step.name}"] = outcome.duration_s
+            result.steps.append(outcome)
+            self.progress(
+                f"{outcome.status}: {step.name} ({outcome.duration_s:.1f} s) {outcome.message}", outcome
+            )
+            if outcome.status != "passed" and not step.continue_on_failure:
+                failed = True
+
+    @staticmethod
+    def _run_step(ctx: RunContext, step: m.Step, offsets: dict[Path, int]) -> dict[str, Any]:
+        if isinstance(step, m.DeployStep):
+            return step_deploy(ctx, step)
+        if isinstance(step, m.WaitForStep):
+            return step_wait_for(ctx, step)
+        if isinstance(step, m.ExpectMessagesStep):
+            return step_expect_messages(ctx, step)
+        if isinstance(step, m.AssertLogsStep):
+            return step_assert_logs(ctx, step, offsets)
+        if isinstance(step, m.InjectStep):
+            return step_inject(ctx, step)
+        if isinstance(step, m.SleepStep):
+            return step_sleep(ctx, step)
+        raise HarnessError(f"step kind {step.kind!r} is not implemented")
+
+
+def _log_offsets(ctx: RunContext) -> dict[Path, int]:
+    offsets = {}
+    for device in ctx.devices.values():
+        logs = device.root / "logs"
+        for path in logs.glob("*.log") if logs.exists() else []:
+            offsets[path] = path.stat().st_size
+    return offsets
+
+
+def _device_logs(ctx: RunContext, already: dict[str, str]) -> dict[str, str]:
+    """Excerpts for a failed step: each device's nucleus log and its components' logs."""
+    logs = {}
+    for device in ctx.devices.values():
+        for path in sorted((device.root / "logs").glob("*.log")) if (device.root / "logs").exists() else []:
+            key = f"{device.thing}: {path.name}"
+            if key not in already:
+                logs[key] = log_tail(path, 25)
+    return logs
+
+
+def _summary(step: m.Step, details: dict[str, Any]) -> str:
+    if isinstance(step, m.ExpectMessagesStep):
+        text = f"{details['messages']} messages in {details['window_s']} s"
+        if "latency_ms" in details:
+            lat = details["latency_ms"]
+            text += f", frame→Kafka p50 {lat.get('p50')} ms p95 {lat.get('p95')} ms"
+        if "accuracy" in details:
+            acc = details["accuracy"]
+            text += f", ROI precision {acc['roi_precision']:.2f} recall {acc['roi_recall']:.2f}"
+        return text
+    if isinstance(step, m.WaitForStep):
+        return json.dumps(details.get("devices") or details.get("states") or details.get("status"))[:200]
+    if isinstance(step, m.DeployStep):
+        return f"deployment {details['deploymentId']} to {details['target']}"
+    return ""
