@@ -204,6 +204,7 @@ def step_wait_for(ctx: RunContext, step: m.WaitForStep) -> dict[str, Any]:
                     else {
                         "status": item.get("coreDeviceExecutionStatus"),
                         "reason": item.get("reason"),
+                        **({"statusDetails": item["statusDetails"]} if item.get("statusDetails") else {}),
                     }
                 )
             finals = [s for s in statuses.values() if s and s["status"] in FINAL_DEPLOYMENT_STATUSES]
@@ -219,7 +220,9 @@ def step_wait_for(ctx: RunContext, step: m.WaitForStep) -> dict[str, Any]:
             )
         if step.reason_contains:
             missing = {
-                t: s for t, s in seen.items() if step.reason_contains not in str(s.get("reason") or "")
+                t: s
+                for t, s in seen.items()
+                if step.reason_contains not in f"{s.get('reason') or ''} {json.dumps(s.get('statusDetails'))}"
             }
             if missing:
                 raise StepFailed(
@@ -265,7 +268,7 @@ def step_expect_messages(ctx: RunContext, step: m.ExpectMessagesStep) -> dict[st
     collect_whole_window = bool(
         step.min_rate_per_s or step.latency_p50_ms or step.latency_p95_ms or step.accuracy or step.max_gap_s
     )
-    min_count = step.min_count or 1
+    min_count = step.min_count if step.min_count is not None else 1
     records = []
     while time.monotonic() < deadline:
         records = ctx.recorder.records(topic, since_ns=start_ns)
@@ -636,7 +639,7 @@ class ScenarioRunner:
 
     def _steps(self, ctx: RunContext, result: ScenarioResult) -> None:
         failed = False
-        for index, step in enumerate(self.scenario.steps):
+        for index, step in enumerate(self.scenario.steps, 1):
             started = time.time()
             if failed:
                 result.steps.append(
@@ -669,7 +672,7 @@ class ScenarioRunner:
                 outcome = StepResult(index, step.kind, step.name, "error", started, 0.0, str(err))
                 outcome.logs.update(_device_logs(ctx, {}))
             outcome.duration_s = round(time.monotonic() - t, 2)
-            result.phases[f"step {index + 1}: {step.name}"] = outcome.duration_s
+            result.phases[f"step {index}: {step.name}"] = outcome.duration_s
             result.steps.append(outcome)
             self.progress(
                 f"{outcome.status}: {step.name} ({outcome.duration_s:.1f} s) {outcome.message}", outcome
