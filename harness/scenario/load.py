@@ -45,6 +45,7 @@ from harness.scenario.model import (
     Scenario,
     ServicesSpec,
     SleepStep,
+    SnapshotStep,
     Step,
     WaitForStep,
     WorldSpec,
@@ -619,6 +620,9 @@ class _Checker:
     def _step_sleep(self, at: Where, step: dict[str, Any], _index: int) -> None:
         """Nothing beyond the schema (seconds > 0)."""
 
+    def _step_snapshot(self, at: Where, step: dict[str, Any], _index: int) -> None:
+        """Nothing beyond the schema and the variable check of its url."""
+
     # --- cross-references ----------------------------------------------------------------------
 
     def _thing(self, thing: str, at: Where) -> None:
@@ -856,6 +860,13 @@ class _Checker:
                 component=step.get("component"),
                 version=step.get("version"),
                 file=self._resolve(step["file"]) if "file" in step else None,
+            )
+        if kind == "snapshot":
+            return SnapshotStep(
+                **common,
+                url=step["url"],
+                frames=int(step.get("frames", 1)),
+                timeout_s=float(step.get("timeout_s", 30.0)),
             )
         assert kind == "sleep", kind
         return SleepStep(**common, seconds=float(step["seconds"]))

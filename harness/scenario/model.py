@@ -32,6 +32,7 @@ __all__ = [
     "Scenario",
     "ServicesSpec",
     "SleepStep",
+    "SnapshotStep",
     "Step",
     "WaitForStep",
     "WorldSpec",
@@ -201,6 +202,15 @@ class InjectStep(Step):
 @dataclass(frozen=True, kw_only=True)
 class SleepStep(Step):
     seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class SnapshotStep(Step):
+    """Frames of a video stream (the app's RTSP output) kept as report thumbnails."""
+
+    url: str
+    frames: int = 1
+    timeout_s: float = 30.0
 
 
 @dataclass(frozen=True, kw_only=True)

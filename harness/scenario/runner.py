@@ -470,6 +470,56 @@ def step_inject(ctx: RunContext, step: m.InjectStep) -> dict[str, Any]:
     )
 
 
+def step_snapshot(ctx: RunContext, step: m.SnapshotStep) -> dict[str, Any]:
+    """Open the stream with OpenCV (FFmpeg, RTSP over TCP) and keep ``frames`` thumbnails."""
+    import os
+
+    import cv2
+
+    from harness.scenario.result import Thumbnail
+
+    url = substitute(step.url, ctx.values)
+    os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
+    deadline = time.monotonic() + step.timeout_s
+    capture = None
+    while capture is None and time.monotonic() < deadline:
+        attempt = cv2.VideoCapture(url, cv2.CAP_FFMPEG)
+        if attempt.isOpened():
+            capture = attempt
+        else:
+            attempt.release()
+            time.sleep(0.5)
+    if capture is None:
+        raise StepFailed(f"cannot open {url} within {step.timeout_s:g} s")
+    kept: list[tuple[int, int]] = []
+    try:
+        next_at = time.monotonic()
+        while len(kept) < step.frames and time.monotonic() < deadline:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            if time.monotonic() < next_at:
+                continue
+            next_at = time.monotonic() + 1.0
+            height, width = frame.shape[:2]
+            small = cv2.resize(
+                frame, (480, max(1, round(480 * height / width))), interpolation=cv2.INTER_AREA
+            )
+            ok, png = cv2.imencode(".png", small)
+            if ok:
+                assert ctx.result is not None
+                caption = f"{step.name} · {len(kept) + 1}/{step.frames} · {width}x{height}"
+                ctx.result.thumbnails.append(Thumbnail(caption, png.tobytes()))
+                kept.append((width, height))
+    finally:
+        capture.release()
+    if len(kept) < step.frames:
+        raise StepFailed(
+            f"{url}: read {len(kept)} of {step.frames} frames before the stream ended or timed out"
+        )
+    return {"url": url, "frames": len(kept), "size": f"{kept[0][0]}x{kept[0][1]}"}
+
+
 def step_sleep(_ctx: RunContext, step: m.SleepStep) -> dict[str, Any]:
     time.sleep(step.seconds)
     return {"seconds": step.seconds}
@@ -694,6 +744,8 @@ class ScenarioRunner:
             return step_inject(ctx, step)
         if isinstance(step, m.SleepStep):
             return step_sleep(ctx, step)
+        if isinstance(step, m.SnapshotStep):
+            return step_snapshot(ctx, step)
         raise HarnessError(f"step kind {step.kind!r} is not implemented")
 
 

@@ -56,7 +56,7 @@ MESSAGE_SCHEMAS = ("minimal", "full", "none")
 MATCH_MODES = ("all", "any")
 FAULTS = ("kill_device", "restart_device", "stop_kafka", "stop_triton", "s3_outage", "replace_artifact")
 LOG_SOURCES = ("greengrass",)
-STEP_KINDS = ("deploy", "wait_for", "expect_messages", "assert_logs", "inject", "sleep")
+STEP_KINDS = ("deploy", "wait_for", "expect_messages", "assert_logs", "inject", "sleep", "snapshot")
 
 #: What the loader fills in for an absent key; the schema's ``default`` annotations come from here.
 DEFAULTS: dict[str, Any] = {
@@ -426,6 +426,23 @@ _SLEEP = _step(
     ["seconds"],
 )
 
+_SNAPSHOT = _step(
+    "snapshot",
+    "grab frames of a video stream (the app's RTSP output, annotated by its OSD) for the report.",
+    {
+        "url": _text("The stream, e.g. rtsp://127.0.0.1:${free_port.rtsp}/ds-test (may use ${…})."),
+        "frames": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 8,
+            "default": 1,
+            "description": "How many thumbnails to keep, one per second.",
+        },
+        "timeout_s": _seconds("How long to try to open the stream and read the frames."),
+    },
+    ["url"],
+)
+
 SCENARIO_SCHEMA: dict[str, Any] = {
     "$schema": _DRAFT,
     "title": "edge-harness scenario",
@@ -573,7 +590,9 @@ SCENARIO_SCHEMA: dict[str, Any] = {
             "description": (
                 "What to do, in order. The first failing step ends the run unless continue_on_failure."
             ),
-            "items": {"oneOf": [_DEPLOY, _WAIT_FOR, _EXPECT_MESSAGES, _ASSERT_LOGS, _INJECT, _SLEEP]},
+            "items": {
+                "oneOf": [_DEPLOY, _WAIT_FOR, _EXPECT_MESSAGES, _ASSERT_LOGS, _INJECT, _SLEEP, _SNAPSHOT]
+            },
         },
     },
 }

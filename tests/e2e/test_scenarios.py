@@ -58,7 +58,7 @@ def test_traffic_ota_upgrade_and_rollback(tmp_path: Path) -> None:
     assert "traffic-ota: PASSED" in proc.stderr
 
     suite = next(iter(JUnitXml.fromfile(str(report / "junit.xml"))))
-    assert suite.tests == 15 and suite.failures == 0 and suite.errors == 0
+    assert suite.tests == 17 and suite.failures == 0 and suite.errors == 0
     properties = {p.name: p.value for p in suite.properties()}
     assert properties["scenario"] == "traffic-ota" and properties["target"] == "sim"
 
