@@ -433,7 +433,7 @@ SCHEMA_CASES = [
         ("kind: sleep", "kind: slep"),
         "kind: slep",
         "at /steps/11/kind: kind 'slep' is not one of ['deploy', 'wait_for', 'expect_messages', "
-        "'assert_logs', 'inject', 'sleep']",
+        "'assert_logs', 'inject', 'sleep', 'snapshot']",
         "did you mean 'sleep'?",
         id="unknown-kind",
     ),
@@ -1007,7 +1007,7 @@ def test_every_property_of_the_schema_has_a_description() -> None:
         branch["properties"]["kind"]["const"]
         for branch in SCENARIO_SCHEMA["properties"]["steps"]["items"]["oneOf"]
     ]
-    assert kinds == ["deploy", "wait_for", "expect_messages", "assert_logs", "inject", "sleep"]
+    assert kinds == ["deploy", "wait_for", "expect_messages", "assert_logs", "inject", "sleep", "snapshot"]
 
 
 # --- ${…} references ----------------------------------------------------------------------------
