@@ -1,48 +1,44 @@
-"""Test helpers: a fleet operator's side (boto3 only) and simulated core devices.
+"""The device tests' fleet operator (boto3 only) and simulated core devices.
 
 The operator publishes components (a ZIP artifact uploaded to S3 and a recipe through
 CreateComponentVersion), deploys to a thing group and reads results through
 ListEffectiveDeployments / ListInstalledComponents, exactly as a scenario does against real AWS.
-Devices run in-process (a :class:`CoreDevice` on a thread) or as an ``edge-harness device run``
-subprocess when a test needs to SIGKILL one.
+Devices run in-process (a :class:`CoreDevice` on a thread, :mod:`harness.testing` — the same code
+the pytest plugin's ``core_device`` fixture uses) or as an ``edge-harness device run`` subprocess
+when a test needs to SIGKILL one.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import json
-import threading
 import time
-import uuid
-import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from fake_device.nucleus.artifacts import RetryPolicy
 from fake_device.nucleus.kernel import CoreDevice
+from harness import testing
 from harness.services.aws import AwsEndpoint
+from harness.testing import component_log, processes_with, unique, wait_for, zip_bytes
+
+__all__ = [
+    "FAST_RETRIES",
+    "Operator",
+    "component_log",
+    "processes_with",
+    "running_device",
+    "unique",
+    "wait_for",
+    "zip_bytes",
+]
 
 #: artifact retries that do not sleep, so failure tests are quick
 FAST_RETRIES = {
     "checksum_retry": RetryPolicy(max_attempts=2, initial_interval=0.0, max_interval=0.0),
     "sleep": lambda _s: None,
 }
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def zip_bytes(files: Mapping[str, str | bytes], *, folder: str = "") -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, content in files.items():
-            archive.writestr(f"{folder}{name}", content)
-    return buffer.getvalue()
 
 
 class Operator:
@@ -151,46 +147,7 @@ class Operator:
 def running_device(
     endpoint: AwsEndpoint, root: Path, thing: str, group: str, **options: Any
 ) -> Iterator[CoreDevice]:
-    """A device booted on ``root`` and polling on a thread; stopped (components too) on exit."""
-    options.setdefault("poll_interval", 0.2)
+    """:func:`harness.testing.running_device` with artifact retries that do not sleep."""
     options.setdefault("artifact_options", FAST_RETRIES)
-    device = CoreDevice(
-        root,
-        thing,
-        client_factory=endpoint.client,
-        thing_groups=(group,),
-        extra_environment=endpoint.environment(),
-        **options,
-    )
-    device.boot()
-    thread = threading.Thread(target=device.run, name=f"device-{thing}", daemon=True)
-    thread.start()
-    try:
+    with testing.running_device(endpoint, root, thing, group, **options) as device:
         yield device
-    finally:
-        device.stop()
-        thread.join(30)
-
-
-def processes_with(marker: str) -> list[psutil.Process]:
-    """Live processes whose command line contains ``marker`` (component scripts carry one)."""
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        if marker in " ".join(process.info.get("cmdline") or []):
-            found.append(process)
-    return found
-
-
-def component_log(root: Path, component: str) -> str:
-    path = root / "logs" / f"{component}.log"
-    return path.read_text() if path.exists() else ""
-
-
-def wait_for(predicate: Any, timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
