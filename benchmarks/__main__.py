@@ -1,4 +1,9 @@
-"""Run the benchmarks and write JSON: ``python -m benchmarks [--quick] [--out DIR]``."""
+"""Run the benchmarks and write JSON: ``python -m benchmarks [--quick] [--out DIR] [--only SUITE]``.
+
+Suites: ``services`` (service readiness, Triton round-trips, detector inference → services.json)
+and ``pipeline`` (the traffic app against raw ONNX Runtime, and its accuracy → pipeline.json,
+several minutes; see benchmarks/pipeline.py).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ import time
 from pathlib import Path
 
 import click
+
+SUITES = ("services", "pipeline")
 
 
 @click.command()
@@ -19,8 +26,24 @@ import click
     show_default=True,
     help="Folder for the JSON results.",
 )
-def main(quick: bool, out: Path) -> None:
-    """Measure service readiness, Triton round-trips and detector inference; print and save ratios."""
+@click.option(
+    "--only",
+    type=click.Choice(SUITES),
+    multiple=True,
+    help="Run only this suite (repeatable); default: all of them.",
+)
+def main(quick: bool, out: Path, only: tuple[str, ...]) -> None:
+    """Measure services (readiness, Triton round-trips, detector inference) and the pipeline; save ratios."""
+    suites = only or SUITES
+    if "services" in suites:
+        _services(quick, out)
+    if "pipeline" in suites:
+        from benchmarks import pipeline
+
+        pipeline.run_and_write(out, quick=quick)
+
+
+def _services(quick: bool, out: Path) -> None:
     from benchmarks import detector_inference, service_readiness, triton_roundtrip
 
     report = {

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from harness.cli import HarnessGroup
@@ -22,6 +30,12 @@ from harness.eval.pipeline import (
     MembershipScore,
     PipelineScore,
     score_pipeline,
+)
+from harness.eval.pipeline_run import (
+    DEFAULT_SECONDS,
+    DEFAULT_SEEDS,
+    PipelineRunResult,
+    run_pipeline_eval,
 )
 from harness.eval.run import Evaluation, evaluate_detector, frames_per_seed, parse_seeds
 from harness.eval.truth import HELD_OUT_FROM, IGNORE_BELOW_VISIBILITY
@@ -171,7 +185,6 @@ def _print(result: Evaluation) -> None:
 @click.option(
     "--truth",
     "truth_dir",
-    required=True,
     type=click.Path(path_type=Path),
     help="The world directory the run saw (gt.txt, truth.json from edge-harness world make).",
 )
@@ -224,8 +237,41 @@ def _print(result: Evaluation) -> None:
     is_flag=True,
     help="Permit a world of seeds 1000-1999 (the detector's training data).",
 )
+@click.option(
+    "--run",
+    "run_mode",
+    is_flag=True,
+    help="Run the traffic app on held-out worlds (render, play through Triton into Kafka) and score it.",
+)
+@click.option(
+    "--component-version",
+    metavar="VERSION",
+    help="With --run: the traffic app's component version to run (1.0.1: detector B, 1.0.0: A).",
+)
+@click.option(
+    "--artifact",
+    "artifact_spec",
+    type=click.Path(path_type=Path),
+    help="With --run: any artifact.yaml of the traffic app, instead of --component-version.",
+)
+@click.option(
+    "--seeds",
+    help=f"With --run: world seeds, a range and/or a list [default: {DEFAULT_SEEDS}].",
+)
+@click.option(
+    "--seconds",
+    type=float,
+    help=f"With --run: seconds of world per seed [default: {DEFAULT_SECONDS:g}].",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With --run: keep every file here (app, worlds, tracks, messages, logs); default: a temporary "
+    "folder that is removed.",
+)
 def pipeline(
-    truth_dir: Path,
+    truth_dir: Path | None,
     tracks: Path | None,
     messages: Path | None,
     min_visibility: float,
@@ -235,6 +281,12 @@ def pipeline(
     max_count_error: float,
     json_out: Path | None,
     allow_training_seeds: bool,
+    run_mode: bool,
+    component_version: str | None,
+    artifact_spec: Path | None,
+    seeds: str | None,
+    seconds: float | None,
+    out_dir: Path | None,
 ) -> None:
     """Score a DeepStream pipeline run (tracks.txt and/or Kafka messages) against a world's truth.
 
@@ -242,7 +294,50 @@ def pipeline(
     precision and recall of the objects reported in the ROI. Counting: distinct tracking ids vs
     the vehicles that were in the ROI. Latency: receive time - @timestamp when the consumer
     recorded it. Exit 1 when a goal (--min-mota, --max-count-error) is missed.
+
+    With --run, the run is made here: for each seed the world is rendered, the component's app
+    plays it (Triton, Kafka on a tansu broker) and the run is scored; goals are judged on the
+    aggregate over the seeds.
     """
+    run_options = {
+        "--component-version": component_version,
+        "--artifact": artifact_spec,
+        "--seeds": seeds,
+        "--seconds": seconds,
+        "--out": out_dir,
+    }
+    if run_mode:
+        scoring = (("--truth", truth_dir), ("--tracks", tracks), ("--messages", messages))
+        given = [name for name, value in scoring if value is not None]
+        if given:
+            raise click.UsageError(
+                f"--run makes its own run: {', '.join(given)} score an existing one (leave out --run)"
+            )
+        if message_interval != MESSAGE_INTERVAL:
+            raise click.UsageError(
+                f"--run: the app sends every {MESSAGE_INTERVAL}th frame; drop --message-interval"
+            )
+        if (component_version is None) == (artifact_spec is None):
+            raise click.UsageError("--run needs --component-version VERSION or --artifact SPEC (one of them)")
+        _run_pipeline(
+            artifact_spec=artifact_spec,
+            component_version=component_version,
+            seeds=seeds or DEFAULT_SEEDS,
+            seconds=DEFAULT_SECONDS if seconds is None else seconds,
+            out_dir=out_dir,
+            min_visibility=min_visibility,
+            class_aware=class_aware,
+            min_mota=min_mota,
+            max_count_error=max_count_error,
+            json_out=json_out,
+            allow_training_seeds=allow_training_seeds,
+        )
+        return
+    misplaced = [name for name, value in run_options.items() if value is not None]
+    if misplaced:
+        raise click.UsageError(f"{', '.join(misplaced)} only with --run")
+    if truth_dir is None:
+        raise click.UsageError("give --truth DIR (the world the run saw), or --run to make a run")
     if tracks is None and messages is None:
         raise click.UsageError("give --tracks, --messages or both")
     result = score_pipeline(
@@ -351,3 +446,143 @@ def _print_pipeline(result: PipelineScore) -> None:
     for goal in result.goals:
         mark = "[green]✓[/]" if goal.met else "[bold red]✗[/]"
         console.print(f"{mark} {goal.describe()}")
+
+
+def _run_pipeline(
+    *,
+    artifact_spec: Path | None,
+    component_version: str | None,
+    seeds: str,
+    seconds: float,
+    out_dir: Path | None,
+    min_visibility: float,
+    class_aware: bool,
+    min_mota: float,
+    max_count_error: float,
+    json_out: Path | None,
+    allow_training_seeds: bool,
+) -> None:
+    """``eval pipeline --run``: run, print the per-seed table and the aggregate, exit 1 on a missed goal."""
+    seed_list = parse_seeds(seeds)
+    err = Console(stderr=True, highlight=False)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("steps"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        bar = progress.add_task("starting", total=None)
+
+        def on_step(done: int, total: int, description: str) -> None:
+            progress.update(bar, completed=done, total=total, description=description)
+
+        result = run_pipeline_eval(
+            artifact_spec,
+            component_version=component_version,
+            seeds=seed_list,
+            seconds=seconds,
+            out_dir=out_dir,
+            min_mota=min_mota,
+            max_count_error=max_count_error,
+            min_visibility=min_visibility,
+            class_aware=class_aware,
+            allow_training_seeds=allow_training_seeds,
+            on_step=on_step,
+        )
+    _print_run(result)
+    if json_out is not None:
+        try:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        except OSError as error:
+            raise HarnessError(f"cannot write {json_out}: {error.strerror or error}") from error
+        err.print(f"written {json_out}")
+    if not result.passed:
+        err.print(
+            "[bold red]goal missed:[/] " + "; ".join(goal.describe() for goal in result.missed),
+            soft_wrap=True,
+        )
+        raise SystemExit(EXIT_FAILED)
+
+
+def _count_cell(count: CountScore | None) -> str:
+    if count is None:
+        return "—"
+    return f"{count.predicted}/{count.truth} ({_error(count.error)})"
+
+
+def _print_run(result: PipelineRunResult) -> None:
+    console = Console(highlight=False)
+    what = f"component {result.component_version}" if result.component_version else str(result.artifact)
+    console.print(
+        f"[bold]{what}[/] on {len(result.seeds)} seed(s) × {result.seconds:g} s "
+        f"({'class-aware' if result.class_aware else 'vehicle-agnostic'}; {result.wall_seconds:.0f} s)",
+        soft_wrap=True,
+    )
+    table = Table(show_edge=False)
+    columns = ("seed", "frames", "FPS", "MOTA", "IDF1", "ID sw.", "FP", "FN")
+    for column in (*columns, "count tracks", "count msgs", "msgs recv/sent", "latency p50"):
+        table.add_column(column, justify="right")
+    for run in result.runs:
+        score, app = run.score, run.app
+        t = score.tracking
+        lat = score.latency
+        table.add_row(
+            str(run.seed),
+            str(app.frames),
+            f"{app.fps:.1f}",
+            _fmt(t.mota if t else None),
+            _fmt(t.idf1 if t else None),
+            str(t.id_switches) if t else "—",
+            str(t.false_positives) if t else "—",
+            str(t.misses) if t else "—",
+            _count_cell(score.count_tracks),
+            _count_cell(score.count_messages),
+            f"{app.messages_received}/{app.messages_sent}",
+            f"{lat.p50_ms:.0f} ms" if lat else "—",
+        )
+    agg = result.aggregate
+    counts = {c.source: c for c in agg.counts}
+
+    def total_cell(source: str) -> str:
+        c = counts.get(source)
+        return f"{c.predicted}/{c.truth} ({_error(c.error)})" if c else "—"
+
+    received = sum(r.app.messages_received for r in result.runs)
+    sent = sum(r.app.messages_sent for r in result.runs)
+    table.add_section()
+    table.add_row(
+        "all",
+        str(sum(r.app.frames for r in result.runs)),
+        "",
+        _fmt(agg.mota),
+        _fmt(agg.idf1),
+        str(agg.id_switches),
+        str(agg.false_positives),
+        str(agg.misses),
+        total_cell("tracks"),
+        total_cell("messages"),
+        f"{received}/{sent}",
+        f"{agg.latency.p50_ms:.0f} ms" if agg.latency else "—",
+        style="bold",
+    )
+    console.print(table)
+    if agg.latency is not None:
+        lat = agg.latency
+        console.print(
+            f"frame → Kafka latency over {lat.messages} messages (files played as fast as possible, so "
+            f"queueing included): p50 {lat.p50_ms:.1f} ms, p95 {lat.p95_ms:.1f} ms, p99 {lat.p99_ms:.1f} ms",
+            soft_wrap=True,
+        )
+    for run in result.runs:
+        for note in run.score.notes:
+            console.print(f"[dim]seed {run.seed}: {note}[/]", soft_wrap=True)
+    if result.out_dir is not None:
+        console.print(f"[dim]files: {result.out_dir}[/]", soft_wrap=True)
+    for goal in result.goals:
+        mark = "[green]✓[/]" if goal.met else "[bold red]✗[/]"
+        console.print(f"{mark} {goal.describe()} (all seeds)")

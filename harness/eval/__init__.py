@@ -6,7 +6,9 @@ or ``edge-harness eval detector``. The shipped models and their figures: models_
 
 Pipeline: a run's ``tracks.txt`` and Kafka messages scored for tracking (MOTA, IDF1), ROI
 membership, counting and latency. Entry point: :func:`score_pipeline`, or
-``edge-harness eval pipeline``; docs/evaluation.md explains the metrics.
+``edge-harness eval pipeline``; docs/evaluation.md explains the metrics. :func:`run_pipeline_eval`
+(``eval pipeline --run``) makes such runs itself: the app of a component artifact on held-out
+worlds, into a real Kafka broker, scored per seed and over all seeds (docs/deepstream/pipeline.md).
 """
 
 from harness.eval.contract import (
@@ -40,6 +42,17 @@ from harness.eval.pipeline import (
     read_tracks,
     score_pipeline,
 )
+from harness.eval.pipeline_run import (
+    AggregateScore,
+    AppRun,
+    CountTotal,
+    MessageRecorder,
+    PipelineRunResult,
+    SeedRun,
+    component_artifact,
+    run_app,
+    run_pipeline_eval,
+)
 from harness.eval.run import Evaluation, evaluate_detector, parse_seeds
 from harness.eval.truth import (
     HELD_OUT_FROM,
@@ -57,8 +70,11 @@ __all__ = [
     "MAX_DETECTIONS",
     "OUTPUT_NAME",
     "TRAINING_SEEDS",
+    "AggregateScore",
+    "AppRun",
     "ClassAP",
     "CountScore",
+    "CountTotal",
     "DetectionMetrics",
     "Evaluation",
     "FrameDetections",
@@ -68,16 +84,20 @@ __all__ = [
     "MembershipScore",
     "Message",
     "MessageObject",
+    "MessageRecorder",
     "ModelFiles",
     "OnnxDetector",
+    "PipelineRunResult",
     "PipelineScore",
     "RowComparison",
+    "SeedRun",
     "TrackRow",
     "TrackWriter",
     "TrackingScore",
     "WorldTruth",
     "coco_metrics",
     "compare_rows",
+    "component_artifact",
     "evaluate_detector",
     "frame_truth",
     "load_world_truth",
@@ -87,6 +107,8 @@ __all__ = [
     "read_tracks",
     "resize_rgb",
     "resolve_model",
+    "run_app",
+    "run_pipeline_eval",
     "score_pipeline",
     "to_frame_boxes",
 ]
