@@ -1,8 +1,9 @@
 """Run the benchmarks and write JSON: ``python -m benchmarks [--quick] [--out DIR] [--only SUITE]``.
 
 Suites: ``services`` (service readiness, Triton round-trips, detector inference → services.json)
-and ``pipeline`` (the traffic app against raw ONNX Runtime, and its accuracy → pipeline.json,
-several minutes; see benchmarks/pipeline.py).
+``pipeline`` (the traffic app against raw ONNX Runtime, and its accuracy → pipeline.json,
+several minutes; see benchmarks/pipeline.py) and ``scenario`` (wall time of the main job,
+scenarios/traffic_ota.yaml, and its phases → scenario.json; see benchmarks/scenario_ota.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import click
 
-SUITES = ("services", "pipeline")
+SUITES = ("services", "pipeline", "scenario")
 
 
 @click.command()
@@ -41,6 +42,8 @@ def main(quick: bool, out: Path, only: tuple[str, ...]) -> None:
         from benchmarks import pipeline
 
         pipeline.run_and_write(out, quick=quick)
+    if "scenario" in suites:
+        _scenario(out)
 
 
 def _services(quick: bool, out: Path) -> None:
@@ -55,6 +58,21 @@ def _services(quick: bool, out: Path) -> None:
     }
     out.mkdir(parents=True, exist_ok=True)
     path = out / "services.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    click.echo(json.dumps(report, indent=2))
+    click.echo(f"written {path}", err=True)
+
+
+def _scenario(out: Path) -> None:
+    from benchmarks import scenario_ota
+
+    report = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": {"python": platform.python_version(), "cpus": _cpus(), "node": platform.node()},
+        "scenario": scenario_ota.measure(),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "scenario.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     click.echo(json.dumps(report, indent=2))
     click.echo(f"written {path}", err=True)
