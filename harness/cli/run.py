@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from harness.errors import EXIT_FAILED, HarnessError
+from harness.errors import EXIT_FAILED
 
 _STATUS_STYLE = {"passed": "green", "failed": "red", "error": "red", "skipped": "dim"}
 
@@ -48,6 +48,11 @@ _STATUS_STYLE = {"passed": "green", "failed": "red", "error": "red", "skipped": 
     help="Keep device roots, artifacts and logs here (default: a temporary folder).",
 )
 @click.option("--dry-run", is_flag=True, help="Print the AWS calls the scenario would make and exit.")
+@click.option(
+    "--kafka-bootstrap",
+    help="HOST:PORT of a Kafka broker to use instead of starting one (needed with --target aws).",
+)
+@click.option("--bucket", help="--target aws: an existing S3 bucket for the artifacts (default: create one).")
 def run_command(
     scenario_file: Path,
     target: str,
@@ -56,6 +61,8 @@ def run_command(
     junit_file: Path | None,
     work_dir: Path | None,
     dry_run: bool,
+    kafka_bootstrap: str | None,
+    bucket: str | None,
 ) -> None:
     """Run SCENARIO: start the services it needs, run its steps, report, stop everything.
 
@@ -66,18 +73,16 @@ def run_command(
 
     console = Console(stderr=True)
     scenario = load_scenario(scenario_file)
-    if dry_run or target == "aws":
-        from harness.scenario.plan import check_aws_credentials, describe_plan
+    if dry_run:
+        from harness.scenario.plan import describe_plan
 
         for line in describe_plan(scenario, target=target):
             click.echo(line)
-        if dry_run:
-            return
+        return
+    if target == "aws":
+        from harness.scenario.plan import check_aws_credentials
+
         check_aws_credentials()
-        raise HarnessError(
-            "--target aws runs against real core devices, which this host does not reach",
-            hint="use --dry-run to see the calls; run on a host with AWS credentials and lab devices",
-        )
     from harness.scenario.runner import ScenarioRunner
 
     def progress(text: str, step: object | None) -> None:
@@ -94,7 +99,15 @@ def run_command(
     os.chmod(work, 0o755)  # component users must reach the device roots inside
     console.print(f"scenario [bold]{scenario.name}[/] ({len(scenario.steps)} steps), work folder {work}")
     with console.status("running…", spinner="dots"):
-        result = ScenarioRunner(scenario, work, backend=backend, progress=progress).run()
+        result = ScenarioRunner(
+            scenario,
+            work,
+            backend=backend,
+            target=target,
+            kafka_bootstrap=kafka_bootstrap,
+            bucket=bucket,
+            progress=progress,
+        ).run()
     _summary(console, result)
     _write_reports(console, result, report_dir, junit_file)
     if not result.passed:

@@ -125,3 +125,35 @@ def log_tail(path: Path, lines: int = 40) -> str:
     if not path.exists():
         return f"({path} does not exist)"
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class RemoteDevice:
+    """A real core device (``--target aws``): known by its thing name, reached only through AWS.
+
+    It has no root folder here, so log assertions and device faults are refused for it.
+    """
+
+    thing: str
+    group: str
+    profile: str = "real"
+    root: Path | None = None
+
+    def component_log(self, component: str) -> Path:
+        raise HarnessError(
+            f"the logs of {self.thing} are on the device, not on this host",
+            hint="assert_logs works with --target sim; on real devices read /greengrass/v2/logs there",
+        )
+
+    @property
+    def greengrass_log(self) -> Path:
+        return self.component_log("greengrass")
+
+    def start(self) -> None:  # a real device runs on its own
+        return None
+
+    def stop(self) -> None:
+        return None
+
+    def kill(self) -> None:
+        raise HarnessError(f"{self.thing} is a real device: the harness cannot kill it")

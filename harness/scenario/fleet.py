@@ -59,7 +59,13 @@ class FleetOperator:
         self.s3 = client("s3")
         self.bucket = bucket or f"edge-harness-{uuid.uuid4().hex[:12]}"
         if create_bucket:
-            self.s3.create_bucket(Bucket=self.bucket)
+            region = self.s3.meta.region_name
+            if region and region != "us-east-1":
+                self.s3.create_bucket(
+                    Bucket=self.bucket, CreateBucketConfiguration={"LocationConstraint": region}
+                )
+            else:
+                self.s3.create_bucket(Bucket=self.bucket)
         self.thing_group_arns: dict[str, str] = {}
 
     # -- components ----------------------------------------------------------------------------
@@ -108,6 +114,13 @@ class FleetOperator:
                 arn = self.iot.create_thing_group(thingGroupName=name)["thingGroupArn"]
             self.thing_group_arns[name] = str(arn)
         return self.thing_group_arns[name]
+
+    def things_in_group(self, group: str) -> list[str]:
+        try:
+            pages = self.iot.get_paginator("list_things_in_thing_group").paginate(thingGroupName=group)
+            return [name for page in pages for name in page.get("things", [])]
+        except self.iot.exceptions.ResourceNotFoundException:
+            return []
 
     def thing_arn(self, name: str) -> str:
         return str(self.iot.describe_thing(thingName=name)["thingArn"])

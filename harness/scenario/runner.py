@@ -544,8 +544,13 @@ class ScenarioRunner:
         work: Path,
         *,
         backend: str = "process",
+        target: str = "sim",
+        kafka_bootstrap: str | None = None,
+        bucket: str | None = None,
         progress: ProgressCallback | None = None,
     ) -> None:
+        if target not in ("sim", "aws"):
+            raise HarnessError(f"unknown target {target!r}", hint="use sim or aws")
         if backend != "process":
             raise HarnessError(
                 f"backend {backend!r} is not available yet", hint="use --backend process (the default)"
@@ -553,6 +558,9 @@ class ScenarioRunner:
         self.scenario = scenario
         self.work = work
         self.backend = backend
+        self.target = target
+        self.kafka_bootstrap = kafka_bootstrap
+        self.bucket = bucket
         self.progress = progress or (lambda _text, _step: None)
         self._interrupted = False
 
@@ -565,14 +573,14 @@ class ScenarioRunner:
         result = ScenarioResult(
             scenario=self.scenario.name,
             path=str(self.scenario.path),
-            target="sim",
+            target=self.target,
             backend=self.backend,
             started=time.time(),
         )
         result.properties.update(
             {
                 "scenario": self.scenario.name,
-                "target": "sim",
+                "target": self.target,
                 "backend": self.backend,
                 "device profiles": ", ".join(sorted({d.profile for d in self.scenario.devices})),
                 "component versions": ", ".join(
@@ -584,14 +592,26 @@ class ScenarioRunner:
         t0 = time.monotonic()
         with contextlib.ExitStack() as stack:
             try:
-                self.progress("starting the AWS endpoint and the Kafka broker", None)
-                aws = stack.enter_context(AwsEndpoint())
-                external = self.scenario.services.kafka_external
+                external = self.kafka_bootstrap or self.scenario.services.kafka_external
+                if self.target == "aws":
+                    if not external:
+                        raise HarnessError(
+                            "--target aws needs a Kafka broker the devices can reach",
+                            hint="give --kafka-bootstrap HOST:PORT or services.kafka.external",
+                        )
+                    self.progress("using AWS (default credential chain) and Kafka at " + external, None)
+                    aws = None
+                    client = _aws_client_factory()
+                else:
+                    self.progress("starting the AWS endpoint and the Kafka broker", None)
+                    aws = stack.enter_context(AwsEndpoint())
+                    client = aws.client
                 kafka = stack.enter_context(ExternalKafka(external) if external else KafkaBroker())
                 for topic in self.scenario.services.topics:
-                    kafka.create_topic(topic)
+                    with contextlib.suppress(Exception):  # an existing topic on a shared broker is fine
+                        kafka.create_topic(topic)
                 result.phases["services"] = round(time.monotonic() - t0, 2)
-                fleet = FleetOperator(aws.client)
+                fleet = FleetOperator(client, bucket=self.bucket, create_bucket=self.bucket is None)
                 values = self._values(kafka, fleet)
                 if self.scenario.world is not None:
                     t = time.monotonic()
@@ -609,17 +629,18 @@ class ScenarioRunner:
                 recorder = TopicRecorder(kafka, list(self.scenario.services.topics))
                 recorder.start()
                 stack.callback(recorder.stop)
-                devices = self._devices(aws, stack)
+                devices = self._devices(aws, stack) if aws is not None else self._remote_devices(fleet)
                 ctx = RunContext(self.scenario, self.work, fleet, kafka, devices, recorder, values, published)
                 ctx.result = result
                 t = time.monotonic()
-                self.progress(f"booting {len(devices)} simulated core device(s)", None)
-                for device in devices.values():
-                    device.start()
-                for device in devices.values():
-                    device.wait_booted()
+                if aws is not None:
+                    self.progress(f"booting {len(devices)} simulated core device(s)", None)
+                    for device in devices.values():
+                        device.start()
+                    for device in devices.values():
+                        device.wait_booted()
                 result.phases["devices"] = round(time.monotonic() - t, 2)
-                watcher = TimelineWatcher(ctx, result, aws.client)
+                watcher = TimelineWatcher(ctx, result, client)
                 watcher.start()
                 stack.callback(watcher.stop)
                 self._steps(ctx, result)
@@ -687,6 +708,23 @@ class ScenarioRunner:
                 devices[thing] = device
         return devices
 
+    def _remote_devices(self, fleet: FleetOperator) -> dict[str, Any]:
+        """Real core devices: each thing must exist and be in its thing group already."""
+        from harness.scenario.devices import RemoteDevice
+
+        devices: dict[str, Any] = {}
+        for spec in self.scenario.devices:
+            members = set(fleet.things_in_group(spec.thing_group))
+            for thing in spec.things:
+                if thing not in members:
+                    raise HarnessError(
+                        f"core device {thing} is not in thing group {spec.thing_group}",
+                        hint=f"members: {', '.join(sorted(members)) or 'none'}; on --target aws the "
+                        "scenario's devices (name-1 … name-count) must be registered core devices",
+                    )
+                devices[thing] = RemoteDevice(thing, spec.thing_group)
+        return devices
+
     def _steps(self, ctx: RunContext, result: ScenarioResult) -> None:
         failed = False
         for index, step in enumerate(self.scenario.steps, 1):
@@ -749,9 +787,25 @@ class ScenarioRunner:
         raise HarnessError(f"step kind {step.kind!r} is not implemented")
 
 
+def _aws_client_factory() -> Callable[..., Any]:
+    """boto3 clients from the default credential chain (real AWS, or AWS_ENDPOINT_URL if set)."""
+    import boto3
+
+    session = boto3.session.Session()
+    lock = threading.Lock()
+
+    def client(service_name: str, **kwargs: Any) -> Any:
+        with lock:  # a boto3 session is not thread-safe when creating clients
+            return session.client(service_name, **kwargs)
+
+    return client
+
+
 def _log_offsets(ctx: RunContext) -> dict[Path, int]:
     offsets = {}
     for device in ctx.devices.values():
+        if device.root is None:
+            continue
         logs = device.root / "logs"
         for path in logs.glob("*.log") if logs.exists() else []:
             offsets[path] = path.stat().st_size
@@ -762,6 +816,8 @@ def _device_logs(ctx: RunContext, already: dict[str, str]) -> dict[str, str]:
     """Excerpts for a failed step: each device's nucleus log and its components' logs."""
     logs = {}
     for device in ctx.devices.values():
+        if device.root is None:
+            continue
         for path in sorted((device.root / "logs").glob("*.log")) if (device.root / "logs").exists() else []:
             key = f"{device.thing}: {path.name}"
             if key not in already:
