@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -352,7 +353,11 @@ def pipeline(
         allow_training_seeds=allow_training_seeds,
     )
     _print_pipeline(result)
-    err = Console(stderr=True, highlight=False)
+    _finish(result, json_out, Console(stderr=True, highlight=False))
+
+
+def _finish(result: Any, json_out: Path | None, err: Console) -> None:
+    """Write the JSON (if asked) and exit 1 naming every missed goal."""
     if json_out is not None:
         try:
             json_out.parent.mkdir(parents=True, exist_ok=True)
@@ -494,19 +499,7 @@ def _run_pipeline(
             on_step=on_step,
         )
     _print_run(result)
-    if json_out is not None:
-        try:
-            json_out.parent.mkdir(parents=True, exist_ok=True)
-            json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
-        except OSError as error:
-            raise HarnessError(f"cannot write {json_out}: {error.strerror or error}") from error
-        err.print(f"written {json_out}")
-    if not result.passed:
-        err.print(
-            "[bold red]goal missed:[/] " + "; ".join(goal.describe() for goal in result.missed),
-            soft_wrap=True,
-        )
-        raise SystemExit(EXIT_FAILED)
+    _finish(result, json_out, err)
 
 
 def _count_cell(count: CountScore | None) -> str:
