@@ -644,6 +644,7 @@ class ScenarioRunner:
                 watcher.start()
                 stack.callback(watcher.stop)
                 self._steps(ctx, result)
+                read_perf_lines(ctx, result)
             except KeyboardInterrupt:
                 self._interrupted = True
                 result.steps.append(
@@ -785,6 +786,38 @@ class ScenarioRunner:
         if isinstance(step, m.SnapshotStep):
             return step_snapshot(ctx, step)
         raise HarnessError(f"step kind {step.kind!r} is not implemented")
+
+
+_PERF_LINE = re.compile(r"^(\S+Z) .*?\*\*PERF:\s+(\{[^}]*\})")
+
+
+def read_perf_lines(ctx: RunContext, result: ScenarioResult) -> None:
+    """FPS over time from the ``**PERF:`` lines the apps printed into their component logs.
+
+    The deepstream_python_apps style (``**PERF:  {'stream0': 29.97}``) that the seed's app
+    prints once a second unless ``--silent``; the line's nucleus timestamp is its time.
+    """
+    import ast
+    from datetime import datetime
+
+    for device in ctx.devices.values():
+        if device.root is None:
+            continue
+        for name in ctx.scenario.components:
+            path = device.component_log(name)
+            if not path.exists():
+                continue
+            for line in path.read_text(errors="replace").splitlines():
+                match = _PERF_LINE.match(line)
+                if match is None:
+                    continue
+                try:
+                    stamp = datetime.fromisoformat(match.group(1).replace("Z", "+00:00")).timestamp()
+                    values = ast.literal_eval(match.group(2))
+                except (ValueError, SyntaxError):
+                    continue
+                for stream, fps in values.items():
+                    result.fps.append((stamp, f"{device.thing} {stream}", float(fps)))
 
 
 def _aws_client_factory() -> Callable[..., Any]:
