@@ -375,41 +375,27 @@ def _check(kind: str, path: Path) -> DiagnosticReport:
     return report
 
 
+#: kind → (module, function) of the loader the device runs on such a file
+_LOADERS = {
+    "artifact": ("harness.package", "load_artifact_spec"),
+    "nvinferserver": ("fake_device.deepstream.inferserver_config", "load_inferserver_config"),
+    "nvinfer": ("fake_device.deepstream.nvinfer_config", "load_nvinfer_config"),
+    "nvdsanalytics": ("fake_device.deepstream.analytics", "load_analytics_config"),
+    "msgconv": ("fake_device.deepstream.msgconv", "load_msgconv_config"),
+    "msgbroker": ("fake_device.deepstream.msgbroker", "load_msgbroker_config"),
+    "tracker": ("fake_device.deepstream.tracker", "load_tracker_config"),
+    "deepstream-app": ("fake_device.deepstream.reference_app", "load_app_config"),
+}
+
+
 def _loader(kind: str) -> Callable[[Path], object]:
     """The loader that the device runs on a file of ``kind`` (imported only when needed)."""
-    if kind == "artifact":
-        from harness.package import load_artifact_spec
+    import importlib
 
-        return load_artifact_spec
-    if kind == "nvinferserver":
-        from fake_device.deepstream.inferserver_config import load_inferserver_config
-
-        return load_inferserver_config
-    if kind == "nvinfer":
-        from fake_device.deepstream.nvinfer_config import load_nvinfer_config
-
-        return load_nvinfer_config
-    if kind == "nvdsanalytics":
-        from fake_device.deepstream.analytics import load_analytics_config
-
-        return load_analytics_config
-    if kind == "msgconv":
-        from fake_device.deepstream.msgconv import load_msgconv_config
-
-        return load_msgconv_config
-    if kind == "msgbroker":
-        from fake_device.deepstream.msgbroker import load_msgbroker_config
-
-        return load_msgbroker_config
-    if kind == "tracker":
-        from fake_device.deepstream.tracker import load_tracker_config
-
-        return load_tracker_config
-    if kind == "deepstream-app":
-        from fake_device.deepstream.reference_app import load_app_config
-
-        return load_app_config
-    raise ValueError(f"no checker for {kind!r}")
+    if kind not in _LOADERS:
+        raise ValueError(f"no checker for {kind!r}")
+    module, name = _LOADERS[kind]
+    return getattr(importlib.import_module(module), name)
 
 
 def config_error_diagnostic(err: ConfigError) -> Diagnostic:
