@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from batches import iou, make_batch
 
 from fake_device.deepstream.errors import ConfigError
 from fake_device.deepstream.inferserver import (
@@ -19,7 +20,7 @@ from fake_device.deepstream.inferserver import (
     TensorSpec,
 )
 from fake_device.deepstream.inferserver_config import load_inferserver_config
-from fake_device.deepstream.meta import UNTRACKED_OBJECT_ID, BatchMeta, FrameMeta, ObjectMeta
+from fake_device.deepstream.meta import UNTRACKED_OBJECT_ID
 from harness.eval import OnnxDetector, preprocess, resolve_model, to_frame_boxes
 from harness.world import WorldFrame, WorldParams, iter_world
 
@@ -29,30 +30,6 @@ ROOT = Path(__file__).resolve().parents[3]
 APP_CONFIG = ROOT / "scenarios" / "traffic" / "app" / "config_infer_primary_rtdetr_triton.yml"
 MODEL = ROOT / "models_repo" / "B" / "rtdetr"
 LABELS = ("car", "truck", "bus", "motorcycle")
-
-
-def make_batch(images: Sequence[np.ndarray]) -> BatchMeta:
-    frames = [
-        FrameMeta(
-            source_id=0,
-            frame_num=i,
-            ntp_timestamp=0,
-            source_frame_width=image.shape[1],
-            source_frame_height=image.shape[0],
-            image=image,
-            batch_id=i,
-        )
-        for i, image in enumerate(images)
-    ]
-    return BatchMeta(frames=frames, max_frames_in_batch=max(1, len(frames)))
-
-
-def iou(a: ObjectMeta, box: tuple[float, float, float, float]) -> float:
-    x, y, w, h = box
-    ix = max(0.0, min(a.right, x + w) - max(a.left, x))
-    iy = max(0.0, min(a.bottom, y + h) - max(a.top, y))
-    inter = ix * iy
-    return inter / (a.width * a.height + w * h - inter)
 
 
 # --- the shipped detector through ONNX Runtime ---------------------------------------------------

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from batches import iou, make_batch
 
 from fake_device.deepstream.bbox_parsers import NetworkInfo, scale_geometry
 from fake_device.deepstream.errors import ConfigError
 from fake_device.deepstream.inferserver import NvInferServer, OnnxRuntimeBackend
 from fake_device.deepstream.inferserver_config import load_inferserver_config
-from fake_device.deepstream.meta import UNTRACKED_OBJECT_ID, BatchMeta, FrameMeta, ObjectMeta
+from fake_device.deepstream.meta import UNTRACKED_OBJECT_ID, ObjectMeta
 from fake_device.deepstream.nvinfer import NvInfer
 from harness.world import WorldFrame, WorldParams, iter_world
 
@@ -28,30 +29,6 @@ TRITON_CONFIG_A = (
 )
 MODELS = {"A": ROOT / "models_repo" / "A" / "rtdetr", "B": ROOT / "models_repo" / "B" / "rtdetr"}
 LABELS = ("car", "truck", "bus", "motorcycle")
-
-
-def make_batch(images: Sequence[np.ndarray]) -> BatchMeta:
-    frames = [
-        FrameMeta(
-            source_id=0,
-            frame_num=i,
-            ntp_timestamp=0,
-            source_frame_width=image.shape[1],
-            source_frame_height=image.shape[0],
-            image=image,
-            batch_id=i,
-        )
-        for i, image in enumerate(images)
-    ]
-    return BatchMeta(frames=frames, max_frames_in_batch=max(1, len(frames)))
-
-
-def iou(a: ObjectMeta, box: tuple[float, float, float, float]) -> float:
-    x, y, w, h = box
-    ix = max(0.0, min(a.right, x + w) - max(a.left, x))
-    iy = max(0.0, min(a.bottom, y + h) - max(a.top, y))
-    inter = ix * iy
-    return inter / (a.width * a.height + w * h - inter)
 
 
 def key(obj: ObjectMeta) -> tuple[float, ...]:
