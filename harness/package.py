@@ -29,7 +29,7 @@ import shutil
 import stat
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from harness.errors import DiagnosticReport, HarnessError, ValidationError
@@ -133,6 +133,31 @@ def _excluded(relative: Path, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatch(part, p) for part in relative.parts for p in patterns)
 
 
+def artifact_layout(spec: ArtifactSpec) -> dict[str, Path | None]:
+    """Relative path in the artifact → the file that lands there (``None``: the world's clip).
+
+    Layers apply in order, so a later layer's file replaces an earlier one at the same path.
+    """
+    layout: dict[str, Path | None] = {}
+    for layer in spec.layers:
+        destination = PurePosixPath(layer.target) if layer.target else PurePosixPath()
+        if layer.world is not None:
+            layout[str(destination)] = None
+            continue
+        assert layer.source is not None
+        if layer.source.is_dir():
+            for item in sorted(layer.source.rglob("*")):
+                relative = item.relative_to(layer.source)
+                if item.is_dir() or _excluded(relative, spec.exclude):
+                    continue
+                layout[str(destination / relative.as_posix())] = item.resolve()
+        else:
+            into_folder = not layer.target or layer.target.endswith("/")
+            place = destination / layer.source.name if into_folder else destination
+            layout[str(place)] = layer.source.resolve()
+    return layout
+
+
 def build_artifact(spec: ArtifactSpec | str | Path, out_dir: str | Path) -> Path:
     """Assemble the artifact folder ``out_dir/<name>/`` (replaced if it exists) and return it."""
     if not isinstance(spec, ArtifactSpec):
@@ -141,25 +166,9 @@ def build_artifact(spec: ArtifactSpec | str | Path, out_dir: str | Path) -> Path
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    for layer in spec.layers:
-        destination = folder / layer.target if layer.target else folder
-        if layer.world is not None:
-            _copy_file(_world_clip(layer.world), destination)
-            continue
-        assert layer.source is not None
-        if layer.source.is_dir():
-            for item in sorted(layer.source.rglob("*")):
-                relative = item.relative_to(layer.source)
-                if item.is_dir() or _excluded(relative, spec.exclude):
-                    continue
-                _copy_file(item, destination / relative)
-        else:
-            target = (
-                destination / layer.source.name
-                if (not layer.target or layer.target.endswith("/"))
-                else destination
-            )
-            _copy_file(layer.source, target)
+    worlds = {str(PurePosixPath(x.target)): x.world for x in spec.layers if x.world is not None}
+    for relative, source in artifact_layout(spec).items():
+        _copy_file(source if source is not None else _world_clip(worlds[relative]), folder / relative)
     return folder
 
 
@@ -215,6 +224,7 @@ def package(spec_path: str | Path, out_dir: str | Path) -> tuple[Path, Path]:
 __all__ = [
     "ARTIFACT_SCHEMA",
     "ArtifactSpec",
+    "artifact_layout",
     "build_artifact",
     "file_sha256",
     "load_artifact_spec",

@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -19,7 +19,6 @@ from harness.lint.model_repo import model_dirs, validate_model_repository
 
 if TYPE_CHECKING:
     from fake_device.deepstream.errors import ConfigError
-    from harness.package import ArtifactSpec
 
 _STYLES = {"error": "bold red", "warning": "yellow"}
 _JSON_KEYS = ("severity", "file", "location", "message", "expected", "hint")
@@ -448,7 +447,7 @@ class _Packages:
     def add(self, path: Path) -> DiagnosticReport:
         """Check the artifact spec at ``path`` and remember its layout when it is valid."""
         from harness.errors import HarnessError, ValidationError
-        from harness.package import load_artifact_spec
+        from harness.package import artifact_layout, load_artifact_spec
 
         report = DiagnosticReport()
         try:
@@ -459,7 +458,7 @@ class _Packages:
         except HarnessError as err:
             report.add(Diagnostic("error", str(path), err.message, hint=err.hint or ""))
             return report
-        self.layouts.append((str(path), _layout(spec)))
+        self.layouts.append((str(path), artifact_layout(spec)))
         return report
 
     def placements(self, source: Path) -> list[tuple[str, Path, Path]]:
@@ -490,29 +489,6 @@ class _Packages:
                 target.symlink_to(origin)
         self.built[index] = root
         return root
-
-
-def _layout(spec: ArtifactSpec) -> dict[str, Path | None]:
-    """Relative path in the package -> source file, as ``build_artifact`` lays the layers out."""
-    from harness.package import _excluded
-
-    layout: dict[str, Path | None] = {}
-    for layer in spec.layers:
-        destination = PurePosixPath(layer.target) if layer.target else PurePosixPath()
-        if layer.world is not None:
-            layout[str(destination)] = None
-            continue
-        assert layer.source is not None
-        if layer.source.is_dir():
-            for item in sorted(layer.source.rglob("*")):
-                relative = item.relative_to(layer.source)
-                if item.is_dir() or _excluded(relative, spec.exclude):
-                    continue
-                layout[str(destination / relative.as_posix())] = item.resolve()
-        else:
-            name = layer.target.endswith("/") or not layer.target
-            layout[str(destination / layer.source.name if name else destination)] = layer.source.resolve()
-    return layout
 
 
 def _check_packaged(kind: str, path: Path, packages: _Packages) -> DiagnosticReport:
