@@ -12,7 +12,6 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from fake_device.deepstream.measure import summarize
 from harness.eval.pipeline import parse_object_string, parse_rfc3339_ns
 
 MINIMAL_KEYS = {"version", "id", "@timestamp", "sensorId", "objects"}
@@ -123,7 +122,3 @@ def largest_gap_s(received_ns: Sequence[int], start_ns: int, end_ns: int) -> flo
     """Longest time without a message in [start, end], counting the edges of the window."""
     points = [start_ns, *sorted(received_ns), end_ns]
     return max((b - a for a, b in itertools.pairwise(points)), default=0) / 1e9
-
-
-def latency_summary(values: Sequence[float]) -> dict[str, float]:
-    return summarize(values)

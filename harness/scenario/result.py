@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fake_device.deepstream.measure import percentile
 from harness.errors import HarnessError
 
 SCHEMA = "edge-harness-result/1"
@@ -175,9 +176,9 @@ class ScenarioResult:
         return {
             "count": len(values),
             "mean": sum(values) / len(values),
-            "p50": _percentile(values, 50),
-            "p95": _percentile(values, 95),
-            "p99": _percentile(values, 99),
+            "p50": percentile(values, 50),
+            "p95": percentile(values, 95),
+            "p99": percentile(values, 99),
             "min": values[0],
             "max": values[-1],
         }
@@ -269,13 +270,6 @@ class ScenarioResult:
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise HarnessError(f"{source}: not JSON: {error}") from None
         return cls.from_dict(data)
-
-
-def _percentile(ordered: list[float], q: float) -> float:
-    pos = (len(ordered) - 1) * q / 100.0
-    low = int(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
 def _prefixed(properties: Mapping[str, str], prefix: str) -> dict[str, str]:

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fake_device.deepstream.measure import summarize
 from harness.errors import HarnessError
 from harness.scenario import model as m
 from harness.scenario.checks import (
     largest_gap_s,
     latency_ms,
-    latency_summary,
     predicate_problem,
     schema_problem,
 )
@@ -317,7 +317,7 @@ def step_expect_messages(ctx: RunContext, step: m.ExpectMessagesStep) -> dict[st
     _check_predicates(topic, step, [p for _, p in payloads], details)
     latencies = latency_ms(payloads)
     if latencies:
-        details["latency_ms"] = latency_summary(latencies)
+        details["latency_ms"] = summarize(latencies)
     for budget, key in ((step.latency_p50_ms, "p50"), (step.latency_p95_ms, "p95")):
         if budget is not None:
             got = details.get("latency_ms", {}).get(key)
