@@ -674,11 +674,8 @@ class ScenarioRunner:
         )
         for name, port_number in zip(names, free_ports(len(names)) if names else [], strict=True):
             values[f"free_port.{name}"] = str(port_number)
-        index = 0
-        for spec in self.scenario.devices:
-            for thing in spec.things:
-                index += 1
-                values[f"device.{index}.thing"] = thing
+        for index, thing in enumerate(self.scenario.things, 1):
+            values[f"device.{index}.thing"] = thing
         return values
 
     def _publish(self, fleet: FleetOperator) -> dict[tuple[str, str], PublishedVersion]:
