@@ -63,6 +63,17 @@ from harness.services.base import _child_setup, _signal_group
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
+
+
+def bind_address() -> str:
+    """Where servers listen by default: 127.0.0.1, or ``EDGE_HARNESS_BIND_ADDRESS``.
+
+    A simulated device in a container sets it to 0.0.0.0: the container's own network namespace
+    is private to the session, and docker publishes the port on the host's 127.0.0.1 only.
+    """
+    return os.environ.get("EDGE_HARNESS_BIND_ADDRESS") or LOOPBACK
+
+
 #: deepstream-app's and the Python samples' RTSP port and mount point.
 DEFAULT_PORT = 8554
 DEFAULT_MOUNT = "/ds-test"
@@ -666,14 +677,17 @@ def _port_range(value: str) -> tuple[int, int] | None:
 
 
 class RtspServer:
-    """An RTSP server on ``host:port`` (127.0.0.1 by default) serving the mounts added to it.
+    """An RTSP server on ``host:port`` (:func:`bind_address` by default) serving the mounts added to it.
 
     Threads: one accepts connections, one relays UDP packets from the mounts to the clients, and
     each connection has a reader and a writer. :meth:`close` stops and joins them all and closes
     every socket, the mounts' included. ``port=0`` picks a free port (see :attr:`port`).
     """
 
-    def __init__(self, host: str = LOOPBACK, port: int = DEFAULT_PORT, *, name: str = "rtsp-server") -> None:
+    def __init__(
+        self, host: str | None = None, port: int = DEFAULT_PORT, *, name: str = "rtsp-server"
+    ) -> None:
+        host = host or bind_address()
         self.host = host
         self.name = name
         self.stopping = False

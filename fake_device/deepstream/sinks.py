@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from fake_device.deepstream.meta import BatchMeta
-from fake_device.deepstream.rtsp import DEFAULT_MOUNT, DEFAULT_PORT, LOOPBACK, RtpH264Encoder, RtspServer
+from fake_device.deepstream.rtsp import DEFAULT_MOUNT, DEFAULT_PORT, RtpH264Encoder, RtspServer
 from harness.errors import HarnessError
 from harness.world.video import CODECS, FrameSink, open_sink
 
@@ -224,7 +224,7 @@ class RtspSink:
         width: int,
         height: int,
         bitrate_kbps: int = 4000,
-        host: str = LOOPBACK,
+        host: str | None = None,
         name: str = "rtsp-sink",
         server: RtspServer | None = None,
     ) -> None:

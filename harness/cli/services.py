@@ -7,6 +7,7 @@ import shlex
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -22,9 +23,29 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 
 def build_services(
-    *, triton: bool, kafka: bool, aws: bool, models: Path | None, kafka_bootstrap: str | None
+    *,
+    triton: bool,
+    kafka: bool,
+    aws: bool,
+    models: Path | None,
+    kafka_bootstrap: str | None,
+    session: Any = None,
 ) -> list[Service]:
-    """The services selected on the command line, not started yet."""
+    """The services selected on the command line, not started yet.
+
+    With a :class:`~harness.services.containers.ContainerSession` they are containers of it
+    (``--backend docker``); an external broker stays external either way.
+    """
+    if session is not None:
+        from harness.services.containers.services import container_services
+        from harness.services.kafka import ExternalKafka
+
+        selected = container_services(
+            session, triton=triton, kafka=kafka and not kafka_bootstrap, aws=aws, models=models
+        )
+        if kafka and kafka_bootstrap:
+            selected.insert(1 if aws else 0, ExternalKafka(kafka_bootstrap))
+        return selected
     services: list[Service] = []
     if aws:
         from harness.services.aws import AwsEndpoint
@@ -57,8 +78,21 @@ def services() -> None:
 )
 @click.option("--kafka-bootstrap", metavar="HOST:PORT", help="Use this external broker instead of tansu.")
 @click.option("--check", is_flag=True, help="Smoke-test each service through its real client, then stop.")
+@click.option(
+    "--backend",
+    type=click.Choice(["process", "docker"]),
+    default="process",
+    show_default=True,
+    help="Local processes, or containers on a network of their own (builds missing images first).",
+)
 def up(
-    triton: bool, kafka: bool, aws: bool, models: Path | None, kafka_bootstrap: str | None, check: bool
+    triton: bool,
+    kafka: bool,
+    aws: bool,
+    models: Path | None,
+    kafka_bootstrap: str | None,
+    check: bool,
+    backend: str,
 ) -> None:
     """Start services and print their endpoints as shell `export` lines.
 
@@ -72,13 +106,25 @@ def up(
         models = Path("models_repo")
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_interrupt)
-    selected = build_services(
-        triton=triton, kafka=kafka, aws=aws, models=models, kafka_bootstrap=kafka_bootstrap
-    )
     failures = 0
     serving = False  # True once every service is up and we only wait for Ctrl-C / SIGTERM
     try:
         with contextlib.ExitStack() as stack:
+            session = None
+            if backend == "docker":
+                from harness.services.containers import ContainerSession
+
+                with console.status("connecting to the Docker engine …"):
+                    session = stack.enter_context(ContainerSession())
+                console.print(f"[green]✓[/] docker network {session.network_name} ({session.subnet})")
+            selected = build_services(
+                triton=triton,
+                kafka=kafka,
+                aws=aws,
+                models=models,
+                kafka_bootstrap=kafka_bootstrap,
+                session=session,
+            )
             for service in selected:
                 with console.status(f"starting {service.name} …"):
                     stack.enter_context(service)
@@ -112,3 +158,22 @@ def _describe(service: Service) -> str:
     if service.log_path:
         parts.append(f"log={service.log_path}")
     return " ".join(parts)
+
+
+@services.command("cleanup")
+@click.option(
+    "--all", "everything", is_flag=True, help="Also remove the containers of runs that are still going."
+)
+def cleanup(everything: bool) -> None:
+    """Remove containers, networks and volumes that crashed runs of the docker backend left.
+
+    Every run labels what it creates with its session and owner process; a run removes its own
+    when it ends, and each new run removes what runs whose process is gone left behind. This
+    does the same on demand.
+    """
+    from harness.services.containers import reap_leftovers
+
+    removed = reap_leftovers(everything=everything)
+    for item in removed:
+        click.echo(f"removed {item}")
+    console.print(f"{len(removed)} leftover(s) removed", highlight=False)

@@ -1,0 +1,129 @@
+"""How a scenario's services and simulated devices run: local processes or docker containers.
+
+The runner asks its backend for the AWS endpoint, the Kafka broker, Triton and each device and
+uses them through the same interface either way; only what differs lives here — which classes,
+and which addresses a device is given (127.0.0.1 for processes, the session network for
+containers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+
+BACKENDS = ("process", "docker")
+
+
+class ProcessBackend:
+    """Services and devices as local processes on 127.0.0.1 (the embedded default)."""
+
+    name = "process"
+
+    def aws(self) -> Any:
+        from harness.services.aws import AwsEndpoint
+
+        return AwsEndpoint()
+
+    def kafka(self) -> Any:
+        from harness.services.kafka import KafkaBroker
+
+        return KafkaBroker()
+
+    def triton(self, models: Path | None) -> Any:
+        from harness.services.triton import TritonServer
+
+        return TritonServer(model_repository=models)
+
+    def device_endpoint(self, service: Any, name: str) -> str:
+        """``host:port`` of a service endpoint as a device reaches it."""
+        return service.endpoints[name]
+
+    def device(
+        self,
+        *,
+        thing: str,
+        group: str,
+        profile: str,
+        root: Path,
+        aws: Any,
+        environment: Mapping[str, str] | None = None,
+        publish: Sequence[int] = (),
+    ) -> Any:
+        from harness.scenario.devices import SimulatedDevice
+
+        return SimulatedDevice(
+            thing=thing,
+            group=group,
+            profile=profile,
+            root=root,
+            environment={**aws.environment(), **(environment or {})},
+        )
+
+    def close(self) -> None:
+        return None
+
+
+class DockerBackend:
+    """Services and devices as containers of one :class:`ContainerSession` (own network)."""
+
+    name = "docker"
+
+    def __init__(self) -> None:
+        from harness.services.containers import ContainerSession
+
+        self.session = ContainerSession()
+
+    def aws(self) -> Any:
+        from harness.services.containers.services import AwsContainer
+
+        return AwsContainer(session=self.session)
+
+    def kafka(self) -> Any:
+        from harness.services.containers.services import KafkaContainer
+
+        return KafkaContainer(session=self.session)
+
+    def triton(self, models: Path | None) -> Any:
+        from harness.services.containers.services import TritonContainer
+
+        return TritonContainer(models, session=self.session)
+
+    def device_endpoint(self, service: Any, name: str) -> str:
+        return service.network_endpoints()[name]
+
+    def device(
+        self,
+        *,
+        thing: str,
+        group: str,
+        profile: str,
+        root: Path,
+        aws: Any,
+        environment: Mapping[str, str] | None = None,
+        publish: Sequence[int] = (),
+    ) -> Any:
+        from harness.services.containers.device import DeviceContainer
+
+        return DeviceContainer(
+            thing=thing,
+            group=group,
+            profile=profile,
+            root=root,
+            environment={**aws.network_environment(), **(environment or {})},
+            session=self.session,
+            publish=publish,
+        )
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def make_backend(name: str) -> ProcessBackend | DockerBackend:
+    if name == "process":
+        return ProcessBackend()
+    if name == "docker":
+        return DockerBackend()
+    raise HarnessError(f"unknown backend {name!r}", hint=f"use one of: {', '.join(BACKENDS)}")

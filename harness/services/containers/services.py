@@ -1,0 +1,170 @@
+"""Triton, the Kafka broker and the AWS endpoint as containers of a :class:`ContainerSession`.
+
+Each class is its process counterpart with :class:`ContainerRunner`'s life cycle: clients, probes
+and smoke checks are shared, so a test or scenario does not care which backend it got. Inside the
+container every service listens on its usual port (Triton 8000/8001/8002, Kafka 9092, the AWS
+endpoint 5000); on the host those are published on 127.0.0.1 at free ports.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from harness.services.aws import AwsEndpoint
+from harness.services.containers.runner import ContainerRunner
+from harness.services.kafka import KafkaBroker
+from harness.services.ports import free_ports
+from harness.services.smoke_model import write_smoke_repository
+from harness.services.triton import TritonServer
+from harness.services.triton_repository import stage_model_repository
+
+KAFKA_PORT = 9092
+AWS_PORT = 5000
+TRITON_PORTS = {"http": 8000, "grpc": 8001, "metrics": 8002}
+#: the python backend keeps tensors in /dev/shm; docker's default of 64 MB is too small for a
+#: batch of four 640×640 frames plus the backend's own arena
+SHM_SIZE = "1g"
+
+
+class KafkaContainer(ContainerRunner, KafkaBroker):
+    """tansu in the ``kafka`` image, advertising its fixed session address.
+
+    Kafka clients connect to whatever address the broker advertises, so one advertised address
+    must work both on the session network and on the host: the broker's own address on the bridge
+    does (the host routes the session subnet). 127.0.0.1 at :attr:`port` is published too, for
+    clients that bootstrap there.
+    """
+
+    image_name = "kafka"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.address}:{KAFKA_PORT}"
+
+    @property
+    def endpoints(self) -> dict[str, str]:
+        if self.port is None:
+            return {}
+        return {"bootstrap": self.bootstrap_servers, "published": f"127.0.0.1:{self.port}"}
+
+    def network_endpoints(self) -> dict[str, str]:
+        return {"bootstrap": self.bootstrap_servers}
+
+    def prepare(self) -> None:  # the binary is in the image
+        return None
+
+    def container_command(self) -> list[str]:
+        return [
+            "--listener-url", f"tcp://0.0.0.0:{KAFKA_PORT}",
+            "--advertised-listener-url", f"tcp://{self.address}:{KAFKA_PORT}",
+            "--storage-engine", "memory://tansu/",
+            "--cluster-id", self.cluster_id,
+        ]  # fmt: skip
+
+    def container_environment(self) -> dict[str, str]:
+        return {"NO_COLOR": "1"}
+
+    def container_ports(self) -> dict[int, int]:
+        assert self.port is not None
+        return {KAFKA_PORT: self.port}
+
+
+class AwsContainer(ContainerRunner, AwsEndpoint):
+    """moto plus the harness's Greengrass V2 / IoT Jobs emulation in the ``aws`` image."""
+
+    image_name = "aws"
+
+    def prepare(self) -> None:
+        return None
+
+    def network_url(self) -> str:
+        """The endpoint as devices on the session network reach it (an IP: boto3 then uses
+        path-style S3 addressing, as it does for 127.0.0.1)."""
+        return f"http://{self.address}:{AWS_PORT}"
+
+    def network_endpoints(self) -> dict[str, str]:
+        return {"url": self.network_url()}
+
+    def network_environment(self) -> dict[str, str]:
+        """:meth:`environment` for a process in a container of the session."""
+        return {**self.environment(), "AWS_ENDPOINT_URL": self.network_url()}
+
+    def container_command(self) -> list[str]:
+        cmd = ["--host", "0.0.0.0", "--port", str(AWS_PORT), "--instance-id", self._instance_id]
+        for spec in self.extensions:
+            cmd += ["--extension", spec]
+        return cmd
+
+    def container_environment(self) -> dict[str, str]:
+        return self.process_environment()
+
+    def container_ports(self) -> dict[int, int]:
+        assert self.port is not None
+        return {AWS_PORT: self.port}
+
+
+class TritonContainer(ContainerRunner, TritonServer):
+    """tritonserver (python backend, ONNX through ONNX Runtime) in the ``triton`` image.
+
+    The model repository is staged on the host exactly as for the process backend and mounted
+    read-only at /models.
+    """
+
+    image_name = "triton"
+
+    def prepare(self) -> None:
+        assert self.workdir is not None
+        source = self.model_repository
+        if source is None:
+            source = write_smoke_repository(self.workdir / "smoke-repository")
+        self._staged = stage_model_repository(
+            source, self.workdir / "model_repository", intra_op_thread_count=self.intra_op_thread_count
+        )
+
+    def allocate_ports(self) -> None:
+        self._ports = dict(zip(TRITON_PORTS, free_ports(len(TRITON_PORTS)), strict=True))
+
+    def network_endpoints(self) -> dict[str, str]:
+        return {name: f"{self.address}:{port}" for name, port in TRITON_PORTS.items()}
+
+    def container_command(self) -> list[str]:
+        cmd = [
+            "--model-repository", "/models",
+            "--backend-directory", "/opt/tritonserver/backends",
+            "--http-port", str(TRITON_PORTS["http"]),
+            "--grpc-port", str(TRITON_PORTS["grpc"]),
+            "--metrics-port", str(TRITON_PORTS["metrics"]),
+            "--model-control-mode", self.model_control_mode,
+            "--exit-on-error", "true",
+            "--exit-timeout-secs", "2",
+            "--log-verbose", str(self.log_verbose),
+        ]  # fmt: skip
+        for model in self.load_models:
+            cmd += ["--load-model", model]
+        if self.model_control_mode == "poll":
+            cmd += ["--repository-poll-secs", "1"]
+        return cmd
+
+    def container_ports(self) -> dict[int, int]:
+        return {TRITON_PORTS[name]: port for name, port in self._ports.items()}
+
+    def container_volumes(self) -> list[tuple[str, str, str]]:
+        return [(str(self.staged_repository), "/models", "ro")]
+
+    def container_options(self) -> dict[str, Any]:
+        return {"shm_size": SHM_SIZE}
+
+
+def container_services(
+    session: Any, *, triton: bool, kafka: bool, aws: bool, models: Path | None
+) -> list[Any]:
+    """The selected services as containers of ``session``, not started yet."""
+    services: list[Any] = []
+    if aws:
+        services.append(AwsContainer(session=session))
+    if kafka:
+        services.append(KafkaContainer(session=session))
+    if triton:
+        services.append(TritonContainer(models, session=session))
+    return services
