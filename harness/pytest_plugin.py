@@ -27,7 +27,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -39,8 +39,11 @@ if TYPE_CHECKING:
     from harness.testing import CoreDeviceHandle
 
 BACKENDS = ("process", "docker")
-#: why fixtures that start devices skip under ``--eh-backend docker``
-DOCKER_BACKEND_MISSING = "the docker backend is not available yet (use --eh-backend process, the default)"
+#: why core_device(s) skip under ``--eh-backend docker``
+IN_PROCESS_ONLY = (
+    "core_device runs the nucleus in this test's process (its .device is the live CoreDevice); "
+    "with --eh-backend docker use the scenario fixture, whose devices are containers"
+)
 MARKER = "edge_harness"
 
 
@@ -62,7 +65,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--eh-backend",
         choices=BACKENDS,
         default="process",
-        help="How core_device(s) and scenario run devices: process (default) or docker (not available yet).",
+        help="How the service fixtures and scenario run services and devices: local processes "
+        "(default) or docker containers (images are built on first use).",
     )
 
 
@@ -75,33 +79,53 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def _backend(request: pytest.FixtureRequest) -> Any:
+    """The session's :mod:`harness.scenario.backends` backend (one container network per session)."""
+    return request.getfixturevalue("eh_backend")
+
+
+@pytest.fixture(scope="session")
+def eh_backend(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """How the service fixtures run services: ``--eh-backend`` process (default) or docker.
+
+    With docker, every service fixture's container is on one network of this pytest session, and
+    everything is removed at the end of the session (and by the next run, if this one is killed).
+    """
+    from harness.scenario.backends import make_backend
+
+    name = request.config.getoption("--eh-backend")
+    if name == "docker" and feature_missing("docker"):
+        pytest.skip(f"--eh-backend docker: {feature_missing('docker')}")
+    backend = make_backend(name)
+    try:
+        yield backend
+    finally:
+        backend.close()
+
+
 @pytest.fixture(scope="session")
 def triton_server(request: pytest.FixtureRequest) -> Iterator[TritonServer]:
     """A running tritonserver serving ``--eh-models`` (ONNX models emulated with ONNX Runtime)."""
-    from harness.services.triton import TritonServer
-
     models = request.config.getoption("--eh-models")
-    with TritonServer(model_repository=Path(models) if models else None) as server:
+    with _backend(request).triton(Path(models) if models else None) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
 def kafka_broker(request: pytest.FixtureRequest) -> Iterator[KafkaBroker | ExternalKafka]:
-    """A running Kafka-protocol broker: tansu on 127.0.0.1, or ``--eh-kafka-bootstrap``."""
-    from harness.services.kafka import ExternalKafka, KafkaBroker
+    """A running Kafka-protocol broker: tansu (process or container), or ``--eh-kafka-bootstrap``."""
+    from harness.services.kafka import ExternalKafka
 
     bootstrap = request.config.getoption("--eh-kafka-bootstrap")
-    broker: KafkaBroker | ExternalKafka = ExternalKafka(bootstrap) if bootstrap else KafkaBroker()
+    broker = ExternalKafka(bootstrap) if bootstrap else _backend(request).kafka()
     with broker:
         yield broker
 
 
 @pytest.fixture(scope="session")
-def aws_endpoint() -> Iterator[AwsEndpoint]:
+def aws_endpoint(request: pytest.FixtureRequest) -> Iterator[AwsEndpoint]:
     """The AWS endpoint (moto + the harness's own services) with dummy credentials."""
-    from harness.services.aws import AwsEndpoint
-
-    with AwsEndpoint() as endpoint:
+    with _backend(request).aws() as endpoint:
         yield endpoint
 
 
@@ -128,17 +152,16 @@ def triton(triton_server: TritonServer) -> TritonServer:
 
 def _require_process_backend(request: pytest.FixtureRequest) -> None:
     if request.config.getoption("--eh-backend") != "process":
-        pytest.skip(DOCKER_BACKEND_MISSING)
+        pytest.skip(IN_PROCESS_ONLY)
 
 
 @pytest.fixture
-def core_devices(
-    request: pytest.FixtureRequest, aws: AwsEndpoint
-) -> Iterator[Callable[..., list[CoreDeviceHandle]]]:
+def core_devices(request: pytest.FixtureRequest) -> Iterator[Callable[..., list[CoreDeviceHandle]]]:
     """A factory ``core_devices(count, *, profile="x86-64-host", group=None)`` → a list of running
     simulated core devices (see ``core_device``), each call in one thing group (a fresh one unless
     ``group`` names one). Every device is stopped, components too, when the test ends."""
-    _require_process_backend(request)
+    _require_process_backend(request)  # before the aws fixture starts anything
+    aws: AwsEndpoint = request.getfixturevalue("aws")
     from harness import testing
     from harness.scenario.fleet import FleetOperator
 
@@ -177,9 +200,9 @@ def scenario(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callabl
     ``work`` is given, removed when the test ends. The result's JUnit XML is written next to the
     test's ``tmp_path`` (kept by pytest after the run), and its path and a one-line summary go into
     the test's ``user_properties``, which pytest's ``--junitxml`` report carries. The test decides
-    what a failed scenario means: assert ``result.passed``.
+    what a failed scenario means: assert ``result.passed``. ``--eh-backend docker`` runs the
+    scenario's services and devices as containers.
     """
-    _require_process_backend(request)
     from harness.scenario.load import load_scenario
     from harness.scenario.reports import write_junit
     from harness.scenario.runner import ScenarioRunner

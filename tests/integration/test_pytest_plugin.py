@@ -222,7 +222,7 @@ def test_unknown_feature_is_a_usage_error(pytester: pytest.Pytester) -> None:
     )
 
 
-def test_docker_backend_skips_device_fixtures(
+def test_docker_backend_skips_in_process_device_fixtures(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run_id = _run_id()
@@ -231,14 +231,11 @@ def test_docker_backend_skips_device_fixtures(
         """
         def test_device(core_device):
             raise AssertionError("must have been skipped")
-
-        def test_scenario(scenario):
-            raise AssertionError("must have been skipped")
         """
     )
     result = pytester.runpytest_subprocess(
         "-rs", "-p", "no:cacheprovider", "--eh-backend", "docker", timeout=120
     )
-    result.assert_outcomes(skipped=2)
-    result.stdout.fnmatch_lines(["*the docker backend is not available yet*"])
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*core_device runs the nucleus in this test's process*"])
     _assert_nothing_left(run_id)
