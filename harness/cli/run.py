@@ -28,9 +28,9 @@ _STATUS_STYLE = {"passed": "green", "failed": "red", "error": "red", "skipped": 
 @click.option(
     "--backend",
     type=click.Choice(["process", "docker"]),
-    default="process",
-    show_default=True,
-    help="How services and devices run on this host.",
+    default=None,
+    help="How services and devices run on this host: local processes or docker containers "
+    "[default: the scenario's services.backend, else process].",
 )
 @click.option(
     "--report",
@@ -56,7 +56,7 @@ _STATUS_STYLE = {"passed": "green", "failed": "red", "error": "red", "skipped": 
 def run_command(
     scenario_file: Path,
     target: str,
-    backend: str,
+    backend: str | None,
     report_dir: Path | None,
     junit_file: Path | None,
     work_dir: Path | None,
@@ -102,7 +102,7 @@ def run_command(
         result = ScenarioRunner(
             scenario,
             work,
-            backend=backend,
+            backend=backend or scenario.services.backend,
             target=target,
             kafka_bootstrap=kafka_bootstrap,
             bucket=bucket,

@@ -26,6 +26,7 @@ from typing import Any
 from fake_device.deepstream.measure import summarize
 from harness.errors import HarnessError
 from harness.scenario import model as m
+from harness.scenario.backends import BACKENDS, DockerBackend, ProcessBackend, make_backend
 from harness.scenario.checks import (
     largest_gap_s,
     latency_ms,
@@ -551,10 +552,8 @@ class ScenarioRunner:
     ) -> None:
         if target not in ("sim", "aws"):
             raise HarnessError(f"unknown target {target!r}", hint="use sim or aws")
-        if backend != "process":
-            raise HarnessError(
-                f"backend {backend!r} is not available yet", hint="use --backend process (the default)"
-            )
+        if backend not in BACKENDS:
+            raise HarnessError(f"unknown backend {backend!r}", hint=f"use one of: {', '.join(BACKENDS)}")
         self.scenario = scenario
         self.work = work
         self.backend = backend
@@ -565,8 +564,9 @@ class ScenarioRunner:
         self._interrupted = False
 
     def run(self) -> ScenarioResult:
-        from harness.services.aws import AwsEndpoint
-        from harness.services.kafka import ExternalKafka, KafkaBroker
+        from harness.services.kafka import ExternalKafka
+
+        backend: ProcessBackend | DockerBackend = ProcessBackend()
 
         self.work.mkdir(parents=True, exist_ok=True)
         root = Path(__file__).resolve().parents[2]
@@ -603,10 +603,12 @@ class ScenarioRunner:
                     aws = None
                     client = _aws_client_factory()
                 else:
-                    self.progress("starting the AWS endpoint and the Kafka broker", None)
-                    aws = stack.enter_context(AwsEndpoint())
+                    self.progress(f"starting the AWS endpoint and the Kafka broker ({self.backend})", None)
+                    backend = make_backend(self.backend)
+                    stack.callback(backend.close)  # last: after every service and device stopped
+                    aws = stack.enter_context(backend.aws())
                     client = aws.client
-                kafka = stack.enter_context(ExternalKafka(external) if external else KafkaBroker())
+                kafka = stack.enter_context(ExternalKafka(external) if external else backend.kafka())
                 for topic in self.scenario.services.topics:
                     with contextlib.suppress(Exception):  # an existing topic on a shared broker is fine
                         kafka.create_topic(topic)
@@ -629,7 +631,11 @@ class ScenarioRunner:
                 recorder = TopicRecorder(kafka, list(self.scenario.services.topics))
                 recorder.start()
                 stack.callback(recorder.stop)
-                devices = self._devices(aws, stack) if aws is not None else self._remote_devices(fleet)
+                devices = (
+                    self._devices(backend, aws, values, stack)
+                    if aws is not None
+                    else self._remote_devices(fleet)
+                )
                 ctx = RunContext(self.scenario, self.work, fleet, kafka, devices, recorder, values, published)
                 ctx.result = result
                 t = time.monotonic()
@@ -691,16 +697,27 @@ class ScenarioRunner:
                 published[(name, version)] = fleet.publish(spec.recipe, archive)
         return published
 
-    def _devices(self, aws: Any, stack: contextlib.ExitStack) -> dict[str, SimulatedDevice]:
+    def _devices(
+        self,
+        backend: ProcessBackend | DockerBackend,
+        aws: Any,
+        values: dict[str, str],
+        stack: contextlib.ExitStack,
+    ) -> dict[str, Any]:
+        """The simulated devices, not started yet. The scenario's ``${free_port.*}`` ports (the
+        app's RTSP port, …) are published on 127.0.0.1 by the first device of a docker run, so
+        URLs such as ``rtsp://127.0.0.1:${free_port.rtsp}/…`` mean the same on both backends."""
+        ports = sorted(int(v) for k, v in values.items() if k.startswith("free_port."))
         devices = {}
         for spec in self.scenario.devices:
             for thing in spec.things:
-                device = SimulatedDevice(
+                device = backend.device(
                     thing=thing,
                     group=spec.thing_group,
                     profile=spec.profile,
                     root=self.work / "devices" / thing,
-                    environment=aws.environment(),
+                    aws=aws,
+                    publish=ports if not devices else (),
                 )
                 stack.callback(device.stop)
                 devices[thing] = device
