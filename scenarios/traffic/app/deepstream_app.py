@@ -300,6 +300,7 @@ def check(args: argparse.Namespace) -> int:
     roll the update back. Running this in the recipe's Install step makes a broken model or
     config fail the install, which the nucleus retries, marks BROKEN and rolls back.
     """
+    print("check: loading the configs and the model", flush=True)
     try:
         NvSortTracker.from_file(_config_path(TRACKER_CONFIG))
         NvDsAnalytics(load_analytics_config(_config_path(ANALYTICS_CONFIG)), MUXER_WIDTH, MUXER_HEIGHT)
