@@ -126,7 +126,10 @@ class ContainerRunner(Service):
             self.allocate_ports()  # type: ignore[attr-defined]
             image = ensure_images([self.image_name])[self.image_name]
             container = DockerContainer(
-                image, command=self.container_command(), env=self.container_environment()
+                image,
+                command=self.container_command(),
+                env=self.container_environment(),
+                name=f"edge-harness-{self.session.id}-{self.name}",
             )
             for container_port, host_port in self.container_ports().items():
                 container.ports[f"{container_port}/tcp"] = (LOOPBACK, host_port)  # type: ignore[assignment]
@@ -134,7 +137,6 @@ class ContainerRunner(Service):
                 container.with_volume_mapping(host_path, container_path, mode)
             network = self.session.network_name
             container.with_kwargs(
-                name=f"edge-harness-{self.session.id}-{self.name}",
                 hostname=self.name,
                 labels=self.session.labels_for(self.name),
                 network=network,

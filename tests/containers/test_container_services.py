@@ -1,0 +1,138 @@
+"""The services as containers: the same clients, probes and checks as the process backend, on a
+session network, with faults done to the containers, and nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.services.base import ServiceError
+from harness.services.containers.services import AwsContainer, KafkaContainer, TritonContainer
+from harness.services.containers.session import LABEL_SESSION, ContainerSession, reap_leftovers
+from harness.services.ports import port_open
+
+pytestmark = pytest.mark.containers
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _labelled(session_id: str) -> tuple[list[object], list[object]]:
+    import docker
+
+    client = docker.from_env()
+    selector = {"label": f"{LABEL_SESSION}={session_id}"}
+    return client.containers.list(all=True, filters=selector), client.networks.list(filters=selector)
+
+
+def test_kafka_container_serves_host_and_network_and_survives_a_pause(session: ContainerSession) -> None:
+    with KafkaContainer(session=session) as kafka:
+        host, port = kafka.bootstrap_servers.rsplit(":", 1)
+        assert host == session.address("kafka") and port == "9092"
+        assert kafka.endpoints["published"].startswith("127.0.0.1:")
+        assert port_open("127.0.0.1", int(kafka.endpoints["published"].split(":")[1]))
+        assert "100 messages produced (idempotent, acks=all) and read back" in kafka.check()
+        container = kafka.container.get_wrapped_container()
+        assert container.labels[LABEL_SESSION] == session.id
+        kafka.create_topic("paused-topic")
+
+        kafka.pause()
+        try:
+            from confluent_kafka import KafkaException
+
+            with pytest.raises(KafkaException):
+                kafka.admin().list_topics(timeout=2)
+        finally:
+            kafka.resume()
+        assert "paused-topic" in kafka.admin().list_topics(timeout=10).topics
+        container_id = container.id
+    remaining, _ = _labelled(session.id)
+    assert container_id not in [c.id for c in remaining]
+
+
+def test_aws_container_answers_boto3_and_comes_back_after_a_kill(session: ContainerSession) -> None:
+    with AwsContainer(session=session) as aws:
+        assert aws.url.startswith("http://127.0.0.1:")
+        assert aws.network_environment()["AWS_ENDPOINT_URL"] == f"http://{session.address('aws')}:5000"
+        assert "s3 bucket/put/get/presigned GET" in aws.check()
+        gg = aws.client("greengrassv2")
+        assert gg.list_components()["components"] == []
+
+        aws.kill()
+        assert aws.health(timeout=1) is None
+        aws.restart()
+        assert aws.health(timeout=5) is not None  # same host port as before the kill
+        assert aws.client("s3").list_buckets()["Buckets"] is not None
+
+
+def test_triton_container_serves_the_staged_repository_and_restarts(session: ContainerSession) -> None:
+    with TritonContainer(session=session) as triton:
+        assert "inference matches ONNX Runtime" in triton.check()
+        grpc_before = triton.grpc_url
+        assert triton.network_endpoints()["grpc"] == f"{session.address('triton')}:8001"
+        triton.kill()
+        assert not triton.probe_ready()
+        triton.restart()
+        assert triton.grpc_url == grpc_before
+        assert triton.probe_ready()
+        triton.check()
+        log = triton.log_path.read_text()
+        assert "restarting the container" in log
+
+
+def test_a_bad_command_fails_start_with_the_container_log(session: ContainerSession) -> None:
+    class Broken(KafkaContainer):
+        def container_command(self) -> list[str]:
+            return ["--no-such-option"]
+
+    broken = Broken(session=session, startup_timeout=30)
+    with pytest.raises(ServiceError) as err:
+        broken.start()
+    text = str(err.value)
+    assert "kafka container exited with code" in text and "--no-such-option" in text
+    remaining, _ = _labelled(session.id)
+    assert not [c for c in remaining if c.name.endswith("-kafka")]
+
+
+def test_leftovers_of_a_killed_run_are_reaped(images: dict[str, str]) -> None:
+    script = (
+        "from harness.services.containers import ContainerSession\n"
+        "from harness.services.containers.services import KafkaContainer\n"
+        "s = ContainerSession(); KafkaContainer(session=s).start()\n"
+        "print(s.id, flush=True)\n"
+        "import time; time.sleep(120)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert proc.stdout is not None
+        session_id = proc.stdout.readline().strip()
+        assert session_id, "the child did not start its session"
+        os.kill(proc.pid, signal.SIGKILL)  # no atexit, no finally: what a crash leaves
+        proc.wait(10)
+        containers, networks = _labelled(session_id)
+        assert len(containers) == 1 and len(networks) == 1
+        removed = reap_leftovers()
+        assert any(session_id in item for item in removed)
+        assert _labelled(session_id) == ([], [])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_services_up_docker_check_exits_clean(images: dict[str, str]) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "services", "up", "--backend", "docker", "--check"],
+        capture_output=True, text=True, timeout=600, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for name in ("aws", "kafka", "triton"):
+        assert f"✓ {name} check:" in proc.stderr
+    assert "export KAFKA_BOOTSTRAP_SERVERS=172.30." in proc.stdout
+    match = re.search(r"docker network edge-harness-([0-9a-f]{12})", proc.stderr)
+    assert match, proc.stderr[-2000:]
+    assert _labelled(match.group(1)) == ([], [])
