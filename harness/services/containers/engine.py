@@ -21,25 +21,17 @@ class ContainerError(HarnessError):
     exit_code = EXIT_SERVICE
 
 
-def engine_address() -> str:
-    return os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-
-
 def docker_client(timeout: float = 30.0) -> docker.DockerClient:
     """A docker SDK client that has answered a ping, or :class:`ContainerError` with the fix."""
-    import docker
-    from docker.errors import DockerException
+    from harness.images.engine import connect
+    from harness.images.errors import ImageError
 
     try:
-        client = docker.from_env(timeout=int(timeout))
-        client.ping()
-    except DockerException as err:
+        return connect(timeout=int(timeout))
+    except ImageError as err:
         raise ContainerError(
-            f"cannot reach the Docker engine at {engine_address()}: {err}",
-            hint="start dockerd (apt-get install docker.io; dockerd &) or set DOCKER_HOST; "
-            "the process backend (--backend process) needs no Docker",
+            err.message, hint=f"{err.hint}; the process backend (--backend process) needs no Docker"
         ) from err
-    return client
 
 
 def disable_ryuk() -> None:
