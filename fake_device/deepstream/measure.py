@@ -15,6 +15,12 @@ the probes of deepstream-app / the sample apps):
 DeepStream's source breaks those two ``Comp name`` lines with a backslash inside the string, so
 its real output contains runs of spaces; here single spaces are printed. Parse with ``\\s+``.
 
+DeepStream prints those lines for every batch: one line per element and frame, hundreds a second
+at 30 fps, which a Greengrass component log then carries. ``EDGE_HARNESS_LATENCY_PRINT_EVERY=N``
+(an emulation knob, not a DeepStream variable; default 1 = every batch, as DeepStream) prints the
+lines of every N-th batch only, so a long scenario's component log stays small; measurement
+itself still covers every batch.
+
 ``**PERF:`` lines come in two styles. ``deepstream-app`` follows its ``perf_cb``: every
 ``interval`` seconds one ``**PERF: cur (avg)\\t`` per source, a ``**PERF: FPS i (Avg)`` header
 every 20 lines. ``python`` follows deepstream_python_apps' ``common/FPS.py`` (``PERF_DATA``,
@@ -27,11 +33,12 @@ benchmarks and reports, whether or not anything is printed.
 from __future__ import annotations
 
 import os
+import re
 import statistics
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +46,8 @@ from fake_device.deepstream.meta import BatchMeta
 
 ENV_LATENCY = "NVDS_ENABLE_LATENCY_MEASUREMENT"
 ENV_COMPONENT_LATENCY = "NVDS_ENABLE_COMPONENT_LATENCY_MEASUREMENT"
+#: print the latency lines of every N-th batch only (the emulation's, see the module docstring)
+ENV_PRINT_EVERY = "EDGE_HARNESS_LATENCY_PRINT_EVERY"
 #: deepstream-app's default perf-measurement-interval-sec
 DEFAULT_PERF_INTERVAL_S = 5.0
 _PERF_HEADER_EVERY = 20
@@ -59,6 +68,14 @@ def env_flag(environ: Mapping[str, str], name: str) -> bool:
         return int(value) != 0
     except ValueError:
         return False
+
+
+def print_every(environ: Mapping[str, str]) -> int:
+    """``EDGE_HARNESS_LATENCY_PRINT_EVERY`` as a batch count ≥ 1 (1 when unset or not a number)."""
+    try:
+        return max(1, int(environ.get(ENV_PRINT_EVERY, "1").strip() or 1))
+    except ValueError:
+        return 1
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -86,6 +103,29 @@ def summarize(values: Sequence[float]) -> dict[str, float]:
     }
 
 
+#: a ``Comp name`` line, the muxer's (``component_latency =``) or any other element's
+#: (``component latency=``), with DeepStream's runs of spaces; anything may come before it (a log
+#: line's timestamp and logger) and after it (the nucleus log's ``. {context}``)
+_COMPONENT_LINE = re.compile(
+    r"Comp name\s*=\s*(\S+)\s.*?component[ _]latency\s*=\s*(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
+)
+
+
+def parse_component_latency(lines: Iterable[str]) -> dict[str, list[float]]:
+    """Per-element latencies (ms) from ``Comp name = …`` lines, elements in the order they first
+    appear (pipeline order: DeepStream prints a batch's elements from source to sink).
+
+    Reads what :class:`LatencyRecorder` prints and what DeepStream itself prints (runs of spaces),
+    also inside other text such as a Greengrass component log line.
+    """
+    out: dict[str, list[float]] = {}
+    for line in lines:
+        match = _COMPONENT_LINE.search(line)
+        if match is not None:
+            out.setdefault(match.group(1), []).append(float(match.group(2)))
+    return out
+
+
 @dataclass
 class LatencyRecorder:
     """Frame and per-element latencies of every batch that reached the measuring point.
@@ -99,6 +139,7 @@ class LatencyRecorder:
     print_frames: bool = False
     print_components: bool = False
     printer: Printer = _stdout
+    print_every: int = 1  # print the lines of batch 0, N, 2N, … (measure all of them)
     frame_ms: list[float] = field(default_factory=list)
     element_ms: dict[str, list[float]] = field(default_factory=dict)
     batches: int = 0
@@ -113,6 +154,7 @@ class LatencyRecorder:
         frames = env_flag(env, ENV_LATENCY)
         # nvds_get_enable_per_component_latency_measurement: only meaningful with the first one
         components = frames and env_flag(env, ENV_COMPONENT_LATENCY)
+        kwargs.setdefault("print_every", print_every(env))
         return cls(print_frames=frames, print_components=components, **kwargs)
 
     def _system_ms(self, monotonic_s: float) -> float:
@@ -126,7 +168,10 @@ class LatencyRecorder:
         with self._lock:
             batch_num = self.batches
             self.batches += 1
-            if self.print_frames:
+            printed = batch_num % max(1, self.print_every) == 0
+            print_frames = self.print_frames and printed
+            print_components = self.print_components and printed
+            if print_frames:
                 lines.append(f"\n************BATCH-NUM = {batch_num}**************\n")
             seen: set[tuple[str, float, float]] = set()
             for frame in batch.frames:
@@ -145,11 +190,11 @@ class LatencyRecorder:
                     seen.add(mark)
                     comp_ms = (t_out - t_in) * 1000.0
                     self.element_ms.setdefault(name, []).append(comp_ms)
-                    if self.print_components:
+                    if print_components:
                         lines.append(
                             self._component_line(name, frame.source_id, frame.frame_num, t_in, t_out)
                         )
-            if self.print_frames:
+            if print_frames:
                 for frame, latency in zip((f for f in batch.frames if f.latency), latencies, strict=True):
                     lines.append(
                         f"Source id = {frame.source_id} Frame_num = {frame.frame_num} "

@@ -65,13 +65,17 @@ log = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"
 
 
+#: the environment variable that moves servers off 127.0.0.1 (set in the device image)
+BIND_ADDRESS = "EDGE_HARNESS_BIND_ADDRESS"
+
+
 def bind_address() -> str:
     """Where servers listen by default: 127.0.0.1, or ``EDGE_HARNESS_BIND_ADDRESS``.
 
     A simulated device in a container sets it to 0.0.0.0: the container's own network namespace
     is private to the session, and docker publishes the port on the host's 127.0.0.1 only.
     """
-    return os.environ.get("EDGE_HARNESS_BIND_ADDRESS") or LOOPBACK
+    return os.environ.get(BIND_ADDRESS) or LOOPBACK
 
 
 #: deepstream-app's and the Python samples' RTSP port and mount point.

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from fake_device.nucleus.logs import NucleusLog
 
-__all__ = ["ProcessRegistry", "ScriptProcess", "kill_recorded", "start_script"]
+__all__ = ["ProcessRegistry", "ScriptProcess", "kill_recorded", "signal_recorded", "start_script"]
 
 #: seconds between SIGTERM and SIGKILL when a step is stopped (Exec.close grace period)
 STOP_GRACE_SECONDS = 5.0
@@ -72,24 +72,31 @@ class ProcessRegistry:
                 self._write()
 
 
-def kill_recorded(path: Path) -> int:
-    """SIGKILL every recorded process group whose leader is still the same process; returns how
-    many groups were killed. Used at boot and by the reaper."""
+def signal_recorded(path: Path, sig: signal.Signals) -> int:
+    """Send ``sig`` to every recorded process group whose leader is still the same process;
+    returns how many groups got it. The registry file is left as it is."""
     try:
         groups = json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return 0
-    killed = 0
+    reached = 0
     for pgid_text, start in groups.items():
         pgid = int(pgid_text)
         current = _start_time(pgid)
-        # The leader may have exited while others of its group live on: kill the group anyway
+        # The leader may have exited while others of its group live on: signal the group anyway
         # unless the pid now belongs to a different process.
         if current is not None and start and current != start:
             continue
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGKILL)
-            killed += 1
+            os.killpg(pgid, sig)
+            reached += 1
+    return reached
+
+
+def kill_recorded(path: Path) -> int:
+    """SIGKILL every recorded process group whose leader is still the same process; returns how
+    many groups were killed. Used at boot and by the reaper."""
+    killed = signal_recorded(path, signal.SIGKILL)
     with contextlib.suppress(OSError):
         Path(path).unlink()
     return killed

@@ -98,13 +98,22 @@ def run(
 ) -> None:
     """Run a core device until Ctrl-C or SIGTERM: take deployments from the IoT Jobs data plane,
     apply them as the nucleus does, log like the nucleus (ROOT/logs/greengrass.log)."""
+    from fake_device.deepstream.measure import ENV_PRINT_EVERY
+    from fake_device.deepstream.rtsp import BIND_ADDRESS
     from fake_device.nucleus.kernel import CoreDevice
 
     echo = None if quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    # What components inherit of the device's own environment (a real nucleus passes its whole
+    # environment on, e.g. what its systemd unit sets): the AWS endpoint and credentials, and
+    # DeepStream's switches (NVDS_ENABLE_LATENCY_MEASUREMENT …) with the emulation's sampling knob,
+    # and where the app's servers listen (a device container listens on all its interfaces).
+    local_aws = ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
     environment = {
         k: v
         for k, v in os.environ.items()
-        if k.startswith("AWS_") and k not in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+        if (k.startswith("AWS_") and k not in local_aws)
+        or k.startswith("NVDS_")
+        or k in (ENV_PRINT_EVERY, BIND_ADDRESS)
     }
     if endpoint_url:
         environment["AWS_ENDPOINT_URL"] = endpoint_url

@@ -1,4 +1,4 @@
-"""Checks on Kafka messages: schema shape, predicates on content, latency, gaps.
+"""Checks on Kafka messages: schema shape, predicates on content, latency, gaps, sequences.
 
 Kept apart from the steps so they can be unit-tested on hand-made payloads. The minimal
 schema's shape is DeepStream's (eventmsg_payload.cpp generate_event_message_minimal); the full
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness.eval.pipeline import parse_object_string, parse_rfc3339_ns
@@ -122,3 +124,123 @@ def largest_gap_s(received_ns: Sequence[int], start_ns: int, end_ns: int) -> flo
     """Longest time without a message in [start, end], counting the edges of the window."""
     points = [start_ns, *sorted(received_ns), end_ns]
     return max((b - a for a, b in itertools.pairwise(points)), default=0) / 1e9
+
+
+#: how many duplicates and gaps per group a failure lists (the rest are counted)
+SEQUENCE_EXAMPLES = 5
+
+Number = int | float
+
+
+def number_at(payload: Any, path: str) -> Number | None:
+    """The number at ``path`` (the first value there): an int or float, or a string of one —
+    DeepStream's minimal schema writes the frame number as text (``"id": "120"``)."""
+    values = select(payload, path)
+    if not values:
+        return None
+    value = values[0]
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                return float(text)
+            except ValueError:
+                return None
+    return None
+
+
+def group_at(payload: Any, path: str | None) -> str | None:
+    """The group of a message: the text of the value at ``path`` ("" for no ``path``: one
+    group), None when the message has nothing there."""
+    if path is None:
+        return ""
+    values = select(payload, path)
+    return None if not values or values[0] is None else str(values[0])
+
+
+@dataclass
+class SequenceCheck:
+    """What :func:`check_sequence` found: ``problems`` (one line each, empty when the sequence
+    is whole) and ``groups`` (per group: messages, first, last, the value it continued from or
+    restarted below, and the first duplicates and gaps) for the step's details."""
+
+    problems: list[str] = field(default_factory=list)
+    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    duplicates: int = 0
+    gaps: int = 0
+
+
+def _shown(value: Number) -> Number:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def check_sequence(
+    payloads: Iterable[Any],
+    field_path: str,
+    per: str | None = None,
+    step: float = 1,
+    before: Mapping[str, Number] | None = None,
+) -> SequenceCheck:
+    """No duplicates and no gap larger than ``step`` in the numbers at ``field_path``, per group.
+
+    Values are sorted first (messages of several partitions arrive in any order). ``before``
+    maps a group to its last value received *before* the window: a window that starts with that
+    value again has a duplicate, one that starts more than ``step`` above it has a gap — messages
+    lost during a fault injected just before the window show up this way. A window that starts
+    below it means the sender counts from the start again (the app restarted): it is checked on
+    its own. A message without a number at the field, or without a group, is a problem too.
+    """
+    result = SequenceCheck()
+    values: dict[str, list[Number]] = {}
+    unreadable: list[str] = []
+    for payload in payloads:
+        group = group_at(payload, per)
+        number = number_at(payload, field_path)
+        if group is None or number is None:
+            unreadable.append(str(payload)[:120])
+            continue
+        values.setdefault(group, []).append(number)
+    if unreadable:
+        what = f"a number at {field_path}" + (f" or a value at {per}" if per else "")
+        result.problems.append(f"{len(unreadable)} message(s) without {what} (first: {unreadable[0]})")
+    for group, numbers in sorted(values.items()):
+        counts = Counter(numbers)
+        distinct = sorted(counts)
+        anchor = (before or {}).get(group)
+        chain = list(distinct)
+        info: dict[str, Any] = {
+            "messages": len(numbers),
+            "first": _shown(distinct[0]),
+            "last": _shown(distinct[-1]),
+        }
+        if anchor is not None:
+            if distinct[0] > anchor:
+                chain.insert(0, anchor)
+                info["continued_from"] = _shown(anchor)
+            elif distinct[0] == anchor:
+                counts[anchor] += 1  # received before the window, and again in it
+                info["continued_from"] = _shown(anchor)
+            else:
+                info["restarted_below"] = _shown(anchor)
+        duplicates = [(value, count) for value, count in sorted(counts.items()) if count > 1]
+        gaps = [(a, b) for a, b in itertools.pairwise(chain) if b - a > step * (1 + 1e-9)]
+        info["duplicates"] = [{"value": _shown(v), "times": c} for v, c in duplicates[:SEQUENCE_EXAMPLES]]
+        info["gaps"] = [
+            {"after": _shown(a), "next": _shown(b), "missing": max(1, round((b - a) / step) - 1)}
+            for a, b in gaps[:SEQUENCE_EXAMPLES]
+        ]
+        result.duplicates += len(duplicates)
+        result.gaps += len(gaps)
+        label = f"{group}: " if per else ""
+        result.problems += [f"{label}{_shown(v)} {c} times" for v, c in duplicates[:SEQUENCE_EXAMPLES]]
+        result.problems += [
+            f"{label}{g['after']} → {g['next']} ({g['missing']} missing)" for g in info["gaps"]
+        ]
+        result.groups[group if per else "all"] = info
+    return result

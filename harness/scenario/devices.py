@@ -4,6 +4,10 @@ A device runs as its own process (as the nucleus is its own JVM on a Jetson) so 
 step can SIGKILL it and restart it on the same root, exactly like a power cut; it reaches the
 cloud only through the AWS endpoint's environment. Its components run in their own process
 groups, which the device's reaper kills if the device dies, so nothing outlives a scenario.
+
+Device faults are methods with the same names on every kind of device (``kill``, ``start``,
+``pause``/``resume``, ``disconnect``/``reconnect``), so the runner's ``inject`` step does not care
+what runs the device; what a kind cannot do raises :class:`HarnessError` saying which backend can.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class SimulatedDevice:
     starts: int = 0
     _log: object = field(default=None, repr=False)
     _started_at: float = 0.0
+    _paused: bool = False
 
     @property
     def greengrass_log(self) -> Path:
@@ -76,13 +81,70 @@ class SimulatedDevice:
         """SIGKILL the device process (a power cut); its reaper takes the components down."""
         if self.process is not None and self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
+                os.killpg(self.process.pid, signal.SIGKILL)  # also ends a paused device
             self.process.wait(10)
+        self._paused = False
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def _registry(self) -> Path:
+        return self.root / "run" / "processes.json"
+
+    def pause(self) -> None:
+        """Freeze the whole device: SIGSTOP to the nucleus's process group, then to each component
+        process group the nucleus recorded (``run/processes.json``) — what ``docker pause`` does
+        to a device's container (it freezes the cgroup).
+
+        The nucleus first, so it cannot start a new script between the two. Components run in
+        their own process groups (so that the nucleus can stop each one), hence the second pass;
+        a component the nucleus starts is recorded before it runs, so none is missed. While
+        paused, the device answers nothing: no job polls, no status, no messages.
+        """
+        from fake_device.nucleus.shell import signal_recorded
+
+        if not self.running:
+            raise HarnessError(
+                f"device {self.thing} is not running, so it cannot be paused",
+                hint="start it first (kill_device without duration_s leaves it down)",
+            )
+        assert self.process is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGSTOP)
+        self._paused = True
+        signal_recorded(self._registry(), signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT to the components' process groups, then to the nucleus's: the device carries
+        on where it was (its job poll, its components' streams)."""
+        from fake_device.nucleus.shell import signal_recorded
+
+        signal_recorded(self._registry(), signal.SIGCONT)
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGCONT)
+        self._paused = False
+
+    def disconnect(self) -> None:
+        """Cut the device off the network: not possible for a local process, which shares the
+        host's network with the services (there is no interface to take down for it alone)."""
+        raise HarnessError(
+            "cutting a device off the network needs --backend docker",
+            hint="with the process backend the device shares the host's network; pause_device "
+            "freezes it instead, or run with --backend docker (its own network namespace)",
+        )
+
+    def reconnect(self) -> None:
+        """See :meth:`disconnect`."""
+        self.disconnect()
 
     def stop(self) -> None:
         """SIGTERM (the nucleus stops its components), SIGKILL after a grace period."""
         if self.process is None:
             return
+        if self._paused:  # a frozen nucleus would hold SIGTERM for the whole grace period
+            self.resume()
         if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
@@ -155,5 +217,24 @@ class RemoteDevice:
     def stop(self) -> None:
         return None
 
+    def _refuse(self, what: str) -> HarnessError:
+        return HarnessError(
+            f"{self.thing} is a real device: the harness cannot {what} it",
+            hint="device faults need simulated devices (--target sim); on a real device cut the "
+            "power or the network by hand and use wait_for/expect_messages to check the recovery",
+        )
+
     def kill(self) -> None:
-        raise HarnessError(f"{self.thing} is a real device: the harness cannot kill it")
+        raise self._refuse("kill")
+
+    def pause(self) -> None:
+        raise self._refuse("pause")
+
+    def resume(self) -> None:
+        raise self._refuse("resume")
+
+    def disconnect(self) -> None:
+        raise self._refuse("disconnect")
+
+    def reconnect(self) -> None:
+        raise self._refuse("reconnect")

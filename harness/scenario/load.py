@@ -41,12 +41,15 @@ from harness.scenario.model import (
     DeviceSpec,
     ExpectMessagesStep,
     InjectStep,
+    LogTrigger,
     Predicate,
     Scenario,
+    SequenceSpec,
     ServicesSpec,
     SleepStep,
     SnapshotStep,
     Step,
+    TritonSpec,
     WaitForStep,
     WorldSpec,
 )
@@ -74,21 +77,34 @@ _QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
 _MESSAGE_PATH = re.compile(r"^[^.\[\]]+(?:\.[^.\[\]]+|\[(?:[0-9]+|\*)\])*$")
 _PREDICATE_OPS = ("equals", "matches", "min_items", "object_label_in")
 _WAIT_TARGETS = ("deployment", "component", "device")
-# inject: the keys each fault takes, and those it needs.
+# inject: the keys each fault takes (after_log: every fault), and those it needs.
 _FAULT_KEYS = {
     "kill_device": ("device", "duration_s"),
     "restart_device": ("device", "duration_s"),
+    "pause_device": ("device", "duration_s"),
+    "partition_device": ("device", "duration_s"),
+    "pause_service": ("service", "duration_s"),
+    "stop_service": ("service", "duration_s"),
+    "kill_service": ("service", "duration_s"),
     "stop_kafka": ("duration_s",),
     "stop_triton": ("duration_s",),
-    "s3_outage": ("duration_s",),
+    "s3_outage": ("duration_s", "status"),
     "replace_artifact": ("component", "version", "file"),
 }
 _FAULT_NEEDS = {
     "kill_device": ("device",),
     "restart_device": ("device",),
+    "pause_device": ("device", "duration_s"),
+    "partition_device": ("device", "duration_s"),
+    "pause_service": ("service",),
+    "stop_service": ("service",),
+    "kill_service": ("service",),
+    "s3_outage": ("duration_s",),
     "replace_artifact": ("component", "version", "file"),
 }
-_INJECT_OPTIONAL = ("device", "duration_s", "component", "version", "file")
+_INJECT_OPTIONAL = ("device", "service", "duration_s", "status", "component", "version", "file")
+# the legacy service faults: the service they name
+_LEGACY_SERVICE = {"stop_kafka": "kafka", "stop_triton": "triton"}
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -194,6 +210,7 @@ class _Checker:
             return err.report
         self.data = plain(self.doc)
         self._schema()
+        self._services()
         self._devices()
         self._components()
         self._variables()
@@ -232,6 +249,37 @@ class _Checker:
             if message.endswith("is not valid under any of the given schemas") and path[:1] == ["steps"]:
                 message = f"a step is a mapping with a kind (one of {', '.join(STEP_KINDS)})"
             self.error(path, message, _subschema(self.data, path).get("description", ""))
+
+    def _triton_declared(self) -> bool:
+        services = self.data.get("services")
+        return isinstance(services, dict) and isinstance(services.get("triton"), dict)
+
+    def _services(self) -> None:
+        """``services.triton.models`` is a model repository tritonserver can load."""
+        at: Where = ["services", "triton", "models"]
+        if not self._triton_declared() or not self.valid(at):
+            return
+        value = self.data["services"]["triton"]["models"]
+        folder = Path(os.path.normpath(self.base / value))
+        if not folder.is_dir():
+            state = "is a file" if folder.exists() else "does not exist"
+            self.error(
+                at,
+                f"model repository {value} {state} (resolved to {folder.resolve()})",
+                "a folder of <model>/config.pbtxt and <model>/<version>/ folders, relative to the "
+                "folder of the scenario file",
+            )
+            return
+        from harness.lint.model_repo import validate_model_repository
+
+        errors = validate_model_repository(folder).errors
+        if errors:
+            self.error(
+                at,
+                f"{value} is not a valid model repository ({_plural(len(errors), 'error')} below)",
+                f"edge-harness lint models {folder}",
+            )
+            self._attach(errors)
 
     def _devices(self) -> None:
         if not self.valid(["devices"]) or not isinstance(self.data.get("devices"), list):
@@ -373,7 +421,8 @@ class _Checker:
 
     def _references(self) -> None:
         thing_count = None if self.things is None else len(self.things)
-        known = ", ".join(known_names(self.variables or [], len(self.things or [])))
+        triton = self._triton_declared()
+        known = ", ".join(known_names(self.variables or [], len(self.things or []), triton=triton))
         for path, text in _strings(self.data, []):
             if path == ["description"] or not self.valid(path):
                 continue
@@ -392,9 +441,12 @@ class _Checker:
                     continue
                 if name.startswith("var.") and self.variables is None:
                     continue  # variables failed the schema: already reported
-                problem = reference_problem(name, self.variables or [], thing_count)
+                problem = reference_problem(name, self.variables or [], thing_count, triton=triton)
                 if problem:
-                    self.error(path, problem, f"known names: {known}")
+                    hint = f"known names: {known}"
+                    if name.startswith("triton.") and not triton:
+                        hint = "declare services: {triton: {models: <model repository>}}; " + hint
+                    self.error(path, problem, hint)
 
     # --- steps ---------------------------------------------------------------------------------
 
@@ -522,6 +574,16 @@ class _Checker:
                 "latency needs each message's @timestamp, and schema is none",
                 "set schema: minimal or full",
             )
+        for key in ("field", "per"):
+            path = (step.get("sequence") or {}).get(key)
+            if path is None:
+                continue
+            if not _MESSAGE_PATH.match(path) or "[*]" in path:
+                self.error(
+                    [*at, "sequence", key],
+                    f"{path!r} is not a path to one value of a message",
+                    "dotted keys with [n] for a list item (not [*]), e.g. id or sensor.id",
+                )
 
     def _predicate(self, at: Where, predicate: dict[str, Any], schema: str) -> None:
         ops = [op for op in _PREDICATE_OPS if op in predicate]
@@ -587,24 +649,20 @@ class _Checker:
     def _step_inject(self, at: Where, step: dict[str, Any], _index: int) -> None:
         fault = step["fault"]
         takes = _FAULT_KEYS[fault]
+        listed = ", ".join([*takes, "after_log"])
         for key in _INJECT_OPTIONAL:
             if key in step and key not in takes:
-                self.error(
-                    [*at, key],
-                    f"{key} is not used by fault {fault}",
-                    f"{fault} takes {', '.join(takes)}",
-                )
+                self.error([*at, key], f"{key} is not used by fault {fault}", f"{fault} takes {listed}")
         missing = [key for key in _FAULT_NEEDS.get(fault, ()) if key not in step]
         if missing:
-            self.error(at, f"fault {fault} needs {', '.join(missing)}", f"{fault} takes {', '.join(takes)}")
+            self.error(at, f"fault {fault} needs {', '.join(missing)}", f"{fault} takes {listed}")
         if "device" in step and "device" in takes and not _dynamic(step["device"]):
             self._thing(step["device"], [*at, "device"])
-        if fault == "stop_kafka" and "external" in ((self.data.get("services") or {}).get("kafka") or {}):
-            self.error(
-                [*at, "fault"],
-                "stop_kafka stops the broker the scenario started, and services.kafka is external",
-                "remove services.kafka.external, or this step",
-            )
+        service = _LEGACY_SERVICE.get(fault, step.get("service") if "service" in takes else None)
+        if service is not None:
+            self._fault_service(fault, service, [*at, "fault" if fault in _LEGACY_SERVICE else "service"])
+        if "after_log" in step:
+            self._after_log([*at, "after_log"], step["after_log"])
         if fault == "replace_artifact" and not missing:
             name, version = step["component"], step["version"]
             if self._component_version(name, version, at, name_key="component"):
@@ -616,6 +674,50 @@ class _Checker:
                         f"give components.{name}.{version} an artifact:",
                     )
             self._file(step["file"], [*at, "file"], "file")
+
+    def _fault_service(self, fault: str, service: str, at: Where) -> None:
+        """The service a fault names must be one this scenario runs, and survive the fault."""
+        services = self.data.get("services") or {}
+        if service == "kafka" and "external" in (services.get("kafka") or {}):
+            self.error(
+                at,
+                f"{fault} needs the broker the scenario starts, and services.kafka is external",
+                "remove services.kafka.external (the harness cannot pause, stop or kill a broker it "
+                "does not run), or this step",
+            )
+        elif service == "triton" and not self._triton_declared():
+            self.error(
+                at,
+                f"{fault} needs the scenario's Triton server, and services.triton is not declared",
+                "declare services: {triton: {models: <model repository>}}, or this step",
+            )
+        elif service == "aws" and fault in ("stop_service", "kill_service"):
+            self.error(
+                at,
+                f"{fault} of the AWS endpoint would lose its state: it keeps things, deployments "
+                "and uploaded artifacts in memory, and would come back empty",
+                "pause_service with service: aws makes it stop answering and keeps its state; "
+                "s3_outage makes S3 alone fail",
+            )
+
+    def _after_log(self, at: Where, trigger: dict[str, Any]) -> None:
+        given = [key for key in ("contains", "regex") if key in trigger]
+        if len(given) != 1:
+            self.error(
+                at if not given else [*at, given[-1]],
+                "after_log has exactly one of contains, regex"
+                + (f" (found {', '.join(given)})" if given else ""),
+                "contains: <text>, or regex: <regular expression>",
+            )
+        if "regex" in trigger:
+            try:
+                re.compile(trigger["regex"])
+            except re.error as err:
+                self.error([*at, "regex"], f"not a regular expression: {err}", "Python re syntax")
+        if "component" in trigger:
+            self._component_version(trigger["component"], None, [*at, "component"])
+        if "device" in trigger:
+            self._devices_ref(trigger["device"], [*at, "device"])
 
     def _step_sleep(self, at: Where, step: dict[str, Any], _index: int) -> None:
         """Nothing beyond the schema (seconds > 0)."""
@@ -743,6 +845,9 @@ class _Checker:
                 backend=services.get("backend", DEFAULTS["backend"]),
                 kafka_external=kafka.get("external"),
                 topics=tuple(services.get("topics", ())),
+                triton=TritonSpec(models=self._resolve(services["triton"]["models"]))
+                if "triton" in services
+                else None,
             ),
             world=world,
             devices=tuple(
@@ -838,6 +943,13 @@ class _Checker:
                 ),
                 max_gap_s=_float(step.get("max_gap_s")),
                 match=step.get("match", DEFAULTS["match"]),
+                sequence=None
+                if "sequence" not in step
+                else SequenceSpec(
+                    field=step["sequence"]["field"],
+                    per=step["sequence"].get("per"),
+                    step=step["sequence"].get("step", DEFAULTS["sequence_step"]),
+                ),
             )
         if kind == "assert_logs":
             return AssertLogsStep(
@@ -852,14 +964,29 @@ class _Checker:
                 devices=_devices_value(step.get("devices", DEFAULTS["devices"])),
             )
         if kind == "inject":
+            fault = step["fault"]
+            trigger = step.get("after_log")
             return InjectStep(
                 **common,
-                fault=step["fault"],
+                fault=fault,
                 device=step.get("device"),
+                service=_LEGACY_SERVICE.get(fault, step.get("service")),
                 duration_s=_float(step.get("duration_s")),
+                status=step.get("status", DEFAULTS["outage_status"]) if fault == "s3_outage" else None,
                 component=step.get("component"),
                 version=step.get("version"),
                 file=self._resolve(step["file"]) if "file" in step else None,
+                after_log=None
+                if trigger is None
+                else LogTrigger(
+                    contains=trigger.get("contains"),
+                    regex=trigger.get("regex"),
+                    devices=_devices_value(trigger["device"])
+                    if "device" in trigger
+                    else ((step["device"],) if "device" in step else "all"),
+                    component=trigger.get("component"),
+                    within_s=float(trigger.get("within_s", DEFAULTS["after_log_within_s"])),
+                ),
             )
         if kind == "snapshot":
             return SnapshotStep(

@@ -97,3 +97,14 @@ class TopicRecorder:
         if self._thread is not None:
             self._thread.join(10)
             self._thread = None
+
+    def reconnect(self) -> None:
+        """Read the topics again from their start, keeping every record received so far.
+
+        For a broker that was stopped or killed and started again: one with memory storage
+        (tansu) comes back empty, its offsets start at 0 again and a topic may come back with
+        other partitions, so the old assignment would read nothing.
+        """
+        self.stop()
+        self._stop.clear()
+        self.start()

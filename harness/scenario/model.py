@@ -28,12 +28,15 @@ __all__ = [
     "Devices",
     "ExpectMessagesStep",
     "InjectStep",
+    "LogTrigger",
     "Predicate",
     "Scenario",
+    "SequenceSpec",
     "ServicesSpec",
     "SleepStep",
     "SnapshotStep",
     "Step",
+    "TritonSpec",
     "WaitForStep",
     "WorldSpec",
 ]
@@ -43,12 +46,20 @@ Devices = str | tuple[str, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
+class TritonSpec:
+    """``services.triton``: a Triton server for the scenario, serving ``models`` (absolute)."""
+
+    models: Path
+
+
+@dataclass(frozen=True, kw_only=True)
 class ServicesSpec:
     """``services``: how to run things and which broker to use."""
 
     backend: str = "process"
     kafka_external: str | None = None  # host:port of a running broker; None = start one
     topics: tuple[str, ...] = ()
+    triton: TritonSpec | None = None  # None: no Triton server is started
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -159,6 +170,16 @@ class WaitForStep(Step):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SequenceSpec:
+    """``expect_messages.sequence``: the number at ``field`` goes up by ``step`` per message,
+    separately for each value at ``per`` (None: one sequence for the topic)."""
+
+    field: str
+    per: str | None = None
+    step: float = 1
+
+
+@dataclass(frozen=True, kw_only=True)
 class ExpectMessagesStep(Step):
     """``min_count`` is 1 when neither it nor ``min_rate_per_s`` was given."""
 
@@ -173,6 +194,7 @@ class ExpectMessagesStep(Step):
     accuracy: AccuracySpec | None = None
     max_gap_s: float | None = None
     match: str = "all"  # "all": every message satisfies every predicate; "any": one message does
+    sequence: SequenceSpec | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -190,13 +212,41 @@ class AssertLogsStep(Step):
 
 
 @dataclass(frozen=True, kw_only=True)
+class LogTrigger:
+    """``inject.after_log``: wait for a line (``contains`` or ``regex``, one is set) in the logs of
+    ``devices`` — a component's log, or the nucleus log when ``component`` is None — then inject.
+    ``devices`` is filled in: the step's device if it has one, else "all"."""
+
+    contains: str | None = None
+    regex: str | None = None
+    devices: Devices = "all"
+    component: str | None = None
+    within_s: float = 120
+
+
+@dataclass(frozen=True, kw_only=True)
 class InjectStep(Step):
+    """``service`` is filled in for the legacy names too (stop_kafka → kafka, stop_triton →
+    triton), so the runner reads one field; see :attr:`service_action`."""
+
     fault: str
-    device: str | None = None  # kill_device, restart_device
+    device: str | None = None  # kill_device, restart_device, pause_device, partition_device
+    service: str | None = None  # pause_service, stop_service, kill_service, stop_kafka, stop_triton
     duration_s: float | None = None
+    status: int | None = None  # s3_outage: the HTTP status (503 when not given)
     component: str | None = None  # replace_artifact
     version: str | None = None  # replace_artifact
     file: Path | None = None  # replace_artifact; absolute
+    after_log: LogTrigger | None = None
+
+    @property
+    def service_action(self) -> str | None:
+        """``pause``, ``stop`` or ``kill`` for a service fault, None for the others."""
+        if self.fault in ("stop_kafka", "stop_triton"):
+            return "stop"
+        if self.fault.endswith("_service"):
+            return self.fault.removesuffix("_service")
+        return None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,13 +23,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fake_device.deepstream.measure import summarize
+from fake_device.deepstream.measure import (
+    ENV_COMPONENT_LATENCY,
+    ENV_LATENCY,
+    ENV_PRINT_EVERY,
+    parse_component_latency,
+    summarize,
+)
 from harness.errors import HarnessError
 from harness.scenario import model as m
 from harness.scenario.backends import BACKENDS, DockerBackend, ProcessBackend, make_backend
 from harness.scenario.checks import (
+    Number,
+    check_sequence,
+    group_at,
     largest_gap_s,
     latency_ms,
+    number_at,
     predicate_problem,
     schema_problem,
 )
@@ -41,6 +51,10 @@ from harness.scenario.variables import substitute
 
 _POLL_S = 0.5
 FINAL_DEPLOYMENT_STATUSES = {"SUCCEEDED", "FAILED", "CANCELED", "REJECTED", "COMPLETED", "TIMED_OUT"}
+#: what simulated devices pass on to their components so that DeepStream apps print per-element
+#: latency (``Comp name = …`` lines, read by :func:`read_element_latency`); printed for every 30th
+#: batch only — about once a second at 30 fps instead of one line per element and frame
+COMPONENT_LATENCY_ENVIRONMENT = {ENV_LATENCY: "1", ENV_COMPONENT_LATENCY: "1", ENV_PRINT_EVERY: "30"}
 
 
 class StepFailed(Exception):
@@ -64,7 +78,12 @@ class DeploymentHandle:
 
 @dataclass
 class RunContext:
-    """What steps share: services, the operator, devices, recorder and values for ``${…}``."""
+    """What steps share: services, the operator, devices, recorder and values for ``${…}``.
+
+    ``services`` is what ``inject`` faults act on, by the name a scenario uses: ``aws`` (None on
+    ``--target aws``: real AWS), ``kafka`` and, when declared, ``triton``; each a
+    :class:`~harness.services.base.Service` of whatever backend runs it.
+    """
 
     scenario: m.Scenario
     work: Path
@@ -76,6 +95,8 @@ class RunContext:
     published: dict[tuple[str, str], PublishedVersion] = field(default_factory=dict)
     deployments: dict[str, DeploymentHandle] = field(default_factory=dict)
     result: ScenarioResult | None = None
+    services: dict[str, Any] = field(default_factory=dict)
+    paused: list[str] = field(default_factory=list)  # services a pause_service left paused
 
 
 def git_commit(root: Path) -> str:
@@ -267,7 +288,12 @@ def step_expect_messages(ctx: RunContext, step: m.ExpectMessagesStep) -> dict[st
     start_ns = time.time_ns()
     deadline = time.monotonic() + step.within_s
     collect_whole_window = bool(
-        step.min_rate_per_s or step.latency_p50_ms or step.latency_p95_ms or step.accuracy or step.max_gap_s
+        step.min_rate_per_s
+        or step.latency_p50_ms
+        or step.latency_p95_ms
+        or step.accuracy
+        or step.max_gap_s
+        or step.sequence
     )
     min_count = step.min_count if step.min_count is not None else 1
     records = []
@@ -334,9 +360,40 @@ def step_expect_messages(ctx: RunContext, step: m.ExpectMessagesStep) -> dict[st
             raise StepFailed(
                 f"{topic}: {gap:.1f} s without a message, allowed {step.max_gap_s} s", details=details
             )
+    if step.sequence is not None:
+        _check_sequence(ctx, topic, step.sequence, start_ns, [p for _, p in payloads], details)
     if step.accuracy is not None:
         details["accuracy"] = _accuracy(ctx, step, payloads)
     return details
+
+
+def _check_sequence(
+    ctx: RunContext,
+    topic: str,
+    spec: m.SequenceSpec,
+    start_ns: int,
+    payloads: list[Any],
+    details: dict[str, Any],
+) -> None:
+    """``sequence``: no duplicates, no gap larger than ``step``, per group — counting on from
+    each group's last value received before the window, so messages lost during a fault injected
+    by the step before show as a gap at the window's start."""
+    before: dict[str, Number] = {}
+    for record in ctx.recorder.records(topic, until_ns=start_ns - 1):
+        try:
+            payload = record.json()
+        except ValueError:
+            continue
+        group, number = group_at(payload, spec.per), number_at(payload, spec.field)
+        if group is not None and number is not None:
+            before[group] = number  # records are in the order received: the last one wins
+    found = check_sequence(payloads, spec.field, spec.per, spec.step, before)
+    details["sequence"] = found.groups
+    if found.problems:
+        what = f"sequence of {spec.field}" + (f" per {spec.per}" if spec.per else "")
+        counts = f"{found.duplicates} duplicate(s), {found.gaps} gap(s) larger than {spec.step:g}"
+        shown = "; ".join(found.problems[:4]) + ("; …" if len(found.problems) > 4 else "")
+        raise StepFailed(f"{topic}: {what}: {counts}: {shown}", details=details)
 
 
 def _check_predicates(
@@ -449,26 +506,258 @@ def step_assert_logs(ctx: RunContext, step: m.AssertLogsStep, offsets: dict[Path
     return {"found": found}
 
 
+#: the device faults and what the step calls on the device to put the fault in and to end it
+_DEVICE_FAULTS = {"pause_device": ("pause", "resume"), "partition_device": ("disconnect", "reconnect")}
+#: a service fault's action → (what the service does, what ends the fault after duration_s)
+_SERVICE_ACTIONS = {"pause": ("pause", "resume"), "stop": ("halt", "restart"), "kill": ("kill", "restart")}
+#: past tense of the actions, for step summaries and the timeline
+_DONE = {
+    "pause": "paused",
+    "resume": "resumed",
+    "halt": "stopped",
+    "kill": "killed",
+    "restart": "restarted",
+    "disconnect": "disconnected",
+    "reconnect": "reconnected",
+    "start": "started",
+}
+
+
+#: a device fault's action → the state its lane in the report's timeline shows afterwards
+_DEVICE_LANE_STATES = {"resumed": "running", "reconnected": "running", "disconnected": "down (disconnected)"}
+
+
 def step_inject(ctx: RunContext, step: m.InjectStep) -> dict[str, Any]:
+    """Put a fault in: on a device, on a service (``ctx.services``) or on S3 and the artifacts.
+
+    With ``after_log`` the step first waits (at most ``within_s``) for that line in the logs,
+    counting only lines written since the previous step ended. A fault with ``duration_s`` lasts
+    that long *inside* the step — no timer runs behind the next steps — and is then undone
+    (resume, restart, reconnect); ``details["events"]`` and the timeline say what happened when.
+    The exception is ``s3_outage``: the endpoint ends it by itself, so the step returns at once and
+    the next steps (a deploy) run during the outage.
+    """
+    offsets = _log_offsets(ctx)  # the logs as the previous step left them
+    details: dict[str, Any] = {"fault": step.fault}
+    if step.after_log is not None:
+        details["after_log"] = _wait_for_log_line(ctx, step.after_log, offsets)
+    events: list[dict[str, Any]] = []
+    details["events"] = events
+
+    def note(action: str, device: str = "") -> None:
+        now = time.time()
+        events.append({"time": round(now, 3), "action": action})
+        assert ctx.result is not None
+        ctx.result.timeline.append(TimelineEvent(now, "", "inject", action, "injected", detail=step.name))
+        if device:  # the device's own lane shows it too, coloured by what its state means
+            state = _DEVICE_LANE_STATES.get(action.split()[0], action.split()[0])
+            ctx.result.timeline.append(
+                TimelineEvent(now, device, "device", "device", state, detail=step.name)
+            )
+
     if step.fault in ("kill_device", "restart_device"):
-        device = ctx.devices[substitute(step.device, ctx.values)]
+        device = _fault_device(ctx, step)
         device.kill()
+        note(f"killed {device.thing}", device.thing)
         if step.fault == "restart_device" or step.duration_s:
             if step.duration_s:
                 time.sleep(step.duration_s)
             device.start()
             device.wait_booted()
-        return {"device": device.thing, "starts": device.starts}
-    if step.fault == "replace_artifact":
+            note(f"started {device.thing}", device.thing)
+        details.update(device=device.thing, starts=device.starts)
+    elif step.fault in _DEVICE_FAULTS:
+        device = _fault_device(ctx, step)
+        put, undo = _DEVICE_FAULTS[step.fault]
+        getattr(device, put)()
+        note(f"{_DONE[put]} {device.thing}", device.thing)
+        assert step.duration_s is not None  # the loader requires it
+        time.sleep(step.duration_s)
+        getattr(device, undo)()
+        note(f"{_DONE[undo]} {device.thing}", device.thing)
+        details.update(device=device.thing, duration_s=step.duration_s)
+    elif step.service_action is not None:
+        assert step.service is not None
+        details.update(_service_fault(ctx, step, note))
+    elif step.fault == "s3_outage":
+        aws = ctx.services.get("aws")
+        if aws is None:
+            raise HarnessError(
+                "s3_outage needs the emulated AWS endpoint; with --target aws S3 is the real one",
+                hint="run the scenario with --target sim",
+            )
+        assert step.duration_s is not None  # the loader requires it
+        outage = aws.outage("s3", step.duration_s, step.status or 503)
+        note(f"S3 outage: HTTP {outage['status']} for {step.duration_s:g} s")
+        details.update(
+            service="s3",
+            status=outage["status"],
+            duration_s=step.duration_s,
+            until=round(time.time() + step.duration_s, 3),
+        )
+    elif step.fault == "replace_artifact":
         published = ctx.published[(step.component, step.version)]
         body = (ctx.scenario.path.parent / step.file).resolve()
         for uploaded in published.artifacts.values():
             ctx.fleet.replace_artifact(uploaded, body)
-        return {"replaced": list(published.artifacts.values()), "with": str(body)}
-    raise HarnessError(
-        f"inject {step.fault!r} is not available with the process backend",
-        hint="kill_device, restart_device and replace_artifact are; service faults need --backend docker",
+        note(f"replaced {step.component} {step.version} artifact")
+        details.update(replaced=list(published.artifacts.values()), with_file=str(body))
+    else:
+        raise HarnessError(f"inject {step.fault!r} is not implemented")
+    return details
+
+
+def _fault_device(ctx: RunContext, step: m.InjectStep) -> Any:
+    assert step.device is not None  # the loader requires it for device faults
+    thing = substitute(step.device, ctx.values)
+    if thing not in ctx.devices:
+        raise HarnessError(
+            f"inject {step.fault}: no device {thing!r}", hint=f"devices: {', '.join(ctx.devices)}"
+        )
+    return ctx.devices[thing]
+
+
+def _service_fault(ctx: RunContext, step: m.InjectStep, note: Callable[..., None]) -> dict[str, Any]:
+    """pause/stop/kill a service; after ``duration_s`` (slept here) resume or restart it."""
+    name, action = step.service, step.service_action
+    assert name is not None and action is not None
+    if name not in ctx.services:
+        raise HarnessError(
+            f"inject {step.fault}: this run has no {name} service",
+            hint="declare services.triton to start Triton" if name == "triton" else "",
+        )
+    service = ctx.services[name]
+    if service is None:
+        raise HarnessError(
+            f"inject {step.fault}: with --target aws the {name} endpoint is real AWS, which the harness "
+            "cannot pause, stop or kill",
+            hint="service faults need the emulated services: --target sim",
+        )
+    put, undo = _SERVICE_ACTIONS[action]
+    started = time.monotonic()
+    out: dict[str, Any] = {"service": name, "action": action, "endpoints": dict(service.endpoints)}
+    getattr(service, put)()
+    note(f"{_DONE[put]} {name}")
+    if step.duration_s is None:
+        out["down"] = "until the end of the run"
+        if action == "pause":
+            ctx.paused.append(name)
+        return out
+    time.sleep(step.duration_s)
+    getattr(service, undo)()
+    if undo == "restart" and name == "kafka":
+        _kafka_restarted(ctx, service)
+    note(f"{_DONE[undo]} {name}")
+    out.update(duration_s=step.duration_s, down_s=round(time.monotonic() - started, 2))
+    return out
+
+
+def end_open_faults(ctx: RunContext) -> None:
+    """After the last step: resume what a ``pause_service`` without ``duration_s`` left frozen.
+
+    "Until the end of the run" ends here, before the teardown, which still talks to the services
+    (the timeline's last poll, devices reporting their shutdown) and would otherwise wait out
+    each client's timeout on a frozen endpoint. Stopped and killed services stay down.
+    """
+    for name in ctx.paused:
+        with contextlib.suppress(Exception):  # the teardown stops it either way
+            ctx.services[name].resume()
+            if ctx.result is not None:
+                ctx.result.timeline.append(
+                    TimelineEvent(
+                        time.time(), "", "inject", f"resumed {name}", "injected", detail="end of run"
+                    )
+                )
+    ctx.paused.clear()
+
+
+def _kafka_restarted(ctx: RunContext, kafka: Any) -> None:
+    """A restarted broker may have come back empty (tansu keeps everything in memory): create the
+    scenario's topics again and let the recorder read them from their new start. Records read
+    before the fault are kept."""
+    for topic in ctx.scenario.services.topics:
+        with contextlib.suppress(Exception):  # a broker that kept its topics already has it
+            kafka.create_topic(substitute(topic, ctx.values))
+    ctx.recorder.reconnect()
+
+
+def _wait_for_log_line(ctx: RunContext, trigger: m.LogTrigger, offsets: dict[Path, int]) -> dict[str, Any]:
+    """Until the trigger's line is in the log of each (``any``: one) of its devices, reading only
+    what was written after ``offsets``; StepFailed with the log tails after ``within_s``."""
+    if isinstance(trigger.devices, tuple):
+        things = [substitute(thing, ctx.values) for thing in trigger.devices]
+    else:
+        things = list(ctx.devices)
+    unknown = [thing for thing in things if thing not in ctx.devices]
+    if unknown:
+        raise HarnessError(f"after_log: no device {unknown[0]!r}", hint=f"devices: {', '.join(ctx.devices)}")
+    paths = {
+        thing: ctx.devices[thing].component_log(trigger.component)
+        if trigger.component
+        else ctx.devices[thing].greengrass_log
+        for thing in things
+    }
+    pattern = (
+        re.compile(trigger.regex)
+        if trigger.regex
+        else re.compile(re.escape(substitute(trigger.contains or "", ctx.values)))
     )
+    need = len(paths) if trigger.devices != "any" else 1
+    positions = {path: offsets.get(path, 0) for path in paths.values()}
+    rest = dict.fromkeys(paths.values(), b"")
+    found: dict[str, str] = {}
+    started = time.monotonic()
+    while True:
+        for thing, path in paths.items():
+            if thing in found or not path.exists():
+                continue
+            if path.stat().st_size < positions[path]:  # a new file: read it from its start
+                positions[path], rest[path] = 0, b""
+            with path.open("rb") as handle:
+                handle.seek(positions[path])
+                chunk = handle.read()
+            positions[path] += len(chunk)
+            *lines, rest[path] = (rest[path] + chunk).split(b"\n")  # keep a line being written
+            for line in lines:
+                text = line.decode(errors="replace")
+                if pattern.search(text):
+                    found[thing] = text.strip()[:300]
+                    break
+        if len(found) >= need:
+            # what the author wrote (a contains text is searched escaped, as a regex)
+            looked_for = (
+                {"regex": trigger.regex}
+                if trigger.regex
+                else {"contains": substitute(trigger.contains or "", ctx.values)}
+            )
+            return {**looked_for, "found": found, "waited_s": round(time.monotonic() - started, 2)}
+        if time.monotonic() - started >= trigger.within_s:
+            missing = [thing for thing in paths if thing not in found]
+            log_name = f"{trigger.component}.log" if trigger.component else "greengrass.log"
+            raise StepFailed(
+                f"after_log: {pattern.pattern!r} not in the {log_name} of {', '.join(missing)} within "
+                f"{trigger.within_s:g} s; the fault was not injected",
+                details={"found": found},
+                logs={f"{thing}: {path.name}": log_tail(path) for thing, path in paths.items()},
+            )
+        time.sleep(0.2)
+
+
+def _inject_summary(details: dict[str, Any]) -> str:
+    """One line for the report: what was done, when (seconds after the step started)."""
+    events = details.get("events") or []
+    if not events:
+        return ""
+    start = events[0]["time"]
+    text = ", ".join(
+        f"{event['action']}" + (f" (+{event['time'] - start:.1f} s)" if index else "")
+        for index, event in enumerate(events)
+    )
+    trigger = details.get("after_log")
+    if trigger:
+        looked_for = trigger.get("contains") or trigger.get("regex")
+        text += f"; after {looked_for!r} appeared ({trigger['waited_s']:g} s)"
+    return text
 
 
 def step_snapshot(ctx: RunContext, step: m.SnapshotStep) -> dict[str, Any]:
@@ -612,9 +901,24 @@ class ScenarioRunner:
                 for topic in self.scenario.services.topics:
                     with contextlib.suppress(Exception):  # an existing topic on a shared broker is fine
                         kafka.create_topic(topic)
+                triton = None
+                if self.scenario.services.triton is not None:
+                    if aws is None:
+                        raise HarnessError(
+                            "services.triton starts a Triton server here, which real devices "
+                            "(--target aws) cannot reach",
+                            hint="run Triton beside the app on the devices, or use --target sim",
+                        )
+                    self.progress(f"starting Triton ({self.backend})", None)
+                    triton = stack.enter_context(backend.triton(self.scenario.services.triton.models))
+                services = {"aws": aws, "kafka": kafka, **({"triton": triton} if triton is not None else {})}
                 result.phases["services"] = round(time.monotonic() - t0, 2)
                 fleet = FleetOperator(client, bucket=self.bucket, create_bucket=self.bucket is None)
                 values = self._values(kafka, fleet)
+                if triton is not None:
+                    values.update(
+                        {f"triton.{name}": backend.device_endpoint(triton, name) for name in ("grpc", "http")}
+                    )
                 if self.scenario.world is not None:
                     t = time.monotonic()
                     from harness.world import WorldParams, write_world
@@ -638,6 +942,7 @@ class ScenarioRunner:
                 )
                 ctx = RunContext(self.scenario, self.work, fleet, kafka, devices, recorder, values, published)
                 ctx.result = result
+                ctx.services = services
                 t = time.monotonic()
                 if aws is not None:
                     self.progress(f"booting {len(devices)} simulated core device(s)", None)
@@ -650,7 +955,9 @@ class ScenarioRunner:
                 watcher.start()
                 stack.callback(watcher.stop)
                 self._steps(ctx, result)
+                end_open_faults(ctx)
                 read_perf_lines(ctx, result)
+                read_element_latency(ctx, result)
             except KeyboardInterrupt:
                 self._interrupted = True
                 result.steps.append(
@@ -717,6 +1024,7 @@ class ScenarioRunner:
                     profile=spec.profile,
                     root=self.work / "devices" / thing,
                     aws=aws,
+                    environment=COMPONENT_LATENCY_ENVIRONMENT,
                     publish=ports if not devices else (),
                 )
                 stack.callback(device.stop)
@@ -834,6 +1142,27 @@ def read_perf_lines(ctx: RunContext, result: ScenarioResult) -> None:
                     result.fps.append((stamp, f"{device.thing} {stream}", float(fps)))
 
 
+def read_element_latency(ctx: RunContext, result: ScenarioResult) -> None:
+    """Per-element latency (p50/p95 … per DeepStream element) from the ``Comp name = …`` lines the
+    apps printed into their component logs (``COMPONENT_LATENCY_ENVIRONMENT`` turns them on).
+
+    The samples of every device and component are pooled per element: the report compares
+    elements, not devices. Elements keep the order they first appear in (pipeline order).
+    """
+    samples: dict[str, list[float]] = {}
+    for device in ctx.devices.values():
+        if device.root is None:
+            continue
+        for name in ctx.scenario.components:
+            path = device.component_log(name)
+            if not path.exists():
+                continue
+            with path.open(errors="replace") as lines:
+                for element, values in parse_component_latency(lines).items():
+                    samples.setdefault(element, []).extend(values)
+    result.element_latency_ms = {element: summarize(values) for element, values in samples.items()}
+
+
 def _aws_client_factory() -> Callable[..., Any]:
     """boto3 clients from the default credential chain (real AWS, or AWS_ENDPOINT_URL if set)."""
     import boto3
@@ -886,4 +1215,6 @@ def _summary(step: m.Step, details: dict[str, Any]) -> str:
         return json.dumps(details.get("devices") or details.get("states") or details.get("status"))[:200]
     if isinstance(step, m.DeployStep):
         return f"deployment {details['deploymentId']} to {details['target']}"
+    if isinstance(step, m.InjectStep):
+        return _inject_summary(details)
     return ""

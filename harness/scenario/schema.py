@@ -27,6 +27,7 @@ __all__ = [
     "DEVICE_STATUSES",
     "FAILURE_HANDLING",
     "FAULTS",
+    "FAULT_SERVICES",
     "LOG_SOURCES",
     "MATCH_MODES",
     "MESSAGE_SCHEMAS",
@@ -54,7 +55,21 @@ DEVICE_STATUSES = ("HEALTHY", "UNHEALTHY")
 COMPONENT_STATES = ("NEW", "INSTALLED", "STARTING", "RUNNING", "STOPPING", "ERRORED", "BROKEN", "FINISHED")
 MESSAGE_SCHEMAS = ("minimal", "full", "none")
 MATCH_MODES = ("all", "any")
-FAULTS = ("kill_device", "restart_device", "stop_kafka", "stop_triton", "s3_outage", "replace_artifact")
+FAULTS = (
+    "kill_device",
+    "restart_device",
+    "pause_device",
+    "partition_device",
+    "pause_service",
+    "stop_service",
+    "kill_service",
+    "stop_kafka",
+    "stop_triton",
+    "s3_outage",
+    "replace_artifact",
+)
+#: the services a fault may name (services.triton must declare the Triton server)
+FAULT_SERVICES = ("kafka", "triton", "aws")
 LOG_SOURCES = ("greengrass",)
 STEP_KINDS = ("deploy", "wait_for", "expect_messages", "assert_logs", "inject", "sleep", "snapshot")
 
@@ -77,6 +92,9 @@ DEFAULTS: dict[str, Any] = {
     "match": "all",
     "absent": False,
     "from_start": False,
+    "after_log_within_s": 120,
+    "sequence_step": 1,
+    "outage_status": 503,
 }
 
 _DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -363,6 +381,31 @@ _EXPECT_MESSAGES = _step(
             },
         },
         "max_gap_s": _seconds("No stretch of the window longer than this without a message."),
+        "sequence": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["field"],
+            "description": (
+                "No loss, no duplicates: per group, the numbers at field (e.g. DeepStream's frame "
+                "number, id) have no duplicates and no gap larger than step, counting on from the "
+                "group's last value received before the window."
+            ),
+            "properties": {
+                "field": _text(
+                    "Path of a number in each message (an integer or a string of digits), e.g. id "
+                    "(the minimal schema's frame number)."
+                ),
+                "per": _text(
+                    "Path of the value that groups the messages (one sequence per sender), e.g. "
+                    "sensorId. Default: one sequence for the whole topic."
+                ),
+                "step": _seconds(
+                    "The expected increment between consecutive values; a larger one is a gap "
+                    "(messages lost).",
+                    default=DEFAULTS["sequence_step"],
+                ),
+            },
+        },
     },
     ["topic", "within_s"],
 )
@@ -397,6 +440,35 @@ _ASSERT_LOGS = _step(
     ["within_s"],
 )
 
+_AFTER_LOG = {
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "description": (
+        "Inject only once this line appears in a device log (lines written after the previous "
+        "step ended), e.g. to kill a device while it installs; the step fails if it does not "
+        "appear within within_s."
+    ),
+    "properties": {
+        "contains": _text("A text the line contains (may use ${…})."),
+        "regex": _text("A regular expression (Python re.search) the line matches."),
+        "device": {
+            **{key: value for key, value in _DEVICES.items() if key != "default"},
+            "description": (
+                "Whose log: 'all' (the line in each device's log), 'any' (one is enough), a thing "
+                "name or a list. Default: the step's device, else all."
+            ),
+        },
+        "component": _text(
+            "The component whose log (logs/<component>.log) is watched. Default: the nucleus log "
+            "(logs/greengrass.log)."
+        ),
+        "within_s": _seconds(
+            "How long to wait for the line before the step fails.", default=DEFAULTS["after_log_within_s"]
+        ),
+    },
+}
+
 _INJECT = _step(
     "inject",
     "make something go wrong.",
@@ -405,16 +477,39 @@ _INJECT = _step(
             "enum": list(FAULTS),
             "description": (
                 "kill_device: SIGKILL a core device (with duration_s it is started again after "
-                "that long); restart_device: kill and start it again; stop_kafka, stop_triton, "
-                "s3_outage: a service is unavailable for duration_s; replace_artifact: replace "
-                "the uploaded ZIP of component@version with file."
+                "that long); restart_device: kill and start it again; pause_device: freeze it for "
+                "duration_s; partition_device: cut it off the network for duration_s (docker "
+                "backend); pause_service, stop_service, kill_service: freeze, stop or SIGKILL "
+                "service (with duration_s it is resumed or restarted after that long); stop_kafka, "
+                "stop_triton: stop_service of kafka or triton; s3_outage: S3 requests fail with "
+                "status for duration_s; replace_artifact: replace the uploaded ZIP of "
+                "component@version with file."
             ),
         },
-        "device": _text("kill_device, restart_device: the thing name (may use ${…})."),
-        "duration_s": _seconds("How long the fault lasts."),
+        "device": _text(
+            "kill_device, restart_device, pause_device, partition_device: the thing name (may use ${…})."
+        ),
+        "service": {
+            "enum": list(FAULT_SERVICES),
+            "description": (
+                "pause_service, stop_service, kill_service: which service (triton needs services.triton)."
+            ),
+        },
+        "duration_s": _seconds(
+            "How long the fault lasts; then the device or service is resumed or started again. "
+            "Without it a stopped or killed device or service stays down."
+        ),
+        "status": {
+            "type": "integer",
+            "minimum": 400,
+            "maximum": 599,
+            "default": DEFAULTS["outage_status"],
+            "description": "s3_outage: the HTTP status S3 requests get (503: ServiceUnavailable).",
+        },
         "component": _text("replace_artifact: the component."),
         "version": _text("replace_artifact: the version whose uploaded ZIP is replaced."),
         "file": _text("replace_artifact: the file uploaded instead, relative to the scenario file."),
+        "after_log": _AFTER_LOG,
     },
     ["fault"],
 )
@@ -485,6 +580,21 @@ SCENARIO_SCHEMA: dict[str, Any] = {
                     "additionalProperties": False,
                     "properties": {},
                     "description": "Reserved; {} is the emulated AWS endpoint.",
+                },
+                "triton": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["models"],
+                    "description": (
+                        "A Triton server started before the devices, for apps whose nvinferserver "
+                        "config reaches Triton over gRPC (triton { grpc { url } }): use "
+                        "${triton.grpc} and ${triton.http}."
+                    ),
+                    "properties": {
+                        "models": _text(
+                            "The Triton model repository it serves, relative to the scenario file."
+                        ),
+                    },
                 },
                 "topics": {
                     "type": "array",

@@ -18,6 +18,7 @@ from harness.errors import HarnessError
 
 __all__ = [
     "BUILTIN_NAMES",
+    "TRITON_NAMES",
     "UnknownVariableError",
     "VariableSyntaxError",
     "known_names",
@@ -28,6 +29,8 @@ __all__ = [
 
 #: Names that always exist while a scenario runs.
 BUILTIN_NAMES = ("kafka.host", "kafka.port", "kafka.bootstrap", "aws.bucket")
+#: Names that exist when the scenario declares ``services.triton`` (the server's host:port).
+TRITON_NAMES = ("triton.grpc", "triton.http")
 
 _TOKEN = re.compile(r"\$\$|\$\{([^{}]*)\}|\$\{")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)*$")
@@ -101,10 +104,13 @@ def substitute(text: str, values: Mapping[str, str]) -> str:
     return "".join(out)
 
 
-def known_names(variables: Iterable[str], thing_count: int) -> list[str]:
-    """The names a scenario may use, for messages (patterns shown as ``free_port.<name>``)."""
+def known_names(variables: Iterable[str], thing_count: int, *, triton: bool = False) -> list[str]:
+    """The names a scenario may use, for messages (patterns shown as ``free_port.<name>``);
+    ``triton``: the scenario declares a Triton server."""
     names = [f"var.{v}" for v in variables]
     names += BUILTIN_NAMES
+    if triton:
+        names += TRITON_NAMES
     names.append("free_port.<name>")
     if thing_count == 1:
         names.append("device.1.thing")
@@ -113,11 +119,16 @@ def known_names(variables: Iterable[str], thing_count: int) -> list[str]:
     return names
 
 
-def reference_problem(name: str, variables: Iterable[str], thing_count: int | None) -> str:
+def reference_problem(
+    name: str, variables: Iterable[str], thing_count: int | None, *, triton: bool = False
+) -> str:
     """Why ``name`` cannot be resolved in a scenario with these user ``variables`` and this many
-    things, or ``""``. ``thing_count`` None means unknown (the devices did not validate)."""
+    things, or ``""``. ``thing_count`` None means unknown (the devices did not validate);
+    ``triton``: the scenario declares ``services.triton``, whose endpoints are ``triton.*``."""
     if name in BUILTIN_NAMES or _FREE_PORT.match(name):
         return ""
+    if name in TRITON_NAMES:
+        return "" if triton else f"${{{name}}}: the scenario starts no Triton server (services.triton)"
     if name.startswith("var."):
         if name[4:] in set(variables):
             return ""

@@ -14,13 +14,14 @@ import json
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from harness.services.aws_server import HEALTH_PATH
+from harness.services.aws_server import FAULTS_PATH, HEALTH_PATH
 from harness.services.base import LOOPBACK, ProcessService, ServiceError
 from harness.services.ports import free_ports
 
@@ -32,6 +33,54 @@ T = TypeVar("T")
 #: moto accepts any credentials; these are the values moto's own docs use
 DUMMY_ACCESS_KEY_ID = "testing"
 DUMMY_SECRET_ACCESS_KEY = "testing"
+
+
+def _faults_call(url: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    request = urllib.request.Request(
+        url.rstrip("/") + path,
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        try:
+            detail = json.loads(err.read()).get("message", "")
+        except ValueError:
+            detail = ""
+        raise ServiceError(
+            f"aws: {method} {url}{path} answered HTTP {err.code}: {detail or err.reason}",
+            hint="is this an edge-harness AWS endpoint (harness.services.aws_server)?",
+        ) from None
+    except (OSError, ValueError) as err:
+        raise ServiceError(
+            f"aws: {method} {url}{path} failed: {err}",
+            hint="is the endpoint running (and not paused)? edge-harness services status",
+        ) from None
+
+
+def request_outage(url: str, service: str, seconds: float, status: int = 503) -> dict[str, Any]:
+    """Make the edge-harness AWS endpoint at ``url`` answer every request signed for ``service``
+    (a SigV4 signing name: ``s3``, ``iot``, ``greengrass`` …) with HTTP ``status`` for ``seconds``.
+
+    The endpoint ends the outage by itself; the call returns at once with ``{service, status,
+    seconds, started, remaining_s}``. Plain HTTP to the endpoint's control route, so it works for
+    an endpoint in a container as well as for a local process.
+    """
+    return _faults_call(url, "POST", FAULTS_PATH, {"service": service, "status": status, "seconds": seconds})
+
+
+def clear_outages(url: str, service: str | None = None) -> list[str]:
+    """End the outage of ``service`` (every outage if None) at ``url``; the services cleared."""
+    query = "" if service is None else "?" + urllib.parse.urlencode({"service": service})
+    return list(_faults_call(url, "DELETE", FAULTS_PATH + query)["cleared"])
+
+
+def list_outages(url: str) -> list[dict[str, Any]]:
+    """The outages still running at ``url``."""
+    return list(_faults_call(url, "GET", FAULTS_PATH)["outages"])
 
 
 #: extensions every endpoint loads unless told otherwise: the Greengrass V2 control plane, the
@@ -162,6 +211,16 @@ class AwsEndpoint(ProcessService):
                 return json.loads(resp.read())
         except (OSError, ValueError):
             return None
+
+    # -- outages ---------------------------------------------------------------------------
+    def outage(self, service: str, seconds: float, status: int = 503) -> dict[str, Any]:
+        """Requests signed for ``service`` get HTTP ``status`` (S3: its XML error, e.g.
+        ``ServiceUnavailable`` for 503) for ``seconds``; see :func:`request_outage`."""
+        return request_outage(self.url, service, seconds, status)
+
+    def clear_outages(self) -> list[str]:
+        """End every outage now; the services whose outage ended."""
+        return clear_outages(self.url)
 
     # -- smoke check -----------------------------------------------------------------------
     def check(self) -> str:

@@ -11,23 +11,35 @@ services apart when every service shares one endpoint URL.
 Run as ``python -m harness.services.aws_server --host 127.0.0.1 --port P``; ``--extension
 module:function`` (repeatable) calls ``function(dispatcher)`` before serving so that other parts
 of the harness can add services without touching this module.
+
+Outages: ``POST /_edge_harness/faults`` with ``{"service": "s3", "status": 503, "seconds": 10}``
+makes the dispatcher answer every request signed for that service (SigV4 signing name, from the
+``Authorization`` header or a presigned URL's ``X-Amz-Credential``) with that status for that long,
+in the service's own error format, before any extension or moto sees it; ``DELETE`` ends them
+(``?service=s3`` for one). It is HTTP on purpose: a scenario injects an S3 outage the same way
+whether the endpoint is a local process or a container.
 """
 
 from __future__ import annotations
 
 import argparse
+import http
 import importlib
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
+import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -40,6 +52,10 @@ log = logging.getLogger("harness.aws_server")
 
 #: readiness and identity route answered by the dispatcher itself, never by moto
 HEALTH_PATH = "/_edge_harness/health"
+#: outage control route (POST to start one, DELETE to end them, GET to list them)
+FAULTS_PATH = "/_edge_harness/faults"
+#: the longest outage the route accepts: a typo of minutes for seconds must not outlive a run
+MAX_OUTAGE_S = 3600.0
 
 Matcher = Callable[[WSGIEnvironment], bool]
 
@@ -126,12 +142,103 @@ def json_response(
 ) -> list[bytes]:
     """Send ``body`` as JSON with ``status``; the return value is the WSGI body."""
     data = json.dumps(body).encode()
-    reasons = {200: "OK", 404: "Not Found", 500: "Internal Server Error", 501: "Not Implemented"}
     start_response(
-        f"{status} {reasons.get(status, 'Status')}",
+        _status_line(status),
         [("Content-Type", "application/json"), ("Content-Length", str(len(data))), *headers],
     )
     return [data]
+
+
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {http.HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Status"
+
+
+#: S3 error codes for the statuses an outage may answer with (Amazon S3 API Reference, "Error
+#: responses", List of error codes); another status gets the code of its class
+S3_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("InvalidRequest", "The request is not valid."),
+    403: ("AccessDenied", "Access Denied"),
+    404: ("NoSuchKey", "The specified key does not exist."),
+    500: ("InternalError", "We encountered an internal error. Please try again."),
+    503: ("ServiceUnavailable", "Service is unable to handle request."),
+}
+
+
+def s3_error(
+    environ: WSGIEnvironment, start_response: StartResponse, status: int, code: str, message: str
+) -> list[bytes]:
+    """An error in S3's REST shape: ``<Error><Code>…</Code><Message>…</Message>…</Error>`` as
+    ``application/xml`` with an ``x-amz-request-id`` header, which botocore's S3 parser reads into
+    ``ClientError.response["Error"]``. A HEAD request gets the status and headers only, as from S3."""
+    request_id = uuid.uuid4().hex[:16].upper()
+    resource = environ.get("PATH_INFO", "")
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message>"
+        f"<Resource>{escape(resource)}</Resource><RequestId>{request_id}</RequestId></Error>"
+    ).encode()
+    head = environ.get("REQUEST_METHOD") == "HEAD"
+    start_response(
+        _status_line(status),
+        [
+            ("Content-Type", "application/xml"),
+            ("Content-Length", "0" if head else str(len(body))),
+            ("x-amz-request-id", request_id),
+        ],
+    )
+    return [] if head else [body]
+
+
+@dataclass(frozen=True)
+class Outage:
+    """One injected outage: requests signed for ``service`` get ``status`` until ``until``
+    (``time.monotonic()`` of the server); ``started`` is wall-clock time, for reports."""
+
+    service: str
+    status: int
+    seconds: float
+    started: float
+    until: float
+
+    def describe(self) -> dict[str, Any]:
+        remaining = max(0.0, self.until - time.monotonic())
+        return {
+            "service": self.service,
+            "status": self.status,
+            "seconds": self.seconds,
+            "started": self.started,
+            "remaining_s": round(remaining, 3),
+        }
+
+
+_SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
+
+
+def parse_outage_request(body: bytes) -> tuple[str, int, float]:
+    """``(service, status, seconds)`` from the JSON of an outage request; ValueError says what is
+    wrong (the route answers it as a 400)."""
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError as err:
+        raise ValueError(f"the body is not JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise ValueError("the body must be a JSON object {service, status, seconds}")
+    unknown = sorted(set(data) - {"service", "status", "seconds"})
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown}; known: service, status, seconds")
+    service = data.get("service")
+    if not isinstance(service, str) or not _SERVICE_NAME.match(service):
+        raise ValueError(f"service must be a SigV4 signing name such as 's3', not {service!r}")
+    status = data.get("status", 503)
+    if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
+        raise ValueError(f"status must be an HTTP error status 400..599, not {status!r}")
+    seconds = data.get("seconds")
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds <= MAX_OUTAGE_S:
+        raise ValueError(f"seconds must be a number in (0, {MAX_OUTAGE_S:g}], not {seconds!r}")
+    return service, status, float(seconds)
 
 
 def aws_error(start_response: StartResponse, status: int, code: str, message: str) -> list[bytes]:
@@ -185,8 +292,10 @@ class EndpointDispatcher:
         self.instance_id = instance_id
         self._extensions: list[Extension] = []
         self._lock = threading.Lock()
+        self._outages: dict[str, Outage] = {}
         self._fallback = fallback if fallback is not None else moto_app()
         self.register_extension("edge-harness-health", path_startswith(HEALTH_PATH), self._health)
+        self.register_extension("edge-harness-faults", path_startswith(FAULTS_PATH), self._faults)
 
     def register_extension(self, name: str, matches: Matcher, app: WSGIApplication) -> None:
         """Route requests ``matches`` accepts to ``app``; names are unique."""
@@ -206,8 +315,47 @@ class EndpointDispatcher:
         with self._lock:
             return [ext.name for ext in self._extensions]
 
+    # -- outages --------------------------------------------------------------------------
+    def start_outage(self, service: str, status: int, seconds: float) -> Outage:
+        """From now on, for ``seconds``, answer requests signed for ``service`` with ``status``."""
+        outage = Outage(service, status, seconds, time.time(), time.monotonic() + seconds)
+        with self._lock:
+            self._outages[service] = outage
+        log.warning("outage: requests signed for %r get HTTP %d for %g s", service, status, seconds)
+        return outage
+
+    def clear_outages(self, service: str | None = None) -> list[str]:
+        """End the outage of ``service`` (every outage if None); the services whose outage ended."""
+        with self._lock:
+            names = [service] if service is not None else list(self._outages)
+            cleared = [name for name in names if self._outages.pop(name, None) is not None]
+        if cleared:
+            log.warning("outage cleared: %s", ", ".join(cleared))
+        return cleared
+
+    def outages(self) -> list[Outage]:
+        """The outages still running (expired ones are dropped here)."""
+        now = time.monotonic()
+        with self._lock:
+            for name in [n for n, o in self._outages.items() if o.until <= now]:
+                del self._outages[name]
+            return list(self._outages.values())
+
+    def _outage_for(self, environ: WSGIEnvironment) -> Outage | None:
+        if not self._outages:  # the common case: no lock, no header parsing
+            return None
+        service = signing_name(environ)
+        if service is None:
+            return None
+        with self._lock:
+            outage = self._outages.get(service)
+        return outage if outage is not None and outage.until > time.monotonic() else None
+
     def route(self, environ: WSGIEnvironment) -> tuple[str, WSGIApplication]:
         """The name and app that will answer ``environ`` (``"moto"`` for the fallback)."""
+        outage = self._outage_for(environ)
+        if outage is not None:
+            return "outage", _outage_app(outage)
         with self._lock:
             extensions = list(self._extensions)
         for ext in extensions:
@@ -239,6 +387,40 @@ class EndpointDispatcher:
                 "extensions": self.extensions,
             },
         )
+
+    def _faults(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        """POST: start an outage; DELETE (``?service=NAME`` for one): end them; GET: list them."""
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method == "GET":
+            return json_response(start_response, 200, {"outages": [o.describe() for o in self.outages()]})
+        if method == "DELETE":
+            only = parse_qs(environ.get("QUERY_STRING", "")).get("service", [None])[0]
+            return json_response(start_response, 200, {"cleared": self.clear_outages(only)})
+        if method != "POST":
+            return json_response(
+                start_response, 405, {"message": f"{method} {FAULTS_PATH}: use POST, DELETE or GET"}
+            )
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            service, status, seconds = parse_outage_request(environ["wsgi.input"].read(length))
+        except ValueError as err:
+            return json_response(start_response, 400, {"message": f"POST {FAULTS_PATH}: {err}"})
+        outage = self.start_outage(service, status, seconds)
+        return json_response(start_response, 200, outage.describe())
+
+
+def _outage_app(outage: Outage) -> WSGIApplication:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        text = f"edge-harness outage of {outage.service}: every request gets HTTP {outage.status}"
+        if outage.service == "s3":
+            code, message = S3_ERRORS.get(
+                outage.status, ("InternalError" if outage.status >= 500 else "InvalidRequest", "")
+            )
+            return s3_error(environ, start_response, outage.status, code, f"{message} ({text})".lstrip())
+        code = "ServiceUnavailableException" if outage.status == 503 else f"Http{outage.status}"
+        return aws_error(start_response, outage.status, code, text)
+
+    return app
 
 
 def _not_implemented(what: str) -> WSGIApplication:

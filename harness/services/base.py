@@ -4,6 +4,12 @@ A service is started, waited on until it answers its own readiness probe, used t
 endpoints it publishes and stopped. Process-backed services run in their own process group with
 ``PR_SET_PDEATHSIG`` set, so that neither a failing test, a Ctrl-C nor a SIGKILL of the harness
 leaves a server behind (the orphan tests in tests/integration/test_no_orphans.py prove it).
+
+Scenario fault injection goes through the same interface: :meth:`Service.pause`,
+:meth:`Service.resume`, :meth:`Service.kill` and :meth:`Service.restart` are what an ``inject``
+step calls, whatever runs the service (a local process here, a container in the docker backend).
+A service that cannot do one of them raises :class:`ServiceError` saying so, so a scenario fails
+with a reason instead of silently not injecting its fault.
 """
 
 from __future__ import annotations
@@ -13,8 +19,10 @@ import contextlib
 import ctypes
 import logging
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -57,6 +65,11 @@ class Service(ABC):
 
     #: short name used in logs, environment exports and the CLI ("triton", "kafka", "aws")
     name: str = "service"
+    #: the hint of the error a fault this service cannot do raises (see :meth:`pause`)
+    fault_hint: str = (
+        "faults need a service the harness runs itself: the process backend (a local process) "
+        "or --backend docker (a container)"
+    )
 
     def __init__(self, *, startup_timeout: float = 60.0) -> None:
         self.startup_timeout = startup_timeout
@@ -93,6 +106,41 @@ class Service(ABC):
     def check(self) -> str:
         """Smoke-test the service through its real client; return a one-line summary."""
         return "ready"
+
+    # -- faults ----------------------------------------------------------------------------
+    # Defaults refuse: a backend implements the faults it can do. The refusal is an error (not a
+    # no-op) because a scenario that believes it paused the broker must not pass unpaused.
+
+    def _unsupported(self, what: str) -> ServiceError:
+        return ServiceError(
+            f"{self.name}: {what} is not supported by this service/backend", hint=self.fault_hint
+        )
+
+    def pause(self) -> None:
+        """Freeze the service: connections stay open, nothing is answered until :meth:`resume`."""
+        raise self._unsupported("pause")
+
+    def resume(self) -> None:
+        """Undo :meth:`pause`: the service answers again, with its state as it was."""
+        raise self._unsupported("resume")
+
+    def kill(self) -> None:
+        """Stop the service abruptly (SIGKILL, a power cut): no shutdown, nothing flushed."""
+        raise self._unsupported("kill")
+
+    def halt(self) -> None:
+        """Stop the service gracefully, as :meth:`stop` does, but keep what :meth:`restart` needs
+        (its endpoints, its log): the ``stop_service`` fault, as opposed to the end of a run."""
+        raise self._unsupported("halt")
+
+    def restart(self) -> Self:
+        """Start the service again after :meth:`kill` or :meth:`stop`, on the *same* endpoints.
+
+        The same endpoints, because clients and devices that were configured with them (a
+        deployment's ConnString, an nvinferserver gRPC url) must reconnect without being told.
+        Returns once the service is ready again.
+        """
+        raise self._unsupported("restart")
 
     # -- context manager -------------------------------------------------------------------
     def __enter__(self) -> Self:
@@ -163,6 +211,8 @@ class ProcessService(Service):
         self.process: subprocess.Popen[bytes] | None = None
         self._log_file: Path | None = None
         self._stop_lock = threading.Lock()
+        self._paused = False
+        self._ports_chosen = False  # restart() keeps the ports of the last start()
 
     # -- subclass hooks ----------------------------------------------------------------------
     @abstractmethod
@@ -192,19 +242,32 @@ class ProcessService(Service):
     def log_path(self) -> Path | None:
         return self._log_file
 
-    def start(self) -> Self:
-        if self._started:
-            return self
+    @property
+    def running(self) -> bool:
+        """Started, not stopped, and its process alive (a killed service is not running)."""
+        return self._started and self.process is not None and self.process.poll() is None
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def _make_workdir(self) -> None:
         if self._own_workdir:
             self.workdir = Path(tempfile.mkdtemp(prefix=f"edge-harness-{self.name}-"))
         else:
             assert self.workdir is not None
             self.workdir.mkdir(parents=True, exist_ok=True)
         self._log_file = self.workdir / f"{self.name}.log"
+
+    def start(self) -> Self:
+        if self._started:
+            return self
+        self._make_workdir()
         try:
             self.prepare()
             for attempt in range(3):
                 self.allocate_ports()
+                self._ports_chosen = True
                 try:
                     self._spawn_and_wait()
                     break
@@ -226,12 +289,121 @@ class ProcessService(Service):
             if self._started or self.process is not None:
                 self.cleanup()
             self._started = False
+            self._paused = False
             if (
                 self._own_workdir
                 and self.workdir is not None
                 and not os.environ.get("EDGE_HARNESS_KEEP_WORKDIR")
             ):
                 shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # -- faults ------------------------------------------------------------------------------
+    def _alive(self, what: str) -> subprocess.Popen[bytes]:
+        proc = self.process
+        if not self._started or proc is None or proc.poll() is not None:
+            raise ServiceError(
+                f"{self.name}: cannot {what}: it is not running",
+                hint="start() it first (after a kill or stop, restart() brings it back)",
+            )
+        return proc
+
+    def pause(self) -> None:
+        """SIGSTOP to the whole process group: the kernel still accepts connections on the
+        listening sockets (their backlog), but nothing is answered — a hung server, which is
+        what a client's timeouts must cope with."""
+        proc = self._alive("pause")
+        _signal_group(proc.pid, signal.SIGSTOP)
+        self._paused = True
+
+    def resume(self) -> None:
+        """SIGCONT to the process group; the service carries on with its state as it was."""
+        proc = self._alive("resume")
+        _signal_group(proc.pid, signal.SIGCONT)
+        self._paused = False
+
+    def kill(self) -> None:
+        """SIGKILL the process group and wait for the leader: no shutdown handler runs.
+
+        The workdir, the log and the chosen ports are kept for :meth:`restart`; :meth:`stop`
+        still releases everything afterwards. Killing a service that is not running is a no-op.
+        """
+        proc = self.process
+        if proc is None:
+            return
+        _signal_group(proc.pid, signal.SIGKILL)  # works on a stopped (paused) process too
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
+        self.process = None
+        self._paused = False
+        log.info("%s: killed", self.name)
+
+    def halt(self) -> None:
+        """SIGTERM the process group (SIGKILL after :attr:`stop_timeout`) and wait, keeping the
+        workdir, the log and the ports for :meth:`restart`; :meth:`stop` still cleans up."""
+        if self.process is None:
+            return
+        with self._stop_lock:
+            self._terminate()
+        self._paused = False
+        log.info("%s: halted", self.name)
+
+    def restart(self) -> Self:
+        """Start again on the ports of the last :meth:`start` (terminating the process first if
+        it still runs), then wait until ready.
+
+        Unlike :meth:`start` it never chooses new ports: whoever was given the old endpoints
+        (a device's configuration) must find the service there again. If another process took a
+        port meanwhile, the error names it instead of moving elsewhere.
+        """
+        if not self._ports_chosen:
+            raise ServiceError(
+                f"{self.name}: restart needs an earlier start() (it reuses that start's ports)",
+                hint="call start() first",
+            )
+        with self._stop_lock:
+            self._terminate()
+            self.cleanup()  # e.g. what a killed process could not remove itself
+        self._paused = False
+        if self.workdir is None or not self.workdir.exists():  # stop() removed it
+            self._make_workdir()
+        taken = [port for port in self.bound_ports() if not _port_free(port)]
+        if taken:
+            raise self._ports_taken(taken)
+        assert self._log_file is not None
+        log_start = self._log_file.stat().st_size if self._log_file.exists() else 0
+        try:
+            self.prepare()
+            self._spawn_and_wait()
+        except ServiceError as err:
+            self._terminate()
+            if self._port_conflict(since=log_start):
+                raise self._ports_taken(self.bound_ports(), err.message) from err
+            raise
+        except BaseException:
+            self._terminate()
+            raise
+        self._started = True
+        log.info("%s: restarted on %s", self.name, self.endpoints)
+        return self
+
+    def bound_ports(self) -> list[int]:
+        """The TCP ports the service listens on, read from :attr:`endpoints` (``host:port`` or
+        a URL); subclasses whose endpoints do not show their ports override it."""
+        ports = []
+        for value in self.endpoints.values():
+            match = _PORT_IN_ENDPOINT.search(value)
+            if match:
+                ports.append(int(match.group(1)))
+        return ports
+
+    def _ports_taken(self, ports: Sequence[int], detail: str = "") -> ServiceError:
+        listed = ", ".join(f"{LOOPBACK}:{port}" for port in ports)
+        return ServiceError(
+            f"{self.name}: cannot restart on the same port(s) {listed}: another process took them "
+            "while the service was down" + (f"\n{detail}" if detail else ""),
+            hint="clients and devices keep the old address, so the service must come back on it; "
+            f"find the process holding it with: ss -ltnp 'sport = :{ports[0] if ports else 0}'",
+        )
 
     # -- internals ---------------------------------------------------------------------------
     def _spawn_and_wait(self) -> None:
@@ -290,9 +462,15 @@ class ProcessService(Service):
         """A hint shown with a start failure."""
         return None
 
-    def _port_conflict(self) -> bool:
-        tail = log_tail(self._log_file, 20).lower()
-        return any(marker in tail for marker in self.port_conflict_markers)
+    def _port_conflict(self, since: int = 0) -> bool:
+        """Whether the log (from byte ``since``: only what the last attempt wrote) says a port
+        was taken."""
+        tail = log_tail(self._log_file, 20)
+        if since and self._log_file is not None and self._log_file.exists():
+            with self._log_file.open("rb") as fh:
+                fh.seek(since)
+                tail = "\n".join(fh.read().decode("utf-8", errors="replace").splitlines()[-20:])
+        return any(marker in tail.lower() for marker in self.port_conflict_markers)
 
     def _terminate(self) -> None:
         proc = self.process
@@ -300,6 +478,8 @@ class ProcessService(Service):
             return
         pgid = proc.pid  # start_new_session: the group id is the leader's pid
         if proc.poll() is None:
+            # a paused (SIGSTOPped) group would keep SIGTERM pending until the grace period ends
+            _signal_group(pgid, signal.SIGCONT)
             _signal_group(pgid, signal.SIGTERM)
             try:
                 proc.wait(timeout=self.stop_timeout)
@@ -317,6 +497,21 @@ class ProcessService(Service):
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
+
+
+_PORT_IN_ENDPOINT = re.compile(r":(\d{1,5})(?:/.*)?$")
+
+
+def _port_free(port: int) -> bool:
+    """Whether a server could bind ``port`` on loopback now (with SO_REUSEADDR, as servers do,
+    so connections of the killed process in TIME_WAIT do not count as taken)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:

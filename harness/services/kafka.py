@@ -451,17 +451,20 @@ class KafkaBroker(KafkaClient, ProcessService):
             self.cluster_id,
         ]
 
-    def stop(self) -> None:
+    def _terminate(self) -> None:
         # tansu 0.6 answers SIGTERM by waiting until every client has disconnected (an idle
         # producer keeps its connection open indefinitely) but exits at once on SIGINT. Storage is
-        # in memory, so there is nothing to flush: SIGINT first, then the usual SIGTERM/SIGKILL.
+        # in memory, so there is nothing to flush: SIGINT first, then the usual SIGTERM/SIGKILL
+        # (stop, halt and restart all end the process here).
         proc = self.process
         if proc is not None and proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
+                if self.paused:  # a stopped process would hold the SIGINT until the timeout
+                    os.killpg(proc.pid, signal.SIGCONT)
                 proc.send_signal(signal.SIGINT)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=self.stop_timeout)
-        super().stop()
+        super()._terminate()
 
     def process_environment(self) -> dict[str, str]:
         # tansu logs through Rust's tracing with ANSI colours; keep the log file plain.
@@ -492,6 +495,11 @@ class ExternalKafka(KafkaClient, Service):
     """A broker the user runs (a lab cluster, a container); only checked, never started or stopped."""
 
     name = "kafka"
+    fault_hint = (
+        "the broker is external (services.kafka.external or --kafka-bootstrap): the harness does "
+        "not run it, so it cannot pause, kill or restart it; drop external to let the scenario "
+        "start its own broker"
+    )
 
     def __init__(self, bootstrap: str, *, startup_timeout: float = 15.0) -> None:
         super().__init__(startup_timeout=startup_timeout)

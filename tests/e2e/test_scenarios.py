@@ -104,3 +104,50 @@ def test_an_unmet_expectation_fails_the_run_with_exit_1_and_a_junit_failure(tmp_
     result = json.loads((report / "result.json").read_text())
     failed = next(s for s in result["steps"] if s["status"] == "failed")
     assert any("greengrass.log" in name for name in failed["logs"]), "a failed step carries the device logs"
+
+
+def test_a_frozen_broker_loses_no_message_and_the_report_has_element_latency(tmp_path: Path) -> None:
+    """scenarios/faults/kafka_pause.yaml: Kafka paused for 5 s once the app prints **PERF; the frame
+    ids received after the pause carry on from the last one before it, with no duplicate."""
+    proc, report = run(ROOT / "scenarios" / "faults" / "kafka_pause.yaml", tmp_path)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-6000:]
+    assert "kafka-pause: PASSED" in proc.stderr
+    result = json.loads((report / "result.json").read_text())
+    steps = {s["name"]: s for s in result["steps"]}
+
+    fault = steps["freeze the broker for 5 s while the app streams"]["details"]
+    assert fault["after_log"]["contains"] == "**PERF"
+    assert "**PERF" in fault["after_log"]["found"]["jetson-1"]
+    paused, resumed = fault["events"]
+    assert (paused["action"], resumed["action"]) == ("paused kafka", "resumed kafka")
+    assert 5.0 <= resumed["time"] - paused["time"] < 7.0
+    markers = [e["name"] for e in result["timeline"] if e["kind"] == "inject"]
+    assert markers == ["paused kafka", "resumed kafka"]
+
+    after = steps["no message lost or sent twice across the pause"]["details"]
+    sequence = after["sequence"]["sensor-0"]
+    assert sequence["duplicates"] == [] and sequence["gaps"] == []
+    # the window carried on from a frame id received before the pause, and went past the pause
+    assert sequence["continued_from"] < sequence["first"] <= sequence["continued_from"] + 150
+    assert sequence["messages"] >= 3
+
+    # per-element latency: the device passed DeepStream's switches to the app, the runner read them
+    elements = result["element_latency_ms"]
+    assert {"stream-muxer", "primary-gie", "tracker", "nvmsg-broker"} <= set(elements)
+    assert (
+        elements["primary-gie"]["count"] >= 5
+        and elements["primary-gie"]["p95"] >= elements["primary-gie"]["p50"] > 0
+    )
+    metrics = {f.name: f for f in text_string_to_metric_families((report / "metrics.txt").read_text())}
+    quantiles = {
+        (s.labels["element"], s.labels["quantile"])
+        for s in metrics["edge_harness_element_latency_milliseconds"].samples
+        if "quantile" in s.labels
+    }
+    assert {("primary-gie", "0.5"), ("primary-gie", "0.95")} <= quantiles
+    html = (report / "report.html").read_text()
+    assert "Per-element latency (p50/p95 ms)" in html and "<td>primary-gie</td>" in html
+    # sampled, not one line per element and frame: about one batch a second reaches the log
+    log = (tmp_path / "work" / "devices" / "jetson-1" / "logs" / "nvds-awsgg-deployment.log").read_text()
+    perf_lines = log.count("**PERF")
+    assert 0 < log.count("Comp name = primary-gie") <= 2 * perf_lines + 5

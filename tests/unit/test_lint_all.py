@@ -34,10 +34,17 @@ EXPECTED = {
     COMPONENT / "1.0.2/artifact.yaml": "artifact",
     COMPONENT / "1.0.2/config.pbtxt": None,
     COMPONENT / "1.0.2/recipe.yaml": "recipe",
+    COMPONENT / "1.1.0/artifact.yaml": "artifact",
+    COMPONENT / "1.1.0/config_infer_primary_rtdetr_triton_grpc.yml": "nvinferserver",
+    COMPONENT / "1.1.0/recipe.yaml": "recipe",
     ROOT / "scenarios/seed/recipe.json": "recipe",
     ROOT / "scenarios/seed/artifact.yaml": "artifact",
     ROOT / "scenarios/traffic_ota.yaml": "scenario",
     ROOT / "scenarios/seed_recipe_as_written.yaml": "scenario",
+    ROOT / "scenarios/faults/kafka_pause.yaml": "scenario",
+    ROOT / "scenarios/faults/triton_kill.yaml": "scenario",
+    ROOT / "scenarios/faults/device_kill_install.yaml": "scenario",
+    ROOT / "scenarios/faults/device_partition.yaml": "scenario",
     ROOT / "scenarios/traffic/world/highway.yaml": None,
     ROOT / "models_repo/A": "model-repository",
     ROOT / "models_repo/B": "model-repository",
@@ -133,7 +140,7 @@ def test_lint_examples_pass(in_root: Path) -> None:
     assert result.exit_code == 0, result.output
     summary = result.output.strip().splitlines()[-1]
     assert ": 0 errors," in summary
-    assert "recipe 4" in summary and "model-repository 2" in summary
+    assert "recipe 5" in summary and "scenario 6" in summary and "model-repository 2" in summary
     # a config packaged by an artifact spec is checked where the package puts it
     assert "[packaged by scenarios/seed/artifact.yaml]" in result.output
 

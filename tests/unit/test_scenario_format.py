@@ -27,9 +27,12 @@ from harness.scenario.model import (
     DeviceSpec,
     ExpectMessagesStep,
     InjectStep,
+    LogTrigger,
     Predicate,
+    SequenceSpec,
     ServicesSpec,
     SleepStep,
+    TritonSpec,
     WaitForStep,
     WorldSpec,
 )
@@ -952,17 +955,26 @@ def test_the_artifact_must_be_the_zip_the_recipe_downloads(tmp_path: Path) -> No
     )
 
 
-def test_stop_kafka_needs_our_own_broker(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("fault", "where", "pointer"),
+    [
+        ("fault: stop_kafka\n", "fault: stop_kafka", "fault"),
+        ("fault: pause_service\n    service: kafka\n", "service: kafka", "service"),
+    ],
+)
+def test_kafka_faults_need_our_own_broker(tmp_path: Path, fault: str, where: str, pointer: str) -> None:
     text = _edit(SCENARIO, "kafka: {}", 'kafka: {external: "broker:9092"}')
-    text = _edit(text, "fault: kill_device\n    device: ${device.3.thing}\n", "fault: stop_kafka\n")
+    text = _edit(text, "fault: kill_device\n    device: ${device.3.thing}\n", fault)
     report = lint_scenario(_write(tmp_path, text))
+    name = fault.split()[1]
     assert _errors(report) == [
         (
-            _at(text, "fault: stop_kafka"),
-            "at /steps/8/fault: stop_kafka stops the broker the scenario started, "
+            _at(text, where),
+            f"at /steps/8/{pointer}: {name} needs the broker the scenario starts, "
             "and services.kafka is external",
         )
     ]
+    _assert_finding(report, _at(text, where), name, "the harness cannot pause, stop or kill a broker")
 
 
 def test_a_world_other_than_the_clips_is_a_warning(tmp_path: Path) -> None:
@@ -976,6 +988,343 @@ def test_a_world_other_than_the_clips_is_a_warning(tmp_path: Path) -> None:
         "not the scenario's {seed: 3, seconds: 10}"
     )
     load_scenario(_write(tmp_path, text))  # warnings do not stop loading
+
+
+# --- faults, sequences and a Triton server ------------------------------------------------------
+
+MODELS = ROOT / "models_repo" / "B"
+FAULTS = """\
+name: faults
+services:
+  topics: [quickstart-events]
+  triton: {models: @M@}
+devices:
+  - name: jetson
+    count: 2
+    thing_group: cams
+components:
+  nvds-awsgg-deployment:
+    "1.0.1":
+      recipe: @C@/1.0.1/recipe.yaml
+      artifact: @C@/1.0.1/artifact.yaml
+variables:
+  grpc: "${triton.grpc}"
+steps:
+  - kind: inject
+    name: power cut while installing
+    fault: kill_device
+    device: jetson-1
+    duration_s: 2
+    after_log:
+      component: nvds-awsgg-deployment
+      contains: "check: loading"
+      within_s: 60
+  - kind: inject
+    fault: pause_service
+    service: kafka
+    duration_s: 3
+    after_log: {regex: "Resolved components", device: any}
+  - kind: inject
+    fault: kill_service
+    service: triton
+  - kind: inject
+    fault: stop_kafka
+    duration_s: 5
+  - kind: inject
+    fault: s3_outage
+    duration_s: 10
+  - kind: inject
+    fault: partition_device
+    device: ${device.2.thing}
+    duration_s: 15
+    after_log: {contains: "Resolved components"}
+  - kind: inject
+    fault: pause_device
+    device: jetson-2
+    duration_s: 4
+  - kind: inject
+    fault: stop_triton
+    duration_s: 1
+  - kind: expect_messages
+    topic: quickstart-events
+    within_s: 15
+    sequence: {field: id, per: sensorId, step: 30}
+  - kind: expect_messages
+    topic: quickstart-events
+    within_s: 5
+    schema: none
+    sequence: {field: "frames[0].n"}
+""".replace("@C@", str(COMPONENT)).replace("@M@", str(MODELS))
+
+
+def test_faults_sequences_and_triton_load_into_the_model(tmp_path: Path) -> None:
+    path = _write(tmp_path, FAULTS)
+    assert lint_scenario(path).diagnostics == []
+    scenario = load_scenario(path)
+    assert scenario.services.triton == TritonSpec(models=MODELS)
+    assert "triton.grpc" in scenario.references()
+    steps = scenario.steps
+    assert all(isinstance(step, InjectStep) for step in steps[:8])
+    kill, pause, kill_triton, stop_kafka, outage, partition, pause_device, stop_triton = steps[:8]
+    assert isinstance(kill, InjectStep) and kill.after_log == LogTrigger(
+        contains="check: loading",
+        devices=("jetson-1",),  # the step's device
+        component="nvds-awsgg-deployment",
+        within_s=60.0,
+    )
+    assert (kill.service_action, kill.service) == (None, None)
+    assert isinstance(pause, InjectStep) and (pause.service, pause.service_action, pause.duration_s) == (
+        "kafka",
+        "pause",
+        3.0,
+    )
+    assert pause.after_log == LogTrigger(regex="Resolved components", devices="any", within_s=120.0)
+    assert isinstance(kill_triton, InjectStep)
+    assert (kill_triton.service, kill_triton.service_action, kill_triton.duration_s) == (
+        "triton",
+        "kill",
+        None,
+    )
+    # the legacy names are stop_service of their service
+    assert isinstance(stop_kafka, InjectStep) and (stop_kafka.service, stop_kafka.service_action) == (
+        "kafka",
+        "stop",
+    )
+    assert isinstance(stop_triton, InjectStep) and (stop_triton.service, stop_triton.service_action) == (
+        "triton",
+        "stop",
+    )
+    assert isinstance(outage, InjectStep) and (outage.status, outage.duration_s, outage.service) == (
+        503,
+        10.0,
+        None,
+    )
+    assert isinstance(partition, InjectStep) and partition.after_log is not None
+    assert partition.after_log.devices == ("${device.2.thing}",)  # the step's device, substituted at run time
+    assert isinstance(pause_device, InjectStep) and pause_device.after_log is None
+    by_frame, by_counter = steps[8], steps[9]
+    assert isinstance(by_frame, ExpectMessagesStep) and isinstance(by_counter, ExpectMessagesStep)
+    assert by_frame.sequence == SequenceSpec(field="id", per="sensorId", step=30)
+    assert by_counter.sequence == SequenceSpec(field="frames[0].n", per=None, step=1)
+
+
+FAULT_SCHEMA_CASES = [
+    pytest.param(
+        ("fault: stop_kafka", "fault: pause_kafka"),
+        "fault: pause_kafka",
+        "at /steps/3/fault: 'pause_kafka' is not one of ['kill_device', 'restart_device', 'pause_device'",
+        "kill_device: SIGKILL a core device",
+        id="unknown-fault",
+    ),
+    pytest.param(
+        ("service: kafka\n    duration_s: 3", "service: redis\n    duration_s: 3"),
+        "service: redis",
+        "at /steps/1/service: 'redis' is not one of ['kafka', 'triton', 'aws']",
+        "pause_service, stop_service, kill_service: which service",
+        id="unknown-service",
+    ),
+    pytest.param(
+        ("fault: s3_outage\n    duration_s: 10", "fault: s3_outage\n    duration_s: 10\n    status: 200"),
+        "status: 200",
+        "at /steps/4/status: 200 is less than the minimum of 400",
+        "s3_outage: the HTTP status",
+        id="outage-status-not-an-error",
+    ),
+    pytest.param(
+        ('contains: "check: loading"', 'contains: "check: loading"\n      within: 60'),
+        "within: 60",
+        "at /steps/0/after_log/within: unknown key 'within'",
+        "did you mean 'within_s'?",
+        id="after-log-unknown-key",
+    ),
+    pytest.param(
+        ("sequence: {field: id, per: sensorId, step: 30}", "sequence: {per: sensorId}"),
+        "sequence: {per: sensorId}",
+        "at /steps/8/sequence: 'field' is a required property",
+        "field: Path of a number in each message",
+        id="sequence-needs-field",
+    ),
+    pytest.param(
+        ("step: 30}", "step: 0}"),
+        "step: 0}",
+        "at /steps/8/sequence/step: 0 is less than or equal to the minimum of 0",
+        "The expected increment",
+        id="sequence-step-positive",
+    ),
+    pytest.param(
+        ("triton: {models: ", "triton: {model: "),
+        "model: ",
+        "at /services/triton/model: unknown key 'model'",
+        "did you mean 'models'?",
+        id="triton-models-key",
+    ),
+]
+
+
+@pytest.mark.parametrize(("edit", "where", "message", "hint"), FAULT_SCHEMA_CASES)
+def test_fault_schema_errors_point_at_the_value(
+    tmp_path: Path, edit: tuple[str, str], where: str, message: str, hint: str
+) -> None:
+    text = _edit(FAULTS, *edit)
+    report = lint_scenario(_write(tmp_path, text))
+    _assert_finding(report, _at(text, where), message, hint)
+
+
+FAULT_SEMANTIC_CASES = [
+    pytest.param(
+        ("    device: jetson-2\n    duration_s: 4\n", "    device: jetson-2\n"),
+        "kind: inject\n    fault: pause_device",
+        "at /steps/6: fault pause_device needs duration_s",
+        "pause_device takes device, duration_s, after_log",
+        id="pause-device-needs-duration",
+    ),
+    pytest.param(
+        ("    device: ${device.2.thing}\n    duration_s: 15\n", ""),
+        "kind: inject\n    fault: partition_device",
+        "at /steps/5: fault partition_device needs device, duration_s",
+        "",
+        id="partition-needs-device-and-duration",
+    ),
+    pytest.param(
+        ("    fault: kill_service\n    service: triton\n", "    fault: kill_service\n"),
+        "kind: inject\n    fault: kill_service",
+        "at /steps/2: fault kill_service needs service",
+        "kill_service takes service, duration_s, after_log",
+        id="service-fault-needs-service",
+    ),
+    pytest.param(
+        ("fault: s3_outage\n    duration_s: 10\n", "fault: s3_outage\n"),
+        "kind: inject\n    fault: s3_outage",
+        "at /steps/4: fault s3_outage needs duration_s",
+        "s3_outage takes duration_s, status, after_log",
+        id="outage-needs-duration",
+    ),
+    pytest.param(
+        (
+            "    device: jetson-2\n    duration_s: 4\n",
+            "    device: jetson-2\n    duration_s: 4\n    service: kafka\n",
+        ),
+        "service: kafka\n  - kind: inject\n    fault: stop_triton",
+        "at /steps/6/service: service is not used by fault pause_device",
+        "pause_device takes device, duration_s, after_log",
+        id="service-with-a-device-fault",
+    ),
+    pytest.param(
+        ("fault: stop_kafka\n    duration_s: 5", "fault: stop_kafka\n    duration_s: 5\n    status: 503"),
+        "status: 503",
+        "at /steps/3/status: status is not used by fault stop_kafka",
+        "",
+        id="status-only-for-outages",
+    ),
+    pytest.param(
+        ("fault: kill_service\n    service: triton", "fault: kill_service\n    service: aws"),
+        "service: aws",
+        "at /steps/2/service: kill_service of the AWS endpoint would lose its state",
+        "pause_service with service: aws makes it stop answering and keeps its state",
+        id="aws-would-lose-state",
+    ),
+    pytest.param(
+        ('contains: "check: loading"', 'contains: "check: loading"\n      regex: check'),
+        "regex: check",
+        "at /steps/0/after_log/regex: after_log has exactly one of contains, regex (found contains, regex)",
+        "contains: <text>, or regex: <regular expression>",
+        id="after-log-contains-and-regex",
+    ),
+    pytest.param(
+        ('{regex: "Resolved components", device: any}', "{device: any}"),
+        "after_log: {device: any}",
+        "at /steps/1/after_log: after_log has exactly one of contains, regex",
+        "contains: <text>, or regex",
+        id="after-log-neither",
+    ),
+    pytest.param(
+        ('{regex: "Resolved components"', '{regex: "Resolved (components"'),
+        'regex: "Resolved (components"',
+        "at /steps/1/after_log/regex: not a regular expression: missing ), unterminated subpattern",
+        "",
+        id="after-log-bad-regex",
+    ),
+    pytest.param(
+        ("component: nvds-awsgg-deployment\n      contains", "component: nvds-app\n      contains"),
+        "component: nvds-app",
+        "at /steps/0/after_log/component: component 'nvds-app' is not listed under components",
+        "listed components: nvds-awsgg-deployment",
+        id="after-log-unlisted-component",
+    ),
+    pytest.param(
+        ("device: any}", "device: jetson-3}"),
+        "device: jetson-3}",
+        "at /steps/1/after_log/device: no thing 'jetson-3'",
+        "did you mean 'jetson-2'? things: jetson-1, jetson-2",
+        id="after-log-unknown-device",
+    ),
+    pytest.param(
+        ("{field: id, per: sensorId, step: 30}", '{field: "objects[*]", per: sensorId, step: 30}'),
+        'field: "objects[*]"',
+        "at /steps/8/sequence/field: 'objects[*]' is not a path to one value of a message",
+        "not [*]",
+        id="sequence-field-one-value",
+    ),
+]
+
+
+@pytest.mark.parametrize(("edit", "where", "message", "hint"), FAULT_SEMANTIC_CASES)
+def test_fault_errors_across_the_file_point_at_the_value(
+    tmp_path: Path, edit: tuple[str, str], where: str, message: str, hint: str
+) -> None:
+    text = _edit(FAULTS, *edit)
+    report = lint_scenario(_write(tmp_path, text))
+    _assert_finding(report, _at(text, where), message, hint)
+
+
+def test_triton_faults_and_variables_need_a_declared_triton(tmp_path: Path) -> None:
+    text = _edit(FAULTS, f"  triton: {{models: {MODELS}}}\n", "")
+    report = lint_scenario(_write(tmp_path, text))
+    assert _errors(report) == [
+        (
+            _at(text, 'grpc: "${triton.grpc}"'),
+            "at /variables/grpc: ${triton.grpc}: the scenario starts no Triton server (services.triton)",
+        ),
+        (
+            _at(text, "service: triton"),
+            "at /steps/2/service: kill_service needs the scenario's Triton server, "
+            "and services.triton is not declared",
+        ),
+        (
+            _at(text, "fault: stop_triton"),
+            "at /steps/7/fault: stop_triton needs the scenario's Triton server, "
+            "and services.triton is not declared",
+        ),
+    ]
+    _assert_finding(report, _at(text, 'grpc: "${triton.grpc}"'), "triton.grpc", "declare services: {triton:")
+
+
+def test_the_triton_model_repository_must_exist_and_be_valid(tmp_path: Path) -> None:
+    text = _edit(FAULTS, f"models: {MODELS}", "models: models")
+    report = lint_scenario(_write(tmp_path, text))
+    assert _errors(report) == [
+        (
+            _at(text, "models: models"),
+            "at /services/triton/models: model repository models does not exist "
+            f"(resolved to {tmp_path / 'models'})",
+        )
+    ]
+    broken = tmp_path / "models" / "detector"
+    (broken / "1").mkdir(parents=True)
+    (broken / "config.pbtxt").write_text(
+        'name: "detector"\nplatform: "onnxruntime_onnx"\nmax_batch_size: -3\n'
+    )
+    report = lint_scenario(_write(tmp_path, text))
+    _assert_finding(
+        report,
+        _at(text, "models: models"),
+        "at /services/triton/models: models is not a valid model repository (",
+        f"edge-harness lint models {tmp_path / 'models'}",
+    )
+    index = next(
+        i for i, d in enumerate(report.diagnostics) if "is not a valid model repository" in d.message
+    )
+    assert str(broken) in report.diagnostics[index + 1].file  # the repository's own findings follow
 
 
 # --- the schema file -----------------------------------------------------------------------------

@@ -487,6 +487,39 @@ def test_html_is_complete_escaped_and_self_contained(result: ScenarioResult, tmp
         assert text in html
 
 
+def test_per_element_latency_has_a_chart_and_a_table_in_pipeline_order(result: ScenarioResult) -> None:
+    html = render_html(result)
+    section = html[
+        html.index('<section id="elements">') : html.index("</section>", html.index('id="elements"'))
+    ]
+    assert "<h2>Per-element latency (p50/p95 ms) <small>6 elements</small></h2>" in section
+    assert section.count("<svg ") == 1
+    rows = re.findall(
+        r'<tr><td>([^<]+)</td><td class="num">(\d+)</td><td class="num">([\d.]+)</td>'
+        r'<td class="num">([\d.]+)</td><td class="num">([\d.]+)</td></tr>',
+        section,
+    )
+    assert [(name, p50, p95) for name, _count, p50, p95, _max in rows] == [
+        (name, f"{p50:.2f}", f"{p95:.2f}") for name, (p50, p95) in ELEMENTS.items()
+    ]
+    assert {count for _name, count, *_ in rows} == {"900"}
+    # next to the frame → Kafka histogram, in the same pair of sections
+    pair = html[html.index('<section id="latency">') : html.index('<section id="elements">')]
+    assert "</section>" in pair and '<div class="pair">' not in pair
+
+
+def test_injected_faults_show_in_the_timeline_and_over_time_charts(tmp_path: Path) -> None:
+    faulted = make_result()
+    faulted.timeline += [
+        TimelineEvent(T0 + 80, "", "inject", "paused kafka", "injected", detail="pause the broker"),
+        TimelineEvent(T0 + 84, "", "inject", "resumed kafka", "injected", detail="pause the broker"),
+    ]
+    html = render_html(faulted)
+    for label in ("inject: paused kafka", "inject: resumed kafka"):
+        assert label in html, label  # a marker named above the chart
+    assert "inject: paused kafka" not in render_html(make_result())
+
+
 def test_html_rendering_is_deterministic_for_charts(result: ScenarioResult) -> None:
     first, second = render_html(result), render_html(result)
     strip = re.compile(r"generated [^<]*")

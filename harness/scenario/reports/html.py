@@ -522,6 +522,25 @@ def _accuracy_table(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     }
 
 
+def _element_rows(elements: dict[str, dict[str, float]]) -> list[dict[str, str]]:
+    """The figures behind the per-element chart as text, in pipeline order: the numbers can be
+    read (and searched) exactly, which a bar's length does not give."""
+    rows = []
+    for name, stats in elements.items():
+        if not stats.get("count", 1) or "p50" not in stats:
+            continue
+        rows.append(
+            {
+                "name": name,
+                "count": str(int(stats["count"])) if "count" in stats else "",
+                "p50": f"{stats['p50']:.2f}",
+                "p95": f"{stats.get('p95', stats['p50']):.2f}",
+                "max": f"{stats['max']:.2f}" if "max" in stats else "",
+            }
+        )
+    return rows
+
+
 def _phases(phases: dict[str, float]) -> list[dict[str, Any]]:
     total = sum(max(v, 0.0) for v in phases.values())
     return [
@@ -595,6 +614,7 @@ def build_context(result: ScenarioResult) -> dict[str, Any]:
         else [],
         "messages_without_latency": sum(1 for m in result.messages if m.latency_ms is None),
         "elements": element_chart(result),
+        "element_rows": _element_rows(result.element_latency_ms),
         "fps": fps_chart(result),
         "rate": message_rate_chart(result),
         "accuracy": _accuracy_table(result.accuracy),

@@ -9,7 +9,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from fake_device.deepstream.measure import LatencyRecorder, PerfMeter, env_flag, percentile
+from fake_device.deepstream.measure import (
+    LatencyRecorder,
+    PerfMeter,
+    env_flag,
+    parse_component_latency,
+    percentile,
+)
 from fake_device.deepstream.meta import BatchMeta, FrameMeta
 from fake_device.deepstream.pipeline import Named, Pipeline, Probe, Queue
 
@@ -228,6 +234,73 @@ def test_batched_element_marks_count_once_per_batch() -> None:
     recorder.measure(BatchMeta(frames=frames), out_time=1.05)
     assert recorder.element_ms["pgie"] == pytest.approx([20.0])
     assert len(recorder.frame_ms) == 4
+
+
+def _frame(num: int, marks: list[tuple[str, float, float]]) -> BatchMeta:
+    frame = FrameMeta(
+        source_id=0, frame_num=num, ntp_timestamp=0, source_frame_width=1, source_frame_height=1
+    )
+    frame.latency += marks
+    return BatchMeta(frames=[frame])
+
+
+def test_print_every_prints_every_nth_batch_and_still_measures_all() -> None:
+    printed: list[str] = []
+    recorder = LatencyRecorder.from_environment(
+        {
+            "NVDS_ENABLE_LATENCY_MEASUREMENT": "1",
+            "NVDS_ENABLE_COMPONENT_LATENCY_MEASUREMENT": "1",
+            "EDGE_HARNESS_LATENCY_PRINT_EVERY": "3",
+        },
+        printer=printed.append,
+    )
+    assert recorder.print_every == 3
+    for n in range(7):
+        recorder.measure(_frame(n, [("dec", 1.0, 1.001), ("pgie", 1.001, 1.011)]), out_time=1.02)
+    text = "".join(printed)
+    # batches 0, 3 and 6 are printed: their BATCH-NUM, frame and component lines, nothing else
+    assert re.findall(r"BATCH-NUM = (\d+)", text) == ["0", "3", "6"]
+    assert re.findall(r"Frame_num = (\d+)", text) == ["0", "3", "6"]
+    assert text.count("Comp name = pgie") == 3
+    assert len(recorder.element_ms["pgie"]) == 7 and recorder.batches == 7
+
+
+@pytest.mark.parametrize(("value", "every"), [("", 1), ("0", 1), ("-4", 1), ("x", 1), (" 30 ", 30)])
+def test_print_every_falls_back_to_every_batch(value: str, every: int) -> None:
+    recorder = LatencyRecorder.from_environment({"EDGE_HARNESS_LATENCY_PRINT_EVERY": value})
+    assert recorder.print_every == every
+
+
+def test_component_latency_lines_parse_back_in_pipeline_order() -> None:
+    printed: list[str] = []
+    recorder = LatencyRecorder(print_frames=True, print_components=True, printer=printed.append)
+    for n in range(2):
+        marks = [("stream-muxer", 1.0, 1.0005), ("primary-gie", 1.001, 1.021), ("tracker", 1.021, 1.023)]
+        recorder.measure(_frame(n, marks), out_time=1.03)
+    parsed = parse_component_latency("".join(printed).splitlines())
+    assert list(parsed) == ["stream-muxer", "primary-gie", "tracker"]
+    assert parsed["primary-gie"] == pytest.approx([20.0, 20.0], abs=1e-3)
+    assert parsed["stream-muxer"] == pytest.approx([0.5, 0.5], abs=1e-3)  # its own line shape
+
+
+def test_component_latency_parses_deepstream_spacing_and_nucleus_log_lines() -> None:
+    lines = [
+        # DeepStream's own output: runs of spaces from the backslash-continued format string
+        "Comp name = nvinfer0    in_system_timestamp = 1700000000000.100000 "
+        "out_system_timestamp = 1700000000012.600000    component latency= 12.500000",
+        "Comp name = nvstreammux-stream-muxer source_id = 0 pad_index = 0 frame_num = 3 "
+        "in_system_timestamp = 1.0 out_system_timestamp = 1.25 component_latency = 0.250000",
+        # the same line as a Greengrass component log carries it (stdout of the app)
+        "2026-11-25T03:43:40.434Z [INFO] (Copier) app: stdout. Comp name = nvinfer0 "
+        "in_system_timestamp = 1.0 out_system_timestamp = 2.0 component latency= 1.000000. "
+        "{scriptName=services.app.lifecycle.Run, serviceName=app, currentState=RUNNING}",
+        "Source id = 0 Frame_num = 3 Frame latency = 40.000000 (ms)",
+        "**PERF:  {'stream0': 29.97}",
+    ]
+    assert parse_component_latency(lines) == {
+        "nvinfer0": [12.5, 1.0],
+        "nvstreammux-stream-muxer": [0.25],
+    }
 
 
 @pytest.mark.parametrize(

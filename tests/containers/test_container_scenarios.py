@@ -1,0 +1,88 @@
+"""Whole scenarios on the docker backend: the seed's OTA story and the fault scenarios, through
+``edge-harness run --backend docker``, with every container and network gone afterwards."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.services.containers.session import LABEL_SESSION
+
+pytestmark = pytest.mark.containers
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def work() -> Iterator[Path]:
+    """A work folder every user may enter (the component user must reach the device roots)."""
+    path = Path(tempfile.mkdtemp(prefix="edge-harness-docker-"))
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def run_docker(
+    scenario: str, work: Path, timeout: float = 900
+) -> tuple[subprocess.CompletedProcess[str], dict]:
+    report = work / "report"
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", str(ROOT / scenario), "--backend", "docker",
+         "--work", str(work / "run"), "--report", str(report)],
+        capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+    )  # fmt: skip
+    import docker
+
+    client = docker.from_env()
+    mine = [
+        c.name
+        for c in client.containers.list(all=True, filters={"label": LABEL_SESSION})
+        if str(work) in json.dumps(c.attrs.get("Mounts", []))
+    ]
+    assert mine == [], f"containers left behind: {mine}"
+    result = json.loads((report / "result.json").read_text()) if (report / "result.json").exists() else {}
+    return proc, result
+
+
+def _steps(result: dict) -> dict[str, str]:
+    return {step["name"]: step["status"] for step in result.get("steps", [])}
+
+
+def test_traffic_ota_on_containers(images: dict[str, str], work: Path) -> None:
+    proc, result = run_docker("scenarios/traffic_ota.yaml", work)
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    assert result["backend"] == "docker"
+    assert set(_steps(result).values()) == {"passed"}
+
+
+def test_triton_killed_component_errors_and_recovers(images: dict[str, str], work: Path) -> None:
+    proc, result = run_docker("scenarios/faults/triton_kill.yaml", work)
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    steps = _steps(result)
+    assert steps["the app noticed and the component errored"] == "passed"
+    assert steps["messages after recovery"] == "passed"
+
+
+def test_device_killed_mid_install_converges(images: dict[str, str], work: Path) -> None:
+    proc, result = run_docker("scenarios/faults/device_kill_install.yaml", work)
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    log = (work / "run" / "devices").glob("*.process.log")
+    assert any("Received deployment" in p.read_text() or p.stat().st_size for p in log)
+    assert _steps(result)["deployment converged"] == "passed"
+
+
+def test_device_partitioned_during_download_succeeds(images: dict[str, str], work: Path) -> None:
+    proc, result = run_docker("scenarios/faults/device_partition.yaml", work)
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    assert _steps(result)["deployment succeeded after the partition"] == "passed"
+    greengrass = next((work / "run" / "devices").glob("*/logs/greengrass.log")).read_text()
+    assert re.search(r"(?i)unreachable|timed out|retry|connect", greengrass), greengrass[-3000:]
