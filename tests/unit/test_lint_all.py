@@ -37,6 +37,7 @@ EXPECTED = {
     COMPONENT / "1.1.0/artifact.yaml": "artifact",
     COMPONENT / "1.1.0/config_infer_primary_rtdetr_triton_grpc.yml": "nvinferserver",
     COMPONENT / "1.1.0/recipe.yaml": "recipe",
+    COMPONENT / "1.1.0/wait_for_triton.py": None,
     ROOT / "scenarios/seed/recipe.json": "recipe",
     ROOT / "scenarios/seed/artifact.yaml": "artifact",
     ROOT / "scenarios/traffic_ota.yaml": "scenario",
