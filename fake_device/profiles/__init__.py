@@ -61,6 +61,15 @@ PROFILE_SCHEMA: dict[str, Any] = {
             },
         },
         "env": {"type": "object", "additionalProperties": {"type": "string"}},
+        # the device's link (docker backend only: shaped with tc inside the device's container)
+        "network": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "downlink_mbit": {"type": "number", "exclusiveMinimum": 0},
+                "uplink_mbit": {"type": "number", "exclusiveMinimum": 0},
+            },
+        },
     },
 }
 
@@ -78,6 +87,9 @@ class DeviceProfile:
     env: dict[str, str] = field(default_factory=dict)
     description: str = ""
     source: Path | None = None
+    #: link speed limits in Mbit/s (None: unlimited); applied by the docker backend only
+    downlink_mbit: float | None = None
+    uplink_mbit: float | None = None
 
 
 def profile_names() -> list[str]:
@@ -122,4 +134,6 @@ def load_profile(name_or_path: str | Path) -> DeviceProfile:
         env=dict(data.get("env") or {}),
         description=data.get("description", ""),
         source=path,
+        downlink_mbit=(data.get("network") or {}).get("downlink_mbit"),
+        uplink_mbit=(data.get("network") or {}).get("uplink_mbit"),
     )

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -72,11 +72,21 @@ def test_triton_killed_component_errors_and_recovers(images: dict[str, str], wor
     assert steps["messages after recovery"] == "passed"
 
 
+def _inject(result: dict) -> dict:
+    return next(step for step in result["steps"] if step["kind"] == "inject")["details"]
+
+
+def _log_time(log: str, text: str) -> datetime:
+    line = next(line for line in log.splitlines() if text in line)
+    return datetime.fromisoformat(line.split()[0].replace("Z", "+00:00"))
+
+
 def test_device_killed_mid_install_converges(images: dict[str, str], work: Path) -> None:
     proc, result = run_docker("scenarios/faults/device_kill_install.yaml", work)
     assert proc.returncode == 0, proc.stderr[-6000:]
-    log = (work / "run" / "devices").glob("*.process.log")
-    assert any("Received deployment" in p.read_text() or p.stat().st_size for p in log)
+    fault = _inject(result)
+    assert fault["starts"] == 2  # killed while installing, booted again on the same root
+    assert "check: loading the configs" in fault["after_log"]["found"]["jetson-1"]
     assert _steps(result)["deployment converged"] == "passed"
 
 
@@ -84,5 +94,12 @@ def test_device_partitioned_during_download_succeeds(images: dict[str, str], wor
     proc, result = run_docker("scenarios/faults/device_partition.yaml", work)
     assert proc.returncode == 0, proc.stderr[-6000:]
     assert _steps(result)["deployment succeeded after the partition"] == "passed"
+    fault = _inject(result)
+    assert [e["action"] for e in fault["events"]] == ["disconnected jetson-1", "reconnected jetson-1"]
+    # The artifacts took longer than the partition: the cut fell inside the download (12.6 MB at
+    # the LTE profile's 20 Mbit/s is about 5 s on its own), which survived it.
     greengrass = next((work / "run" / "devices").glob("*/logs/greengrass.log")).read_text()
-    assert re.search(r"(?i)unreachable|timed out|retry|connect", greengrass), greengrass[-3000:]
+    download = _log_time(greengrass, "Applying deployment changes") - _log_time(
+        greengrass, "Resolved components"
+    )
+    assert download.total_seconds() >= 15, download

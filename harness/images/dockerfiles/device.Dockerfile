@@ -2,9 +2,10 @@
 ARG RUNTIME_IMAGE
 FROM ${RUNTIME_IMAGE}
 # ffmpeg: H.264 encoding and RTSP serving for the app's sinks (OpenCV's bundled FFmpeg cannot encode
-# H.264). Fetched from the Debian mirror the base was made from.
+# H.264). iproute2: tc, which shapes the device's link to its profile's speed (an LTE Jetson).
+# Fetched from the Debian mirror the base was made from.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ffmpeg \
+    && apt-get install -y --no-install-recommends ffmpeg iproute2 \
     && rm -rf /var/lib/apt/lists/*
 # Scripts without RequiresPrivilege run as the component user: `nobody` by default (in every Debian),
 # ggc_user:ggc_group as the Greengrass installer creates them on a real device. The default root

@@ -35,6 +35,27 @@ def host_budget() -> tuple[float, int]:
     return cpus, memory
 
 
+def tbf(interface: str, mbit: float) -> list[str]:
+    """A token-bucket limit of ``mbit`` on what ``interface`` sends."""
+    return f"tc qdisc replace dev {interface} root tbf rate {mbit:g}mbit burst 64kbit latency 400ms".split()
+
+
+def shaped(profile: str) -> bool:
+    from fake_device.profiles import load_profile
+
+    spec = load_profile(profile)
+    return bool(spec.uplink_mbit or spec.downlink_mbit)
+
+
+def host_interface(ifindex: int) -> str:
+    """The host's network interface with that index (a container's veth peer)."""
+    for entry in Path("/sys/class/net").iterdir():
+        with contextlib.suppress(OSError, ValueError):
+            if int((entry / "ifindex").read_text()) == ifindex:
+                return entry.name
+    raise HarnessError(f"no host network interface has index {ifindex}")
+
+
 def resource_limits(profile: str) -> dict[str, Any]:
     """``nano_cpus`` and ``mem_limit`` from the device profile, clamped to what the host has.
 
@@ -101,6 +122,7 @@ class DeviceContainer:
             self._create()
         self._started_at = time.time() - 1.0
         self.container.start()
+        self._shape_link()
         self.starts += 1
         self._follow_logs(since=None if self.starts == 1 else self._started_at)
 
@@ -135,6 +157,7 @@ class DeviceContainer:
             },
             init=True,
             shm_size=SHM_SIZE,
+            cap_add=["NET_ADMIN"] if shaped(self.profile) else [],
             **resource_limits(self.profile),
         )
 
@@ -181,6 +204,70 @@ class DeviceContainer:
         """Plug it back in, with the same address and name."""
         self.session.network.connect(
             self._require(), ipv4_address=self.address, aliases=[_dns_label(self.thing)]
+        )
+        self._shape_link()  # a new interface: its limits are gone
+
+    def _shape_link(self) -> None:
+        """Give the device's link its profile's speeds (tc token buckets).
+
+        Uplink: on the container's eth0 (what the device sends). Downlink: on the host side of
+        the container's veth pair (what the host's bridge sends into it), set by a short-lived
+        container on the host's network with NET_ADMIN, so the host needs neither tc nor root.
+        (An ingress policer inside the container would do without it, but needs the kernel's
+        act_police, which not every kernel has.)
+        """
+        from fake_device.profiles import load_profile
+
+        spec = load_profile(self.profile)
+        if not (spec.uplink_mbit or spec.downlink_mbit):
+            return
+        container = self._require()
+        interface = self._interface(container)
+        if spec.uplink_mbit:
+            self._exec(container, tbf(interface, spec.uplink_mbit))
+        if spec.downlink_mbit:
+            output = self._exec(container, ["cat", f"/sys/class/net/{interface}/iflink"])
+            veth = host_interface(int(output))
+            command = tbf(veth, spec.downlink_mbit)
+            try:
+                self.session.client.containers.run(
+                    container.image.id,
+                    command[1:],
+                    entrypoint=[command[0]],
+                    network_mode="host",
+                    cap_add=["NET_ADMIN"],
+                    labels=self.session.labels_for("link"),
+                    remove=True,
+                )
+            except Exception as err:
+                raise self._link_error(command, str(err)) from err
+
+    def _interface(self, container: Any, timeout: float = 10.0) -> str:
+        """The container's interface on the session network (eth0 at first; a new name after
+        a reconnect), found by the device's address."""
+        deadline = time.monotonic() + timeout
+        while True:
+            listing = self._exec(container, ["ip", "-o", "-4", "addr", "show"])
+            for line in listing.splitlines():
+                fields = line.split()
+                if len(fields) > 3 and fields[3].split("/")[0] == self.address:
+                    return fields[1].split("@")[0]
+            if time.monotonic() >= deadline:
+                raise self._link_error(["ip", "addr"], f"no interface has {self.address}:\n{listing}")
+            time.sleep(0.2)
+
+    def _exec(self, container: Any, command: list[str]) -> str:
+        code, output = container.exec_run(command)
+        text = output.decode(errors="replace").strip()
+        if code != 0:
+            raise self._link_error(command, text)
+        return text
+
+    def _link_error(self, command: list[str], why: str) -> HarnessError:
+        return HarnessError(
+            f"device {self.thing}: cannot shape its link to the {self.profile} profile's speeds: "
+            f"{' '.join(command)}: {why}",
+            hint="the kernel needs the tbf queueing discipline (sch_tbf); or use a profile without `network`",
         )
 
     def _require(self) -> Any:
