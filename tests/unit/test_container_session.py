@@ -98,3 +98,48 @@ def test_missing_engine_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_pa
     text = str(err.value)
     assert f"cannot reach the Docker engine at unix://{tmp_path}/no-such.sock" in text
     assert "start dockerd" in text and "--backend process" in text
+
+
+def test_lte_profile_has_a_shaped_link_and_the_others_do_not() -> None:
+    from fake_device.profiles import load_profile
+    from harness.services.containers.device import shaped
+
+    lte = load_profile("jetson-agx-xavier-lte")
+    assert (lte.downlink_mbit, lte.uplink_mbit) == (20, 5)
+    assert shaped("jetson-agx-xavier-lte") and not shaped("jetson-agx-xavier")
+
+
+def test_a_bad_link_speed_is_a_profile_error(tmp_path: os.PathLike[str]) -> None:
+    from pathlib import Path
+
+    from fake_device.profiles import ProfileError, load_profile
+
+    path = Path(tmp_path) / "slow.yaml"
+    path.write_text(
+        "name: slow\nplatform: {os: linux, architecture: amd64}\nresources: {cpus: 1, memory: 1GiB}\n"
+        "network: {downlink_mbit: 0}\n"
+    )
+    with pytest.raises(ProfileError) as err:
+        load_profile(path)
+    assert "/network/downlink_mbit" in str(err.value)
+
+
+def test_token_bucket_command_and_host_interfaces() -> None:
+    from harness.services.containers.device import host_interface, tbf
+
+    assert tbf("veth1", 20) == [
+        "tc",
+        "qdisc",
+        "replace",
+        "dev",
+        "veth1",
+        "root",
+        "tbf",
+        "rate",
+        "20mbit",
+        "burst",
+        "64kbit",
+        "latency",
+        "400ms",
+    ]
+    assert host_interface(1) == "lo"
