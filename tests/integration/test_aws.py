@@ -99,7 +99,8 @@ def test_services_moto_lacks_are_served_by_default(aws_endpoint: AwsEndpoint) ->
 
 def test_a_bare_endpoint_gives_services_moto_lacks_a_clear_error() -> None:
     with AwsEndpoint(extensions=[]) as bare:
-        assert bare.health()["extensions"] == ["edge-harness-health"]  # type: ignore[index]
+        # only the dispatcher's own routes: health and the fault switch (S3 outages)
+        assert bare.health()["extensions"] == ["edge-harness-health", "edge-harness-faults"]  # type: ignore[index]
         jobs = bare.client("iot-jobs-data")
         with pytest.raises(ClientError) as info:
             jobs.get_pending_job_executions(thingName="anything")
@@ -142,6 +143,7 @@ def test_health_route(aws_endpoint: AwsEndpoint) -> None:
     assert health["status"] == "ok"
     assert health["extensions"] == [
         "edge-harness-health",
+        "edge-harness-faults",
         "greengrassv2",
         "iot-jobs-data",
         "greengrass-fleet-status",
@@ -288,7 +290,11 @@ def test_server_loads_extensions_and_stops_cleanly_on_sigterm(
         answer = jobs.describe_job_execution(thingName="core-1", jobId="job-1")
         assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200
         assert endpoint.health() is not None
-        assert endpoint.health()["extensions"] == ["edge-harness-health", "test-jobs"]  # type: ignore[index]
+        assert endpoint.health()["extensions"] == [  # type: ignore[index]
+            "edge-harness-health",
+            "edge-harness-faults",
+            "test-jobs",
+        ]
         assert "ok" in endpoint.check()  # S3 outside us-east-1 needs a LocationConstraint
 
         process = endpoint.process
