@@ -37,7 +37,7 @@ __all__ = ["ProcessRegistry", "ScriptProcess", "kill_recorded", "signal_recorded
 STOP_GRACE_SECONDS = 5.0
 
 
-def _start_time(pid: int) -> str | None:
+def process_start_time(pid: int) -> str | None:
     """Field 22 of /proc/<pid>/stat: tells a live process from a later one that reused its pid."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -61,7 +61,7 @@ class ProcessRegistry:
         os.replace(tmp, self.path)
 
     def add(self, pgid: int) -> None:
-        start = _start_time(pgid)
+        start = process_start_time(pgid)
         with self._lock:
             self._groups[pgid] = start or ""
             self._write()
@@ -82,7 +82,7 @@ def signal_recorded(path: Path, sig: signal.Signals) -> int:
     reached = 0
     for pgid_text, start in groups.items():
         pgid = int(pgid_text)
-        current = _start_time(pgid)
+        current = process_start_time(pgid)
         # The leader may have exited while others of its group live on: signal the group anyway
         # unless the pid now belongs to a different process.
         if current is not None and start and current != start:

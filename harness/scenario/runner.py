@@ -18,7 +18,7 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1122,24 +1122,29 @@ def read_perf_lines(ctx: RunContext, result: ScenarioResult) -> None:
     import ast
     from datetime import datetime
 
+    for device, path in _component_logs(ctx):
+        for line in path.read_text(errors="replace").splitlines():
+            match = _PERF_LINE.match(line)
+            if match is None:
+                continue
+            try:
+                stamp = datetime.fromisoformat(match.group(1).replace("Z", "+00:00")).timestamp()
+                values = ast.literal_eval(match.group(2))
+            except (ValueError, SyntaxError):
+                continue
+            for stream, fps in values.items():
+                result.fps.append((stamp, f"{device.thing} {stream}", float(fps)))
+
+
+def _component_logs(ctx: RunContext) -> Iterator[tuple[Any, Path]]:
+    """(device, log file) of every scenario component on every device with a root folder here."""
     for device in ctx.devices.values():
         if device.root is None:
             continue
         for name in ctx.scenario.components:
             path = device.component_log(name)
-            if not path.exists():
-                continue
-            for line in path.read_text(errors="replace").splitlines():
-                match = _PERF_LINE.match(line)
-                if match is None:
-                    continue
-                try:
-                    stamp = datetime.fromisoformat(match.group(1).replace("Z", "+00:00")).timestamp()
-                    values = ast.literal_eval(match.group(2))
-                except (ValueError, SyntaxError):
-                    continue
-                for stream, fps in values.items():
-                    result.fps.append((stamp, f"{device.thing} {stream}", float(fps)))
+            if path.exists():
+                yield device, path
 
 
 def read_element_latency(ctx: RunContext, result: ScenarioResult) -> None:
@@ -1150,16 +1155,10 @@ def read_element_latency(ctx: RunContext, result: ScenarioResult) -> None:
     elements, not devices. Elements keep the order they first appear in (pipeline order).
     """
     samples: dict[str, list[float]] = {}
-    for device in ctx.devices.values():
-        if device.root is None:
-            continue
-        for name in ctx.scenario.components:
-            path = device.component_log(name)
-            if not path.exists():
-                continue
-            with path.open(errors="replace") as lines:
-                for element, values in parse_component_latency(lines).items():
-                    samples.setdefault(element, []).extend(values)
+    for _device, path in _component_logs(ctx):
+        with path.open(errors="replace") as lines:
+            for element, values in parse_component_latency(lines).items():
+                samples.setdefault(element, []).extend(values)
     result.element_latency_ms = {element: summarize(values) for element, values in samples.items()}
 
 

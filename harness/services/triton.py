@@ -305,6 +305,12 @@ class TritonServer(ProcessService):
             "--http-address", LOOPBACK, "--http-port", str(self._ports["http"]),
             "--grpc-address", LOOPBACK, "--grpc-port", str(self._ports["grpc"]),
             "--metrics-address", LOOPBACK, "--metrics-port", str(self._ports["metrics"]),
+        ]  # fmt: skip
+        return cmd + self.server_options()
+
+    def server_options(self) -> list[str]:
+        """The options that do not depend on where the server runs (process or container)."""
+        options = [
             "--model-control-mode", self.model_control_mode,
             # A model that fails to load at start-up makes the server exit: the start error then
             # carries the reason from the log at once, instead of a readiness timeout.
@@ -315,10 +321,10 @@ class TritonServer(ProcessService):
             "--log-verbose", str(self.log_verbose),
         ]  # fmt: skip
         for model in self.load_models:
-            cmd += ["--load-model", model]
+            options += ["--load-model", model]
         if self.model_control_mode == "poll":
-            cmd += ["--repository-poll-secs", "1"]
-        return cmd
+            options += ["--repository-poll-secs", "1"]
+        return options
 
     def process_environment(self) -> dict[str, str]:
         env: dict[str, str] = {}

@@ -22,6 +22,7 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.services.base import LOOPBACK
+from harness.services.containers.runner import follow_logs
 from harness.services.containers.session import ContainerSession
 
 _STOP_GRACE_S = 20
@@ -302,21 +303,8 @@ class DeviceContainer:
         return "\n".join(self.process_log.read_text(errors="replace").splitlines()[-lines:])
 
     def _follow_logs(self, since: float | None) -> None:
-        container = self._require()
-        path = self.process_log
-
-        def copy() -> None:
-            with contextlib.suppress(Exception), path.open("ab") as fh:
-                kwargs: dict[str, Any] = {"stream": True, "follow": True}
-                if since is not None:
-                    kwargs["since"] = int(since)
-                for chunk in container.logs(**kwargs):
-                    fh.write(chunk)
-                    fh.flush()
-
         self._join_follower()
-        self._follower = threading.Thread(target=copy, name=f"{self.thing}-logs", daemon=True)
-        self._follower.start()
+        self._follower = follow_logs(self._require(), self.process_log, since, name=f"{self.thing}-logs")
 
     def _join_follower(self) -> None:
         if self._follower is not None:

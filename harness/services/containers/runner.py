@@ -30,6 +30,24 @@ log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 5
 
 
+def follow_logs(container: Any, path: Path, since: float | None, *, name: str) -> threading.Thread:
+    """A daemon thread that appends the container's output (from ``since``, else all of it) to
+    ``path`` until the container stops; after a restart, start another one from the restart."""
+
+    def copy() -> None:
+        with contextlib.suppress(Exception), path.open("ab") as fh:
+            kwargs: dict[str, Any] = {"stream": True, "follow": True}
+            if since is not None:
+                kwargs["since"] = int(since)
+            for chunk in container.logs(**kwargs):
+                fh.write(chunk)
+                fh.flush()
+
+    thread = threading.Thread(target=copy, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
 def _probe_wait_strategy(service: ContainerRunner, timeout: float) -> Any:
     """A testcontainers wait strategy that asks the service's own readiness probe.
 
@@ -242,22 +260,9 @@ class ContainerRunner(Service):
 
     def _follow_logs(self, since: float | None = None) -> None:
         """Copy the container's output into the log file until the container stops."""
-        wrapped = self._wrapped()
-        path = self.log_path
-        assert path is not None
-
-        def copy() -> None:
-            with contextlib.suppress(Exception), path.open("ab") as fh:
-                kwargs: dict[str, Any] = {"stream": True, "follow": True}
-                if since is not None:
-                    kwargs["since"] = int(since)
-                for chunk in wrapped.logs(**kwargs):
-                    fh.write(chunk)
-                    fh.flush()
-
+        assert self.log_path is not None
         self._join_follower()
-        self._follower = threading.Thread(target=copy, name=f"{self.name}-logs", daemon=True)
-        self._follower.start()
+        self._follower = follow_logs(self._wrapped(), self.log_path, since, name=f"{self.name}-logs")
 
     def _join_follower(self) -> None:
         follower = self._follower

@@ -129,22 +129,14 @@ class TritonContainer(ContainerRunner, TritonServer):
         return {name: f"{self.address}:{port}" for name, port in TRITON_PORTS.items()}
 
     def container_command(self) -> list[str]:
-        cmd = [
+        return [
             "--model-repository", "/models",
             "--backend-directory", "/opt/tritonserver/backends",
             "--http-port", str(TRITON_PORTS["http"]),
             "--grpc-port", str(TRITON_PORTS["grpc"]),
             "--metrics-port", str(TRITON_PORTS["metrics"]),
-            "--model-control-mode", self.model_control_mode,
-            "--exit-on-error", "true",
-            "--exit-timeout-secs", "2",
-            "--log-verbose", str(self.log_verbose),
+            *self.server_options(),
         ]  # fmt: skip
-        for model in self.load_models:
-            cmd += ["--load-model", model]
-        if self.model_control_mode == "poll":
-            cmd += ["--repository-poll-secs", "1"]
-        return cmd
 
     def container_ports(self) -> dict[int, int]:
         return {TRITON_PORTS[name]: port for name, port in self._ports.items()}

@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fake_device.nucleus.shell import process_start_time
 from harness.services.containers.engine import ContainerError, disable_ryuk, docker_client
 
 if TYPE_CHECKING:
@@ -49,19 +50,10 @@ SERVICE_HOSTS = {"kafka": 2, "aws": 3, "triton": 4}
 FIRST_DEVICE_HOST = 10
 
 
-def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
 def owner_label() -> str:
     """``host:pid:start-time`` of this process: tells a live owner from a reused pid."""
     pid = os.getpid()
-    return f"{socket.gethostname()}:{pid}:{_start_time(pid) or '?'}"
+    return f"{socket.gethostname()}:{pid}:{process_start_time(pid) or '?'}"
 
 
 def owner_alive(owner: str) -> bool:
@@ -72,7 +64,7 @@ def owner_alive(owner: str) -> bool:
         return True  # not ours to judge: another machine shares this engine
     if not pid_text.isdigit():
         return False
-    return _start_time(int(pid_text)) == start
+    return process_start_time(int(pid_text)) == start
 
 
 def _host_routes() -> list[ipaddress.IPv4Network]:
