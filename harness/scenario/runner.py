@@ -229,11 +229,26 @@ def step_wait_for(ctx: RunContext, step: m.WaitForStep) -> dict[str, Any]:
                         **({"statusDetails": item["statusDetails"]} if item.get("statusDetails") else {}),
                     }
                 )
+            if step.status not in FINAL_DEPLOYMENT_STATUSES:
+                # waiting for a passing status (QUEUED, IN_PROGRESS): done once every device shows
+                # it; a device that already finished can never show it again
+                finished = {
+                    t: s for t, s in statuses.items() if s and s["status"] in FINAL_DEPLOYMENT_STATUSES
+                }
+                if finished:
+                    raise StepFailed(
+                        f"deployment {step.deployment}: expected {step.status}, but it already finished: "
+                        f"{finished}",
+                        details=dict(statuses),
+                    )
+                reached = [s for s in statuses.values() if s and s["status"] == step.status]
+                return len(reached) == len(handle.things), dict(statuses)
             finals = [s for s in statuses.values() if s and s["status"] in FINAL_DEPLOYMENT_STATUSES]
             return len(finals) == len(handle.things), dict(statuses)
 
+        goal = "finish" if step.status in FINAL_DEPLOYMENT_STATUSES else f"be {step.status}"
         seen = _wait(
-            f"deployment {step.deployment} to finish on {handle.things}", step.timeout_s, deployment_done
+            f"deployment {step.deployment} to {goal} on {handle.things}", step.timeout_s, deployment_done
         )
         wrong = {t: s for t, s in seen.items() if s["status"] != step.status}
         if wrong:

@@ -107,7 +107,7 @@ def test_an_unmet_expectation_fails_the_run_with_exit_1_and_a_junit_failure(tmp_
 
 
 def test_a_frozen_broker_loses_no_message_and_the_report_has_element_latency(tmp_path: Path) -> None:
-    """scenarios/faults/kafka_pause.yaml: Kafka paused for 5 s once the app prints **PERF; the frame
+    """scenarios/faults/kafka_pause.yaml: Kafka paused for 10 s once the app prints **PERF; the frame
     ids received after the pause carry on from the last one before it, with no duplicate."""
     proc, report = run(ROOT / "scenarios" / "faults" / "kafka_pause.yaml", tmp_path)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-6000:]
@@ -115,12 +115,12 @@ def test_a_frozen_broker_loses_no_message_and_the_report_has_element_latency(tmp
     result = json.loads((report / "result.json").read_text())
     steps = {s["name"]: s for s in result["steps"]}
 
-    fault = steps["freeze the broker for 5 s while the app streams"]["details"]
+    fault = steps["freeze the broker for 10 s while the app streams"]["details"]
     assert fault["after_log"]["contains"] == "**PERF"
     assert "**PERF" in fault["after_log"]["found"]["jetson-1"]
     paused, resumed = fault["events"]
     assert (paused["action"], resumed["action"]) == ("paused kafka", "resumed kafka")
-    assert 5.0 <= resumed["time"] - paused["time"] < 7.0
+    assert 10.0 <= resumed["time"] - paused["time"] < 12.0
     markers = [e["name"] for e in result["timeline"] if e["kind"] == "inject"]
     assert markers == ["paused kafka", "resumed kafka"]
 

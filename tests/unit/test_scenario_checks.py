@@ -446,3 +446,73 @@ def test_after_log_that_never_comes_fails_with_the_log_tail(tmp_path: Path) -> N
     assert _wait_for_log_line(ctx, any_trigger, offsets={})["found"] == {
         "jetson-1": "check: loading the model"
     }
+
+
+class FleetReplay:
+    """Stand-in for the operator's ``effective_deployment``: each poll of a thing returns the next
+    status of its script (the last one repeats)."""
+
+    def __init__(self, **scripts: list[str | None]) -> None:
+        self.scripts = scripts
+        self.polls = dict.fromkeys(scripts, 0)
+
+    def effective_deployment(self, thing: str, deployment_id: str) -> dict[str, Any] | None:
+        script = self.scripts[thing]
+        status = script[min(self.polls[thing], len(script) - 1)]
+        self.polls[thing] += 1
+        return None if status is None else {"coreDeviceExecutionStatus": status}
+
+
+def _deployment_ctx(tmp_path: Path, fleet: FleetReplay) -> Any:
+    from harness.scenario.runner import DeploymentHandle
+
+    ctx = make_ctx(tmp_path)
+    ctx.fleet = fleet
+    ctx.deployments = {"v1": DeploymentHandle("d-1", "traffic-cams", list(fleet.scripts), 0.0)}
+    return ctx
+
+
+def _wait_deployment(status: str, timeout_s: float = 5) -> m.WaitForStep:
+    return m.WaitForStep(
+        kind="wait_for", name="wait", id="wait", line=1, what="deployment", deployment="v1",
+        status=status, timeout_s=timeout_s,
+    )  # fmt: skip
+
+
+def test_wait_for_in_progress_is_done_once_every_device_shows_it(tmp_path: Path, monkeypatch: Any) -> None:
+    from harness.scenario import runner
+
+    monkeypatch.setattr(runner, "_POLL_S", 0.01)
+    fleet = FleetReplay(**{"jetson-1": [None, "QUEUED", "IN_PROGRESS"], "jetson-2": ["IN_PROGRESS"]})
+    details = runner.step_wait_for(_deployment_ctx(tmp_path, fleet), _wait_deployment("IN_PROGRESS"))
+    assert {t: s["status"] for t, s in details["devices"].items()} == {
+        "jetson-1": "IN_PROGRESS",
+        "jetson-2": "IN_PROGRESS",
+    }
+    assert fleet.polls["jetson-1"] == 3  # it waited through "not yet there" and QUEUED
+
+
+def test_wait_for_in_progress_fails_at_once_when_the_deployment_already_finished(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    from harness.scenario import runner
+
+    monkeypatch.setattr(runner, "_POLL_S", 0.01)
+    fleet = FleetReplay(**{"jetson-1": ["SUCCEEDED"]})
+    with pytest.raises(StepFailed) as failed:
+        runner.step_wait_for(_deployment_ctx(tmp_path, fleet), _wait_deployment("IN_PROGRESS", timeout_s=60))
+    assert str(failed.value) == (
+        "deployment v1: expected IN_PROGRESS, but it already finished: "
+        "{'jetson-1': {'status': 'SUCCEEDED', 'reason': None}}"
+    )
+    assert fleet.polls["jetson-1"] == 1
+
+
+def test_wait_for_a_final_status_waits_past_in_progress(tmp_path: Path, monkeypatch: Any) -> None:
+    from harness.scenario import runner
+
+    monkeypatch.setattr(runner, "_POLL_S", 0.01)
+    fleet = FleetReplay(**{"jetson-1": ["IN_PROGRESS", "IN_PROGRESS", "FAILED"]})
+    with pytest.raises(StepFailed, match=r"expected SUCCEEDED, got \{'jetson-1': \{'status': 'FAILED'"):
+        runner.step_wait_for(_deployment_ctx(tmp_path, fleet), _wait_deployment("SUCCEEDED"))
+    assert fleet.polls["jetson-1"] == 3
