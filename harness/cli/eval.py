@@ -412,7 +412,7 @@ def _print_pipeline(result: PipelineScore) -> None:
     if memberships:
         table = Table(title=f"ROI {result.roi_label} membership", title_justify="left", show_edge=False)
         table.add_column("source", no_wrap=True, min_width=8)
-        for column in ("frames", "truth", "reported", "TP", "FP", "FN", "ign.", "prec.", "recall"):
+        for column in ("frames", "truth", "reported", "TP", "FP", "FN", "ign.", "prec.", "recall", "class"):
             table.add_column(column, justify="right")
         for m in memberships:
             table.add_row(
@@ -426,6 +426,7 @@ def _print_pipeline(result: PipelineScore) -> None:
                 str(m.ignored),
                 _fmt(m.precision),
                 _fmt(m.recall),
+                _fmt(m.class_accuracy),
             )
         console.print(table)
     counts: list[CountScore] = [c for c in (result.count_messages, result.count_tracks) if c]

@@ -599,7 +599,10 @@ class MembershipScore:
 
     Truth: vehicles whose box's bottom-centre is inside the ROI polygon. Predictions: the
     objects the source puts in the ROI (every message object; tracks rows whose roi column has
-    the label). ``ignored`` predictions matched a don't-care truth box.
+    the label). ``ignored`` predictions matched a don't-care truth box. ``class_correct`` of the
+    true positives carry the matched vehicle's class (``class_accuracy`` = that share): a label
+    that is not one of the world's classes — a one-class detector's ``vehicle`` — is never right,
+    which is what tells a detector that names classes from one that cannot.
     """
 
     source: str
@@ -612,6 +615,8 @@ class MembershipScore:
     ignored: int
     precision: float | None
     recall: float | None
+    class_correct: int = 0
+    class_accuracy: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return _clean(asdict(self))
@@ -838,6 +843,7 @@ class _Claim:
 
 @dataclass
 class _MembershipTally:
+    labelled: bool = True  # claims carry world classes (tracks: only when scored class-aware)
     frames: int = 0
     truth: int = 0
     predicted: int = 0
@@ -845,6 +851,7 @@ class _MembershipTally:
     fp: int = 0
     fn: int = 0
     ignored: int = 0
+    class_correct: int = 0
     truth_ids: set[int] = field(default_factory=set)  # truth in the ROI that counts, at a scored frame
     # per claim that did not match a don't-care box: (tracking id, class id)
     counted_claims: list[tuple[int, int | None]] = field(default_factory=list)
@@ -861,6 +868,8 @@ class _MembershipTally:
             ignored=self.ignored,
             precision=_ratio(self.tp, self.tp + self.fp),
             recall=_ratio(self.tp, self.tp + self.fn),
+            class_correct=self.class_correct,
+            class_accuracy=_ratio(self.class_correct, self.tp) if self.labelled else None,
         )
 
 
@@ -871,8 +880,9 @@ def _score_membership(
     *,
     min_visibility: float,
     class_aware: bool,
+    labelled: bool = True,
 ) -> _MembershipTally:
-    tally = _MembershipTally()
+    tally = _MembershipTally(labelled=labelled)
     for frame in frames:
         tally.frames += 1
         gt = [g for g in truth.frames.get(frame, ()) if truth.in_roi(g)]
@@ -897,6 +907,7 @@ def _score_membership(
                 tally.fp += 1
             else:
                 tally.tp += 1
+                tally.class_correct += claim.class_id is not None and claim.class_id == gt[g].class_id
             if claim.id is not None:
                 tally.counted_claims.append((claim.id, claim.class_id))
     return tally
@@ -1112,6 +1123,7 @@ def _score_tracks_file(result: PipelineScore, truth: WorldTruth, path: Path) -> 
         range(1, truth.frame_count + 1),
         min_visibility=result.min_visibility,
         class_aware=result.class_aware,
+        labelled=result.class_aware,
     )
     result.roi_tracks = tally.score("tracks")
     in_roi: dict[int, list[int | None]] = {}

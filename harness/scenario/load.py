@@ -40,6 +40,7 @@ from harness.scenario.model import (
     Devices,
     DeviceSpec,
     ExpectMessagesStep,
+    ImprovesOn,
     InjectStep,
     LogTrigger,
     Predicate,
@@ -508,7 +509,7 @@ class _Checker:
                 self.error([*at, key], f"{key} is used only with {owner}:, not with {what}:")
         status = step.get("status")
         if what == "deployment":
-            self._deployment_ref(step["deployment"], [*at, "deployment"], index)
+            self._step_ref(step["deployment"], [*at, "deployment"], index, "deploy")
             if "devices" in step:
                 self.error(
                     [*at, "devices"],
@@ -550,11 +551,16 @@ class _Checker:
         if "devices" in step and what == "component":
             self._devices_ref(step["devices"], [*at, "devices"])
 
-    def _step_expect_messages(self, at: Where, step: dict[str, Any], _index: int) -> None:
+    def _step_expect_messages(self, at: Where, step: dict[str, Any], index: int) -> None:
         schema = step.get("schema", DEFAULTS["message_schema"])
         for number, predicate in enumerate(step.get("where", [])):
             self._predicate([*at, "where", number], predicate, schema)
         if "accuracy" in step:
+            ref = (step["accuracy"].get("improves_on") or {}).get("step")
+            if ref is not None:
+                self._step_ref(
+                    ref, [*at, "accuracy", "improves_on", "step"], index, "expect_messages", "accuracy"
+                )
             if "world" not in self.data:
                 self.error(
                     [*at, "accuracy"],
@@ -740,23 +746,23 @@ class _Checker:
             if not _dynamic(thing):
                 self._thing(thing, [*at, number])
 
-    def _deployment_ref(self, ref: str, at: Where, index: int) -> None:
+    def _step_ref(self, ref: str, at: Where, index: int, kind: str, key: str | None = None) -> None:
+        """``ref`` is the id of a step of ``kind`` (that has ``key``) before step ``index``."""
         steps = self.data["steps"]
+        what = f"{kind} steps" + (f" with {key}" if key else "")
         earlier = [
             _step_id(s, i)
             for i, s in enumerate(steps[:index])
-            if isinstance(s, dict) and s.get("kind") == "deploy"
+            if isinstance(s, dict) and s.get("kind") == kind and (key is None or key in s)
         ]
-        hint = (
-            f"deploy steps before this one: {', '.join(earlier)}"
-            if earlier
-            else "no deploy step comes before it"
-        )
+        hint = f"{what} before this one: {', '.join(earlier)}" if earlier else f"no {what} come before it"
         target = self.ids.get(ref)
         if target is None:
             self.error(at, f"no step has the id {ref!r}", hint)
-        elif steps[target].get("kind") != "deploy":
+        elif steps[target].get("kind") != kind:
             self.error(at, f"step {ref!r} (/steps/{target}) is a {steps[target]['kind']} step", hint)
+        elif key is not None and key not in steps[target]:
+            self.error(at, f"step {ref!r} (/steps/{target}) has no {key}", hint)
         elif target >= index:
             self.error(at, f"step {ref!r} (/steps/{target}) does not come before this one", hint)
 
@@ -939,7 +945,14 @@ class _Checker:
                 else AccuracySpec(
                     min_roi_precision=_float(accuracy.get("min_roi_precision")),
                     min_roi_recall=_float(accuracy.get("min_roi_recall")),
+                    min_class_accuracy=_float(accuracy.get("min_class_accuracy")),
                     max_count_error=_float(accuracy.get("max_count_error")),
+                    improves_on=None
+                    if "improves_on" not in accuracy
+                    else ImprovesOn(
+                        step=accuracy["improves_on"]["step"],
+                        metrics=tuple(accuracy["improves_on"]["metrics"]),
+                    ),
                 ),
                 max_gap_s=_float(step.get("max_gap_s")),
                 match=step.get("match", DEFAULTS["match"]),

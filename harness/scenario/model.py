@@ -27,6 +27,7 @@ __all__ = [
     "DeviceSpec",
     "Devices",
     "ExpectMessagesStep",
+    "ImprovesOn",
     "InjectStep",
     "LogTrigger",
     "Predicate",
@@ -130,7 +131,19 @@ class AccuracySpec:
 
     min_roi_precision: float | None = None
     min_roi_recall: float | None = None
+    min_class_accuracy: float | None = None
     max_count_error: float | None = None
+    improves_on: ImprovesOn | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImprovesOn:
+    """``accuracy.improves_on``: each of ``metrics`` strictly better than the figures of the
+    earlier expect_messages step ``step`` (an id) — e.g. an OTA update's new detector against the
+    one it replaced, scored on the same clip."""
+
+    step: str
+    metrics: tuple[str, ...]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -97,6 +97,7 @@ class RunContext:
     result: ScenarioResult | None = None
     services: dict[str, Any] = field(default_factory=dict)
     paused: list[str] = field(default_factory=list)  # services a pause_service left paused
+    accuracy: dict[str, dict[str, Any]] = field(default_factory=dict)  # step id → its accuracy row
 
 
 def git_commit(root: Path) -> str:
@@ -454,25 +455,60 @@ def _accuracy(ctx: RunContext, step: m.ExpectMessagesStep, payloads: list[tuple[
         "messages": len(passes[best]),
         "roi_precision": None if roi is None else roi.precision,
         "roi_recall": None if roi is None else roi.recall,
+        "class_accuracy": None if roi is None else roi.class_accuracy,
         "count_error": None if count is None else count.error,
         "counted": None if count is None else count.predicted,
         "truth": None if count is None else count.truth,
     }
     assert ctx.result is not None
     ctx.result.accuracy.append(row)
-    spec = step.accuracy
-    problems = []
-    if spec.min_roi_precision is not None and (row["roi_precision"] or 0) < spec.min_roi_precision:
-        problems.append(f"ROI precision {row['roi_precision']} < {spec.min_roi_precision}")
-    if spec.min_roi_recall is not None and (row["roi_recall"] or 0) < spec.min_roi_recall:
-        problems.append(f"ROI recall {row['roi_recall']} < {spec.min_roi_recall}")
-    if spec.max_count_error is not None and (
-        row["count_error"] is None or row["count_error"] > spec.max_count_error
-    ):
-        problems.append(f"counting error {row['count_error']} > {spec.max_count_error}")
+    ctx.accuracy[step.id] = row
+    problems = accuracy_problems(row, step.accuracy, ctx.accuracy)
     if problems:
         raise StepFailed("accuracy: " + "; ".join(problems), details={"accuracy": row})
     return row
+
+
+def accuracy_problems(
+    row: dict[str, Any], spec: m.AccuracySpec, earlier: dict[str, dict[str, Any]]
+) -> list[str]:
+    """What of ``spec`` the figures of ``row`` miss; ``earlier`` holds the rows of the steps
+    before, by id, for ``improves_on``. A figure that could not be computed (None) misses."""
+    problems = []
+    for key, bound, label in (
+        ("roi_precision", spec.min_roi_precision, "ROI precision"),
+        ("roi_recall", spec.min_roi_recall, "ROI recall"),
+        ("class_accuracy", spec.min_class_accuracy, "class accuracy"),
+    ):
+        if bound is not None and (row[key] is None or row[key] < bound):
+            problems.append(f"{label} {_figure(row[key])} < {bound}")
+    if spec.max_count_error is not None and (
+        row["count_error"] is None or row["count_error"] > spec.max_count_error
+    ):
+        problems.append(f"counting error {_figure(row['count_error'])} > {spec.max_count_error}")
+    if spec.improves_on is not None:
+        before = earlier.get(spec.improves_on.step)
+        if before is None:
+            problems.append(
+                f"no accuracy figures of step {spec.improves_on.step!r} to improve on (it failed before "
+                "scoring, or did not run)"
+            )
+        else:
+            for key in spec.improves_on.metrics:
+                new, old = row.get(key), before.get(key)
+                better = (
+                    new is not None and old is not None and (new < old if key == "count_error" else new > old)
+                )
+                if not better:
+                    problems.append(
+                        f"{key} {_figure(new)} does not improve on {_figure(old)} "
+                        f"of {spec.improves_on.step!r}"
+                    )
+    return problems
+
+
+def _figure(value: float | None, digits: int = 3) -> str:
+    return "undefined" if value is None else f"{value:.{digits}f}"
 
 
 def step_assert_logs(ctx: RunContext, step: m.AssertLogsStep, offsets: dict[Path, int]) -> dict[str, Any]:
@@ -1223,7 +1259,10 @@ def _summary(step: m.Step, details: dict[str, Any]) -> str:
             text += f", frame→Kafka p50 {lat.get('p50')} ms p95 {lat.get('p95')} ms"
         if "accuracy" in details:
             acc = details["accuracy"]
-            text += f", ROI precision {acc['roi_precision']:.2f} recall {acc['roi_recall']:.2f}"
+            text += (
+                f", ROI precision {_figure(acc['roi_precision'], 2)} recall {_figure(acc['roi_recall'], 2)}"
+                f", class accuracy {_figure(acc.get('class_accuracy'), 2)}"
+            )
         return text
     if isinstance(step, m.WaitForStep):
         return json.dumps(details.get("devices") or details.get("states") or details.get("status"))[:200]

@@ -55,6 +55,8 @@ DEVICE_STATUSES = ("HEALTHY", "UNHEALTHY")
 COMPONENT_STATES = ("NEW", "INSTALLED", "STARTING", "RUNNING", "STOPPING", "ERRORED", "BROKEN", "FINISHED")
 MESSAGE_SCHEMAS = ("minimal", "full", "none")
 MATCH_MODES = ("all", "any")
+#: accuracy figures ``accuracy.improves_on`` compares; for count_error lower is better
+ACCURACY_METRICS = ("roi_precision", "roi_recall", "class_accuracy", "count_error")
 FAULTS = (
     "kill_device",
     "restart_device",
@@ -373,10 +375,40 @@ _EXPECT_MESSAGES = _step(
                     "maximum": 1,
                     "description": "Recall of ROI entry events at least this.",
                 },
+                "min_class_accuracy": {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": 1,
+                    "description": (
+                        "Share of the objects rightly reported in the ROI whose label is the vehicle's "
+                        "class at least this (a label that is not a world class, like 'vehicle', is "
+                        "never right)."
+                    ),
+                },
                 "max_count_error": {
                     "type": "number",
                     "minimum": 0,
                     "description": "Relative error of the vehicle count at most this (0.25 = 25 %).",
+                },
+                "improves_on": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["step", "metrics"],
+                    "description": (
+                        "Each of metrics strictly better than in an earlier expect_messages step with "
+                        "accuracy (lower for count_error): e.g. the detector an OTA update ships "
+                        "against the one it replaces, on the same clip."
+                    ),
+                    "properties": {
+                        "step": _text("Id of an earlier expect_messages step that has accuracy."),
+                        "metrics": {
+                            "type": "array",
+                            "minItems": 1,
+                            "uniqueItems": True,
+                            "items": {"enum": list(ACCURACY_METRICS)},
+                            "description": "The figures that must improve.",
+                        },
+                    },
                 },
             },
         },

@@ -68,6 +68,9 @@ def test_traffic_ota_upgrade_and_rollback(tmp_path: Path) -> None:
     assert rollback["status"] == "FAILED" and rollback["reason"] == "FAILED_ROLLBACK_COMPLETE"
     accuracy = {row["step"]: row for row in result["accuracy"]}
     assert accuracy["1.0.1 latency and accuracy over one pass of the clip"]["roi_precision"] >= 0.8
+    # detector A says "vehicle", B names the class: the OTA update improves class accuracy
+    assert accuracy["1.0.0 latency and accuracy over one pass of the clip"]["class_accuracy"] == 0.0
+    assert accuracy["1.0.1 latency and accuracy over one pass of the clip"]["class_accuracy"] >= 0.8
     # the component timeline shows 1.0.0, 1.0.1, the broken 1.0.2, and 1.0.1 again
     versions = [
         e["version"] for e in result["timeline"] if e["kind"] == "component" and e["state"] == "RUNNING"

@@ -516,3 +516,33 @@ def test_wait_for_a_final_status_waits_past_in_progress(tmp_path: Path, monkeypa
     with pytest.raises(StepFailed, match=r"expected SUCCEEDED, got \{'jetson-1': \{'status': 'FAILED'"):
         runner.step_wait_for(_deployment_ctx(tmp_path, fleet), _wait_deployment("SUCCEEDED"))
     assert fleet.polls["jetson-1"] == 3
+
+
+def _row(**figures: float | None) -> dict[str, Any]:
+    row: dict[str, Any] = {"roi_precision": 0.8, "roi_recall": 0.7, "class_accuracy": 0.9, "count_error": 0.2}
+    row.update(figures)
+    return row
+
+
+def test_accuracy_bounds_and_improvement_over_an_earlier_step() -> None:
+    from harness.scenario.runner import accuracy_problems
+
+    earlier = {"v100": _row(class_accuracy=0.0, count_error=0.25)}
+    improves = m.ImprovesOn(step="v100", metrics=("class_accuracy", "count_error"))
+    assert (
+        accuracy_problems(_row(), m.AccuracySpec(min_class_accuracy=0.8, improves_on=improves), earlier) == []
+    )
+    problems = accuracy_problems(
+        _row(roi_precision=None, class_accuracy=0.0, count_error=0.25),
+        m.AccuracySpec(min_roi_precision=0.5, min_class_accuracy=0.8, improves_on=improves),
+        earlier,
+    )
+    assert problems == [
+        "ROI precision undefined < 0.5",
+        "class accuracy 0.000 < 0.8",
+        "class_accuracy 0.000 does not improve on 0.000 of 'v100'",  # equal is not better
+        "count_error 0.250 does not improve on 0.250 of 'v100'",  # lower is better
+    ]
+    assert accuracy_problems(_row(), m.AccuracySpec(improves_on=improves), {}) == [
+        "no accuracy figures of step 'v100' to improve on (it failed before scoring, or did not run)"
+    ]

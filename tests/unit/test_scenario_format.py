@@ -26,6 +26,7 @@ from harness.scenario.model import (
     DeployStep,
     DeviceSpec,
     ExpectMessagesStep,
+    ImprovesOn,
     InjectStep,
     LogTrigger,
     Predicate,
@@ -1441,3 +1442,77 @@ def test_cli_lint_scenario_json(tmp_path: Path) -> None:
             "hint": "thing groups of the devices: traffic-cams, lab; or thing:<thing name>",
         }
     ]
+
+
+# --- accuracy compared with an earlier step ------------------------------------------------------
+
+_LATER_ACCURACY = """\
+    seconds: 2.5
+  - kind: expect_messages
+    name: after the update
+    topic: ${var.topic}
+    within_s: 12
+    accuracy:
+      min_class_accuracy: 0.8
+      improves_on: {step: @REF@, metrics: [class_accuracy, count_error]}
+"""
+
+
+def test_improves_on_loads_into_the_model(tmp_path: Path) -> None:
+    text = _edit(SCENARIO, "    seconds: 2.5\n", _LATER_ACCURACY.replace("@REF@", "messages"))
+    scenario = load_scenario(_write(tmp_path, text))
+    later = scenario.steps[-1]
+    assert isinstance(later, ExpectMessagesStep)
+    assert later.accuracy == AccuracySpec(
+        min_class_accuracy=0.8,
+        improves_on=ImprovesOn(step="messages", metrics=("class_accuracy", "count_error")),
+    )
+
+
+@pytest.mark.parametrize(
+    ("ref", "message", "hint"),
+    [
+        (
+            "mesages",
+            "no step has the id 'mesages'",
+            "expect_messages steps with accuracy before this one: messages",
+        ),
+        (
+            "v1",
+            "step 'v1' (/steps/0) is a deploy step",
+            "expect_messages steps with accuracy before this one",
+        ),
+        ("after the update", "step 'after the update' (/steps/12) does not come before this one", ""),
+    ],
+)
+def test_improves_on_names_an_earlier_step_with_accuracy(
+    tmp_path: Path, ref: str, message: str, hint: str
+) -> None:
+    text = _edit(SCENARIO, "    seconds: 2.5\n", _LATER_ACCURACY.replace("@REF@", ref))
+    report = lint_scenario(_write(tmp_path, text))
+    _assert_finding(
+        report, _at(text, f"step: {ref},"), f"at /steps/12/accuracy/improves_on/step: {message}", hint
+    )
+
+
+def test_improves_on_a_step_without_accuracy_or_an_unknown_metric(tmp_path: Path) -> None:
+    text = _edit(SCENARIO, "    seconds: 2.5\n", _LATER_ACCURACY.replace("@REF@", "messages"))
+    text = _edit(
+        text, "    accuracy: {min_roi_precision: 0.8, min_roi_recall: 0.6, max_count_error: 0.25}\n", ""
+    )
+    report = lint_scenario(_write(tmp_path, text))
+    _assert_finding(
+        report,
+        _at(text, "step: messages,"),
+        "at /steps/12/accuracy/improves_on/step: step 'messages' (/steps/3) has no accuracy",
+        "no expect_messages steps with accuracy come before it",
+    )
+    text = _edit(SCENARIO, "    seconds: 2.5\n", _LATER_ACCURACY.replace("@REF@", "messages"))
+    text = _edit(text, "metrics: [class_accuracy, count_error]", "metrics: [class_acuracy]")
+    report = lint_scenario(_write(tmp_path, text))
+    _assert_finding(
+        report,
+        _at(text, "class_acuracy]"),
+        "at /steps/12/accuracy/improves_on/metrics/0: 'class_acuracy' is not one of "
+        "['roi_precision', 'roi_recall', 'class_accuracy', 'count_error']",
+    )

@@ -506,6 +506,7 @@ def format_value(value: Any) -> str:
 
 
 _HEADINGS = {"roi_precision": "ROI precision", "roi_recall": "ROI recall", "count_error": "count error",
+             "class_accuracy": "class accuracy",
              "mota": "MOTA", "idf1": "IDF1", "motp": "MOTP"}  # fmt: skip
 
 

@@ -445,3 +445,46 @@ def test_cli_exit_codes_and_json(world: Path, truth: WorldTruth, tmp_path: Path)
     assert result.exit_code == 2 and "--tracks, --messages or both" in result.output
     result = runner.invoke(main, ["eval", "pipeline", "--truth", str(tmp_path), "--tracks", str(good)])
     assert result.exit_code == 1 and "gt.txt is missing" in result.output
+
+
+def _relabel(lines: list[str], label: str, *, first_only: bool = False) -> list[str]:
+    """The messages with the vehicle type of their object strings (``…|Vehicle|#|<type>|…``)
+    replaced."""
+    out = []
+    done = False
+    for line in lines:
+        doc = json.loads(line)
+        objects = []
+        for text in doc["objects"]:
+            if not (first_only and done):
+                parts = text.split("|")
+                assert parts[5:7] == ["Vehicle", "#"], text
+                text = "|".join([*parts[:7], label, *parts[8:]])
+                done = True
+            objects.append(text)
+        out.append(json.dumps({**doc, "objects": objects}))
+    return out
+
+
+def test_class_accuracy_is_the_share_of_rightly_labelled_hits(
+    world: Path, truth: WorldTruth, tmp_path: Path
+) -> None:
+    """Right classes score 1; a one-class detector's "vehicle" is never a class (0, with the same
+    vehicle-agnostic precision and recall); one truck among three cars costs a third."""
+    lines = app_messages(truth)
+    assert all(o.split("|")[7] == "car" for line in lines for o in json.loads(line)["objects"])
+    right = score_pipeline(world, messages=write_lines(tmp_path / "right.jsonl", lines)).roi_messages
+    generic = score_pipeline(
+        world, messages=write_lines(tmp_path / "generic.jsonl", _relabel(lines, "vehicle"))
+    )
+    one_wrong = score_pipeline(
+        world, messages=write_lines(tmp_path / "one.jsonl", _relabel(lines, "truck", first_only=True))
+    )
+    assert right is not None and generic.roi_messages is not None and one_wrong.roi_messages is not None
+    assert (right.class_correct, right.class_accuracy) == (3, 1.0)
+    assert (generic.roi_messages.precision, generic.roi_messages.recall) == (right.precision, right.recall)
+    assert (generic.roi_messages.class_correct, generic.roi_messages.class_accuracy) == (0, 0.0)
+    assert one_wrong.roi_messages.class_accuracy == pytest.approx(2 / 3)
+    # tracks scored vehicle-agnostic carry no class figure: their class ids are the detector's
+    tracks = write_tracks(tmp_path / "tracks.txt", perfect_tracks(truth))
+    assert score_pipeline(world, tracks=tracks).roi_tracks.class_accuracy is None
