@@ -955,6 +955,7 @@ class _Checker:
                     ),
                 ),
                 max_gap_s=_float(step.get("max_gap_s")),
+                max_outage_s=_float(step.get("max_outage_s")),
                 match=step.get("match", DEFAULTS["match"]),
                 sequence=None
                 if "sequence" not in step

@@ -206,6 +206,7 @@ class ExpectMessagesStep(Step):
     latency_p95_ms: float | None = None
     accuracy: AccuracySpec | None = None
     max_gap_s: float | None = None
+    max_outage_s: float | None = None
     match: str = "all"  # "all": every message satisfies every predicate; "any": one message does
     sequence: SequenceSpec | None = None
 

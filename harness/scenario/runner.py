@@ -376,11 +376,33 @@ def step_expect_messages(ctx: RunContext, step: m.ExpectMessagesStep) -> dict[st
             raise StepFailed(
                 f"{topic}: {gap:.1f} s without a message, allowed {step.max_gap_s} s", details=details
             )
+    if step.max_outage_s is not None:
+        first_ns = records[0].received_ns if records else end_ns
+        _check_outage(ctx, topic, step.max_outage_s, start_ns, first_ns, details)
     if step.sequence is not None:
         _check_sequence(ctx, topic, step.sequence, start_ns, [p for _, p in payloads], details)
     if step.accuracy is not None:
         details["accuracy"] = _accuracy(ctx, step, payloads)
     return details
+
+
+def _check_outage(
+    ctx: RunContext, topic: str, limit_s: float, start_ns: int, first_ns: int, details: dict[str, Any]
+) -> None:
+    """``max_outage_s``: how long the topic was silent before the window's first message — across
+    an update, the app's downtime as a consumer sees it (old version's last message → new one's
+    first)."""
+    before = ctx.recorder.records(topic, until_ns=start_ns - 1)
+    since_ns = before[-1].received_ns if before else start_ns
+    outage = (first_ns - since_ns) / 1e9
+    details["outage_s"] = round(outage, 2)
+    details["outage_from"] = "the last message before the window" if before else "the window's start"
+    if outage > limit_s:
+        raise StepFailed(
+            f"{topic}: {outage:.1f} s without a message from {details['outage_from']} to the window's "
+            f"first, allowed {limit_s:g} s",
+            details=details,
+        )
 
 
 def _check_sequence(
@@ -1257,6 +1279,8 @@ def _summary(step: m.Step, details: dict[str, Any]) -> str:
         if "latency_ms" in details:
             lat = details["latency_ms"]
             text += f", frame→Kafka p50 {lat.get('p50')} ms p95 {lat.get('p95')} ms"
+        if "outage_s" in details:
+            text += f", {details['outage_s']} s silent before the first"
         if "accuracy" in details:
             acc = details["accuracy"]
             text += (

@@ -413,6 +413,11 @@ _EXPECT_MESSAGES = _step(
             },
         },
         "max_gap_s": _seconds("No stretch of the window longer than this without a message."),
+        "max_outage_s": _seconds(
+            "The topic's silence that the window's first message ends — from the last message received "
+            "before the window (the old version's last one, across an update), or from the window's "
+            "start if there was none — at most this many seconds."
+        ),
         "sequence": {
             "type": "object",
             "additionalProperties": False,

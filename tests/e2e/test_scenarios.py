@@ -64,6 +64,8 @@ def test_traffic_ota_upgrade_and_rollback(tmp_path: Path) -> None:
 
     result = json.loads((report / "result.json").read_text())
     steps = {s["name"]: s for s in result["steps"]}
+    # the update's downtime as the consumer saw it: 1.0.0's last message → 1.0.1's first
+    assert 0 < steps["messages resume with the new classes"]["details"]["outage_s"] <= 60
     rollback = steps["1.0.2 fails and rolls back"]["details"]["devices"]["jetson-1"]
     assert rollback["status"] == "FAILED" and rollback["reason"] == "FAILED_ROLLBACK_COMPLETE"
     accuracy = {row["step"]: row for row in result["accuracy"]}

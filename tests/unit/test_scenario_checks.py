@@ -546,3 +546,27 @@ def test_accuracy_bounds_and_improvement_over_an_earlier_step() -> None:
     assert accuracy_problems(_row(), m.AccuracySpec(improves_on=improves), {}) == [
         "no accuracy figures of step 'v100' to improve on (it failed before scoring, or did not run)"
     ]
+
+
+def test_outage_is_the_silence_before_the_windows_first_message(tmp_path: Path) -> None:
+    """Across an update: the old version's last message at 10 s, the step starts at 20 s, the new
+    version's first arrives at 32 s → 22 s of silence, whatever the window's start."""
+    from harness.scenario.runner import _check_outage
+
+    s = 1_000_000_000
+    ctx = make_ctx(tmp_path)
+    ctx.recorder = FakeRecorder([Received("t", 0, 0, b"{}", 5 * s), Received("t", 0, 1, b"{}", 10 * s)])
+    details: dict[str, Any] = {}
+    _check_outage(ctx, "t", 30, 20 * s, 32 * s, details)
+    assert details == {"outage_s": 22.0, "outage_from": "the last message before the window"}
+    with pytest.raises(StepFailed) as failed:
+        _check_outage(ctx, "t", 15, 20 * s, 32 * s, {})
+    assert str(failed.value) == (
+        "t: 22.0 s without a message from the last message before the window to the window's first, "
+        "allowed 15 s"
+    )
+    # nothing before the window: counted from its start
+    ctx.recorder = FakeRecorder([])
+    details = {}
+    _check_outage(ctx, "t", 30, 20 * s, 32 * s, details)
+    assert details == {"outage_s": 12.0, "outage_from": "the window's start"}
