@@ -71,25 +71,32 @@ class DockerBackend:
 
     name = "docker"
 
-    def __init__(self) -> None:
+    def __init__(self, images: Mapping[str, str] | None = None, image_policy: str | None = None) -> None:
+        """``images``: service name → image to run (a scenario's ``services.images``);
+        ``image_policy``: auto / upstream / built for the others (docs/containers.md)."""
         from harness.services.containers import ContainerSession
 
+        self.images = dict(images or {})
+        self.image_policy = image_policy
         self.session = ContainerSession()
+
+    def _image(self, name: str) -> dict[str, Any]:
+        return {"image": self.images.get(name), "image_policy": self.image_policy}
 
     def aws(self) -> Any:
         from harness.services.containers.services import AwsContainer
 
-        return AwsContainer(session=self.session)
+        return AwsContainer(session=self.session, **self._image("aws"))
 
     def kafka(self) -> Any:
         from harness.services.containers.services import KafkaContainer
 
-        return KafkaContainer(session=self.session)
+        return KafkaContainer(session=self.session, **self._image("kafka"))
 
     def triton(self, models: Path | None) -> Any:
         from harness.services.containers.services import TritonContainer
 
-        return TritonContainer(models, session=self.session)
+        return TritonContainer(models, session=self.session, **self._image("triton"))
 
     def device_endpoint(self, service: Any, name: str) -> str:
         return service.network_endpoints()[name]
@@ -115,15 +122,18 @@ class DockerBackend:
             environment={**aws.network_environment(), **(environment or {})},
             session=self.session,
             publish=publish,
+            image=self.images.get("device"),
         )
 
     def close(self) -> None:
         self.session.close()
 
 
-def make_backend(name: str) -> ProcessBackend | DockerBackend:
+def make_backend(
+    name: str, images: Mapping[str, str] | None = None, image_policy: str | None = None
+) -> ProcessBackend | DockerBackend:
     if name == "process":
         return ProcessBackend()
     if name == "docker":
-        return DockerBackend()
+        return DockerBackend(images, image_policy)
     raise HarnessError(f"unknown backend {name!r}", hint=f"use one of: {', '.join(BACKENDS)}")

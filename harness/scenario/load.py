@@ -854,6 +854,8 @@ class _Checker:
                 triton=TritonSpec(models=self._resolve(services["triton"]["models"]))
                 if "triton" in services
                 else None,
+                images={k: v for k, v in (services.get("images") or {}).items() if k != "policy"},
+                image_policy=(services.get("images") or {}).get("policy"),
             ),
             world=world,
             devices=tuple(

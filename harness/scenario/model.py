@@ -61,6 +61,9 @@ class ServicesSpec:
     kafka_external: str | None = None  # host:port of a running broker; None = start one
     topics: tuple[str, ...] = ()
     triton: TritonSpec | None = None  # None: no Triton server is started
+    #: docker backend: service or "device" → image to run; None policy = $EDGE_HARNESS_IMAGE_POLICY
+    images: dict[str, str] = field(default_factory=dict)
+    image_policy: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

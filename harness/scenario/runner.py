@@ -966,7 +966,8 @@ class ScenarioRunner:
                     client = _aws_client_factory()
                 else:
                     self.progress(f"starting the AWS endpoint and the Kafka broker ({self.backend})", None)
-                    backend = make_backend(self.backend)
+                    services = self.scenario.services
+                    backend = make_backend(self.backend, services.images, services.image_policy)
                     stack.callback(backend.close)  # last: after every service and device stopped
                     aws = stack.enter_context(backend.aws())
                     client = aws.client

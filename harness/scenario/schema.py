@@ -633,6 +633,38 @@ SCENARIO_SCHEMA: dict[str, Any] = {
                         ),
                     },
                 },
+                "images": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "description": (
+                        "Docker backend: which images run the services and devices (docs/containers.md). "
+                        "Unnamed ones follow policy."
+                    ),
+                    "properties": {
+                        "policy": {
+                            "enum": ["auto", "upstream", "built"],
+                            "description": (
+                                "auto (default, or $EDGE_HARNESS_IMAGE_POLICY): Triton and Kafka from "
+                                "their projects' images where the engine has them or a registry serves "
+                                "them, else the harness's own, built offline; upstream: always the "
+                                "projects' images; built: always the harness's own."
+                            ),
+                        },
+                        **{
+                            name: {
+                                "type": "string",
+                                "minLength": 1,
+                                "description": f"Run this image for {what} (in the engine or pulled).",
+                            }
+                            for name, what in (
+                                ("triton", "Triton: an upstream tritonserver image or the harness's"),
+                                ("kafka", "the broker: an upstream Kafka image or the harness's"),
+                                ("aws", "the AWS endpoint: the harness's aws image"),
+                                ("device", "each simulated device: the harness's device image"),
+                            )
+                        },
+                    },
+                },
                 "topics": {
                     "type": "array",
                     "description": "Kafka topics created before the first step.",

@@ -136,3 +136,32 @@ def test_services_up_docker_check_exits_clean(images: dict[str, str]) -> None:
     match = re.search(r"docker network edge-harness-([0-9a-f]{12})", proc.stderr)
     assert match, proc.stderr[-2000:]
     assert _labelled(match.group(1)) == ([], [])
+
+
+def test_a_named_image_runs_and_auto_falls_back_to_the_built_one(
+    session: ContainerSession, images: dict[str, str]
+) -> None:
+    """services.images.kafka names a team's copy of the harness's broker image: it runs, the way
+    its label says. With no image named and no registry answering, auto builds (here: finds) the
+    harness's own. A harness image of another service is refused for the AWS endpoint."""
+    from harness.images.choice import UPSTREAM_IMAGES, choose_image, registry_answers
+    from harness.images.errors import ImageError
+
+    client = session.client
+    client.images.get(images["kafka"]).tag("edge-harness-test/team-kafka", tag="1")
+    try:
+        with KafkaContainer(session=session, image="edge-harness-test/team-kafka:1") as kafka:
+            assert kafka.flavour == "edge-harness"
+            assert "edge-harness-test/team-kafka:1" in kafka.container.get_wrapped_container().image.tags
+            assert "100 messages produced (idempotent, acks=all) and read back" in kafka.check()
+        upstream = UPSTREAM_IMAGES["kafka"]
+        if registry_answers(client, upstream) is not None and not client.images.list(name=upstream):
+            said: list[str] = []
+            choice = choose_image("kafka", client=client, progress=said.append)
+            assert (choice.ref, choice.flavour) == (images["kafka"], "edge-harness")
+            assert said and said[0].startswith(f"kafka: no registry serves {upstream} (")
+        with pytest.raises(ImageError) as error:
+            AwsContainer(session=session, image="edge-harness-test/team-kafka:1").start()
+        assert "cannot run the aws service: it is the harness's 'kafka' image" in error.value.message
+    finally:
+        client.images.remove("edge-harness-test/team-kafka:1")

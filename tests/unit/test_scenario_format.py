@@ -1516,3 +1516,30 @@ def test_improves_on_a_step_without_accuracy_or_an_unknown_metric(tmp_path: Path
         "at /steps/12/accuracy/improves_on/metrics/0: 'class_acuracy' is not one of "
         "['roi_precision', 'roi_recall', 'class_accuracy', 'count_error']",
     )
+
+
+def test_images_of_the_docker_backend_load_and_a_bad_policy_points_at_it(tmp_path: Path) -> None:
+    text = _edit(
+        SCENARIO,
+        "  backend: process\n",
+        "  backend: docker\n  images: {kafka: team/kafka:7, policy: built}\n",
+    )
+    services = load_scenario(_write(tmp_path, text)).services
+    assert (services.backend, services.images, services.image_policy) == (
+        "docker",
+        {"kafka": "team/kafka:7"},
+        "built",
+    )
+    text = _edit(SCENARIO, "  backend: process\n", "  images: {policy: newest, mqtt: x}\n")
+    report = lint_scenario(_write(tmp_path, text))
+    _assert_finding(
+        report,
+        _at(text, "policy: newest"),
+        "at /services/images/policy: 'newest' is not one of ['auto', 'upstream', 'built']",
+    )
+    _assert_finding(
+        report,
+        _at(text, "mqtt: x"),
+        "at /services/images/mqtt: unknown key 'mqtt'",
+        "known keys: aws, device, kafka, policy, triton",
+    )

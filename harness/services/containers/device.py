@@ -86,6 +86,9 @@ class DeviceContainer:
     poll_interval: float = 0.5
     #: host ports published 1:1 on 127.0.0.1 (e.g. the app's RTSP port)
     publish: Sequence[int] = ()
+    #: run this image (a scenario's ``services.images.device``; it must be the harness's device
+    #: image, e.g. one pushed to a team registry) instead of building it
+    image: str | None = None
     starts: int = 0
     address: str = ""
     container: Any = field(default=None, repr=False)
@@ -130,9 +133,9 @@ class DeviceContainer:
     def _create(self) -> None:
         from docker.types import EndpointConfig
 
-        from harness.images import ensure_images
+        from harness.images.choice import choose_image
 
-        image = ensure_images(["device"])["device"]
+        image = choose_image("device", self.image, client=self.session.client).ref
         self.address = self.address or self.session.device_address()
         network = self.session.network_name
         command = [

@@ -83,11 +83,40 @@ class ContainerRunner(Service):
     #: which image of :mod:`harness.images` runs the service
     image_name: str = ""
 
-    def __init__(self, *args: Any, session: ContainerSession, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        session: ContainerSession,
+        image: str | None = None,
+        image_policy: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``image``: run this image (a scenario's ``services.images.<name>``); ``image_policy``:
+        auto / upstream / built when none is named (:func:`harness.images.choice.choose_image`)."""
         self.session = session
+        self.image_request = image
+        self.image_policy = image_policy
+        #: how the chosen image is started: "edge-harness" (the harness's entry points) or
+        #: "upstream" (the project's own image: Triton's or Kafka's command line and settings)
+        self.flavour = "edge-harness"
         self.container: DockerContainer | None = None
         self._follower: threading.Thread | None = None
         super().__init__(*args, **kwargs)
+
+    def choose_image(self) -> str:
+        """Pick the image (see :mod:`harness.images.choice`), note its flavour, return its ref."""
+        from harness.images.choice import choose_image
+
+        choice = choose_image(
+            self.image_name,
+            self.image_request,
+            policy=self.image_policy,
+            client=self.session.client,
+            progress=lambda text: log.info("%s", text),
+        )
+        self.flavour = choice.flavour
+        log.info("%s: image %s (%s)", self.name, choice.ref, choice.reason)
+        return choice.ref
 
     # -- hooks -----------------------------------------------------------------------------
     def container_command(self) -> list[str]:
@@ -129,8 +158,6 @@ class ContainerRunner(Service):
         from docker.types import EndpointConfig
         from testcontainers.core.container import DockerContainer
 
-        from harness.images import ensure_images
-
         own = getattr(self, "_own_workdir", True)
         workdir = getattr(self, "workdir", None)
         if own or workdir is None:
@@ -140,9 +167,9 @@ class ContainerRunner(Service):
             self.workdir.mkdir(parents=True, exist_ok=True)
         self._log_file = self.workdir / f"{self.name}.log"
         try:
+            image = self.choose_image()  # first: how the service is prepared depends on it
             self.prepare()  # type: ignore[attr-defined]
             self.allocate_ports()  # type: ignore[attr-defined]
-            image = ensure_images([self.image_name])[self.image_name]
             container = DockerContainer(
                 image,
                 command=self.container_command(),

@@ -8,6 +8,8 @@ endpoint 5000); on the host those are published on 127.0.0.1 at free ports.
 
 from __future__ import annotations
 
+import base64
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,8 @@ from harness.services.triton import TritonServer
 from harness.services.triton_repository import stage_model_repository
 
 KAFKA_PORT = 9092
+#: the KRaft controller listener of an upstream (Apache) broker, inside its container only
+KAFKA_CONTROLLER_PORT = 9093
 AWS_PORT = 5000
 TRITON_PORTS = {"http": 8000, "grpc": 8001, "metrics": 8002}
 #: the python backend keeps tensors in /dev/shm; docker's default of 64 MB is too small for a
@@ -51,10 +55,14 @@ class KafkaContainer(ContainerRunner, KafkaBroker):
     def network_endpoints(self) -> dict[str, str]:
         return {"bootstrap": self.bootstrap_servers}
 
-    def prepare(self) -> None:  # the binary is in the image
-        return None
+    def prepare(self) -> None:
+        """The binary is in the image. Apache Kafka wants its cluster id as a base64 UUID."""
+        if self.flavour == "upstream":
+            self.cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
     def container_command(self) -> list[str]:
+        if self.flavour == "upstream":
+            return []  # the image's own start script, configured by the environment
         return [
             "--listener-url", f"tcp://0.0.0.0:{KAFKA_PORT}",
             "--advertised-listener-url", f"tcp://{self.address}:{KAFKA_PORT}",
@@ -63,6 +71,8 @@ class KafkaContainer(ContainerRunner, KafkaBroker):
         ]  # fmt: skip
 
     def container_environment(self) -> dict[str, str]:
+        if self.flavour == "upstream":
+            return apache_kafka_environment(self.address, self.cluster_id)
         return {"NO_COLOR": "1"}
 
     def container_ports(self) -> dict[int, int]:
@@ -118,6 +128,10 @@ class TritonContainer(ContainerRunner, TritonServer):
         source = self.model_repository
         if source is None:
             source = write_smoke_repository(self.workdir / "smoke-repository")
+        if self.flavour == "upstream":
+            # NVIDIA's image has the onnxruntime backend: it serves the repository as written
+            self._source = source
+            return
         self._staged = stage_model_repository(
             source, self.workdir / "model_repository", intra_op_thread_count=self.intra_op_thread_count
         )
@@ -129,6 +143,12 @@ class TritonContainer(ContainerRunner, TritonServer):
         return {name: f"{self.address}:{port}" for name, port in TRITON_PORTS.items()}
 
     def container_command(self) -> list[str]:
+        if self.flavour == "upstream":  # NVIDIA's entry point runs the command it is given
+            return [
+                "tritonserver", "--model-repository", "/models",
+                *(f"--{name}-port={TRITON_PORTS[name]}" for name in ("http", "grpc", "metrics")),
+                *self.server_options(),
+            ]  # fmt: skip
         return [
             "--model-repository", "/models",
             "--backend-directory", "/opt/tritonserver/backends",
@@ -142,10 +162,35 @@ class TritonContainer(ContainerRunner, TritonServer):
         return {TRITON_PORTS[name]: port for name, port in self._ports.items()}
 
     def container_volumes(self) -> list[tuple[str, str, str]]:
-        return [(str(self.staged_repository), "/models", "ro")]
+        served = self._source if self.flavour == "upstream" else self.staged_repository
+        return [(str(served), "/models", "ro")]
 
     def container_options(self) -> dict[str, Any]:
         return {"shm_size": SHM_SIZE}
+
+
+def apache_kafka_environment(address: str, cluster_id: str) -> dict[str, str]:
+    """A one-node KRaft broker in Apache's ``apache/kafka`` image, configured as its docs show:
+    every ``KAFKA_*`` variable is a server property (``.`` → ``_``), ``CLUSTER_ID`` formats the
+    storage. The controller listens inside the container only; clients get ``address``."""
+    return {
+        "CLUSTER_ID": cluster_id,
+        "KAFKA_NODE_ID": "1",
+        "KAFKA_PROCESS_ROLES": "broker,controller",
+        "KAFKA_LISTENERS": f"PLAINTEXT://0.0.0.0:{KAFKA_PORT},CONTROLLER://127.0.0.1:{KAFKA_CONTROLLER_PORT}",
+        "KAFKA_ADVERTISED_LISTENERS": f"PLAINTEXT://{address}:{KAFKA_PORT}",
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
+        "KAFKA_INTER_BROKER_LISTENER_NAME": "PLAINTEXT",
+        "KAFKA_CONTROLLER_QUORUM_VOTERS": f"1@127.0.0.1:{KAFKA_CONTROLLER_PORT}",
+        # one broker: internal topics cannot have three replicas
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
+        "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
+        # as tansu: a producer's first message creates its topic (DeepStream's adaptor relies on it)
+        "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "true",
+    }
 
 
 def container_services(
