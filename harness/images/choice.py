@@ -37,7 +37,6 @@ POLICY_VARIABLE = "EDGE_HARNESS_IMAGE_POLICY"
 #: auto: upstream where the engine has it or a registry serves it, else built; upstream: always the
 #: upstream image (fail if it cannot be had); built: always the harness's own, built offline
 POLICIES = ("auto", "upstream", "built")
-FLAVOURS = ("edge-harness", "upstream")
 
 
 @dataclass(frozen=True)
@@ -88,8 +87,7 @@ def choose_image(
     if named is None:
         named, origin = override(name), OVERRIDE_PREFIX + name.upper()
     if named is not None:
-        _obtain(engine, named, origin, say)
-        return _checked(engine, ImageChoice(name, named, _flavour(engine, named, name), f"named by {origin}"))
+        return _named(name, named, f"named by {origin}", _obtain(engine, named, origin, say))
     upstream = UPSTREAM_IMAGES.get(name)
     if upstream is not None and policy != "built":
         if _present(engine, upstream):
@@ -115,20 +113,22 @@ def _ensure(name: str) -> str:
     return ensure_images([name])[name]
 
 
-def _present(engine: docker.DockerClient, ref: str) -> bool:
+def _labels(engine: docker.DockerClient, ref: str) -> dict[str, Any] | None:
+    """The labels of image ``ref`` in the engine ({} if it has none); None if it is not there."""
     from harness.images.engine import inspect_image
 
-    return inspect_image(engine, ref) is not None
+    info = inspect_image(engine, ref)
+    return None if info is None else (info.get("Config") or {}).get("Labels") or {}
 
 
-def registry_answers(engine: docker.DockerClient, ref: str) -> str | None:
-    """None when a registry serves ``ref``'s manifest; else why not, in one line. Asked once per
-    process and reference: where there is no registry the engine says so in milliseconds."""
-    return _registry_answer(engine, ref)
+def _present(engine: docker.DockerClient, ref: str) -> bool:
+    return _labels(engine, ref) is not None
 
 
 @functools.lru_cache(maxsize=32)
-def _registry_answer(engine: docker.DockerClient, ref: str) -> str | None:
+def registry_answers(engine: docker.DockerClient, ref: str) -> str | None:
+    """None when a registry serves ``ref``'s manifest; else why not, in one line. Asked once per
+    process and reference: where there is no registry the engine says so in milliseconds."""
     try:
         engine.images.get_registry_data(ref)
     except Exception as err:  # APIError (no such host, unauthorized, not found), timeouts
@@ -141,41 +141,33 @@ def _first_line(err: BaseException) -> str:
     return str(text).splitlines()[0][:300]
 
 
-def _obtain(engine: docker.DockerClient, ref: str, origin: str, say: Callable[[str], None]) -> None:
-    """``ref`` present in the engine, pulled if need be."""
-    if _present(engine, ref):
-        return
+def _obtain(engine: docker.DockerClient, ref: str, origin: str, say: Callable[[str], None]) -> dict[str, Any]:
+    """``ref`` present in the engine (pulled if need be); its labels."""
+    labels = _labels(engine, ref)
+    if labels is not None:
+        return labels
     say(f"pulling {ref} ({origin})")
-    repository, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
     try:
-        engine.images.pull(repository, tag=tag or "latest")
+        engine.images.pull(ref)  # the SDK splits the tag or digest off, "latest" if none
     except Exception as err:
         raise ImageError(
             f"image {ref} ({origin}) is not in the engine and could not be pulled: {_first_line(err)}",
             hint="docker pull / docker load it first, or leave the setting out to build the harness's own",
         ) from err
+    return _labels(engine, ref) or {}
 
 
-def _labels(engine: docker.DockerClient, ref: str) -> dict[str, Any]:
-    from harness.images.engine import inspect_image
-
-    info = inspect_image(engine, ref) or {}
-    return (info.get("Config") or {}).get("Labels") or {}
-
-
-def _flavour(engine: docker.DockerClient, ref: str, name: str) -> str:
-    return "edge-harness" if _labels(engine, ref).get(LABEL_IMAGE) == name else "upstream"
-
-
-def _checked(engine: docker.DockerClient, choice: ImageChoice) -> ImageChoice:
-    """Only Triton and Kafka can run from an image that is not the harness's."""
-    if choice.flavour == "upstream" and choice.name not in UPSTREAM_IMAGES:
-        found = _labels(engine, choice.ref).get(LABEL_IMAGE)
+def _named(name: str, ref: str, reason: str, labels: dict[str, Any]) -> ImageChoice:
+    """A named image, started the way its label says; only Triton and Kafka may run an image that
+    is not the harness's."""
+    found = labels.get(LABEL_IMAGE)
+    flavour = "edge-harness" if found == name else "upstream"
+    if flavour == "upstream" and name not in UPSTREAM_IMAGES:
         what = f"the harness's {found!r} image" if found else "not an image of the harness"
         raise ImageError(
-            f"image {choice.ref} ({choice.reason}) cannot run the {choice.name} service: it is {what} "
-            f"(no label {LABEL_IMAGE}={choice.name})",
-            hint=f"the {choice.name} service needs the harness's own image: edge-harness images build "
-            f"{choice.name} (on a machine with a registry, push that and name it here)",
+            f"image {ref} ({reason}) cannot run the {name} service: it is {what} "
+            f"(no label {LABEL_IMAGE}={name})",
+            hint=f"the {name} service needs the harness's own image: edge-harness images build "
+            f"{name} (on a machine with a registry, push that and name it here)",
         )
-    return choice
+    return ImageChoice(name, ref, flavour, reason)

@@ -827,6 +827,7 @@ class _Checker:
         data = self.data
         services = data.get("services") or {}
         kafka = services.get("kafka") or {}
+        images = services.get("images") or {}
         world = None
         if "world" in data:
             seed, seconds = self._world_values()
@@ -854,8 +855,8 @@ class _Checker:
                 triton=TritonSpec(models=self._resolve(services["triton"]["models"]))
                 if "triton" in services
                 else None,
-                images={k: v for k, v in (services.get("images") or {}).items() if k != "policy"},
-                image_policy=(services.get("images") or {}).get("policy"),
+                images={k: v for k, v in images.items() if k != "policy"},
+                image_policy=images.get("policy"),
             ),
             world=world,
             devices=tuple(

@@ -44,10 +44,9 @@ class FakeEngine:
             raise NoSuchImage('Get "https://registry-1.docker.io/v2/": dial tcp: no such host\nmore')
         return object()
 
-    def pull(self, repository: str, tag: str = "latest") -> None:
-        ref = f"{repository}:{tag}"
+    def pull(self, ref: str) -> None:
         if ref not in self.registry:
-            raise NoSuchImage(f"pull access denied for {repository}")
+            raise NoSuchImage(f"pull access denied for {ref.rsplit(':', 1)[0]}")
         self.pulled.append(ref)
         self.present[ref] = {}
 

@@ -112,7 +112,7 @@ class ContainerRunner(Service):
             self.image_request,
             policy=self.image_policy,
             client=self.session.client,
-            progress=lambda text: log.info("%s", text),
+            progress=log.info,
         )
         self.flavour = choice.flavour
         log.info("%s: image %s (%s)", self.name, choice.ref, choice.reason)
