@@ -294,9 +294,11 @@ def _real_aws_missing() -> str | None:
 
 
 def _ffmpeg_missing() -> str | None:
-    if shutil.which("ffmpeg"):
+    from harness.ffmpeg import INSTALL_HINT, find_ffmpeg
+
+    if find_ffmpeg():
         return None
-    return "ffmpeg: ffmpeg is not on PATH — install it (apt-get install ffmpeg)"
+    return f"ffmpeg: no ffmpeg binary — {INSTALL_HINT}"
 
 
 def _chromium_missing() -> str | None:

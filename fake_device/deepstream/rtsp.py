@@ -40,7 +40,6 @@ import queue
 import secrets
 import select
 import selectors
-import shutil
 import signal
 import socket
 import subprocess
@@ -58,6 +57,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from harness.errors import HarnessError
+from harness.ffmpeg import require_ffmpeg
 from harness.services.base import _child_setup, _signal_group
 
 log = logging.getLogger(__name__)
@@ -118,14 +118,8 @@ _REASONS = {
 
 
 def ffmpeg_binary() -> str:
-    """The system ffmpeg, or an error that says how to get it."""
-    path = shutil.which("ffmpeg")
-    if path is None:
-        raise HarnessError(
-            "RTSP streaming needs the 'ffmpeg' binary, which is not on PATH",
-            hint="install Debian's ffmpeg package (apt-get install ffmpeg)",
-        )
-    return path
+    """The ffmpeg binary (imageio-ffmpeg's, else the system's), or an error that says how to get it."""
+    return require_ffmpeg("RTSP streaming")
 
 
 _live_children: weakref.WeakSet[_FfmpegChild] = weakref.WeakSet()

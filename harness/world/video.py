@@ -8,7 +8,6 @@ it is what a camera or RTSP source actually sends, and what DeepStream's decoder
 from __future__ import annotations
 
 import contextlib
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Protocol
@@ -17,6 +16,7 @@ import cv2
 import numpy as np
 
 from harness.errors import HarnessError
+from harness.ffmpeg import INSTALL_HINT, require_ffmpeg
 
 CODECS = ("mp4v", "h264")
 
@@ -27,15 +27,9 @@ class FrameSink(Protocol):
     def close(self) -> None: ...
 
 
-def require_ffmpeg() -> str:
+def ffmpeg_for_h264() -> str:
     """Path of the ffmpeg binary, or a clear error saying how to get one."""
-    path = shutil.which("ffmpeg")
-    if path is None:
-        raise HarnessError(
-            "--codec h264 needs the 'ffmpeg' binary, which is not on PATH",
-            hint="install Debian's ffmpeg package (apt-get install ffmpeg), or use --codec mp4v",
-        )
-    return path
+    return require_ffmpeg("--codec h264", hint=f"{INSTALL_HINT}; or use --codec mp4v")
 
 
 class Mp4vSink:
@@ -57,7 +51,7 @@ class H264Sink:
     """H.264 (yuv420p, MP4 container) through the system ffmpeg."""
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
-        ffmpeg = require_ffmpeg()
+        ffmpeg = ffmpeg_for_h264()
         w, h = size
         # ffmpeg's own output is not needed; stderr is captured to a file so a full pipe never
         # blocks it, and read back for the error message if encoding fails.

@@ -41,7 +41,7 @@ from harness.world.render import Lighting, Renderer, SensorNoise
 from harness.world.road import Road, Scenery
 from harness.world.traffic import ScriptedVehicle, Traffic
 from harness.world.truth import TruthObject, TruthRecorder
-from harness.world.video import CODECS, open_sink, require_ffmpeg
+from harness.world.video import CODECS, ffmpeg_for_h264, open_sink
 
 #: Bumped whenever the same parameters would render different pixels or truth; part of cache keys.
 GENERATOR_VERSION = "1"
@@ -374,7 +374,7 @@ def prepare_output(out_dir: str | Path, codec: str = "mp4v") -> Path:
     if codec not in CODECS:
         raise HarnessError(f"unknown codec {codec!r}", hint=f"use one of {', '.join(CODECS)}")
     if codec == "h264":
-        require_ffmpeg()
+        ffmpeg_for_h264()
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)

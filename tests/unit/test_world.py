@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
 from collections import defaultdict
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from click.testing import CliRunner
 
 from harness.cli.world import world as world_cli
 from harness.errors import HarnessError, ValidationError
+from harness.ffmpeg import find_ffmpeg
 from harness.world import (
     CLASS_NAMES,
     ScriptedVehicle,
@@ -207,7 +207,7 @@ def test_script_errors_are_clear() -> None:
 # ----------------------------------------------------------------------------- files
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="Debian's ffmpeg is not installed")
+@pytest.mark.skipif(find_ffmpeg() is None, reason="no ffmpeg binary (imageio-ffmpeg or the system's)")
 def test_h264_through_ffmpeg_decodes_with_opencv(tmp_path: Path) -> None:
     result = write_world(WorldParams(seed=2, seconds=0.5, **SMALL), tmp_path, codec="h264")
     cap = cv2.VideoCapture(str(tmp_path / "video.mp4"))
@@ -352,7 +352,7 @@ def test_cli_reports_a_malformed_preset(tmp_path: Path) -> None:
 
 
 def test_cli_h264_without_ffmpeg_names_the_binary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("harness.world.video.shutil.which", lambda name: None)
+    monkeypatch.setattr("harness.ffmpeg.find_ffmpeg", lambda: None)
     result = CliRunner().invoke(
         world_cli, ["make", "--seconds", "0.1", "--codec", "h264", "--out", str(tmp_path / "o")]
     )

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -35,12 +34,13 @@ from fake_device.deepstream.meta import BatchMeta, FrameMeta
 from fake_device.deepstream.rtsp import RtspFilePublisher, RtspServer
 from fake_device.deepstream.sinks import RtspSink, make_sink
 from harness.errors import HarnessError
+from harness.ffmpeg import find_ffmpeg
 from harness.world import WorldParams, iter_world
 from harness.world.video import open_sink
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="RTSP streaming needs the system ffmpeg"),
+    pytest.mark.skipif(find_ffmpeg() is None, reason="RTSP streaming needs an ffmpeg binary"),
 ]
 
 REPO = Path(__file__).resolve().parents[3]
@@ -325,7 +325,7 @@ def test_rtsp_sink_stream_reads_back_in_opencv(transport: str, world_frames: lis
 def test_udp_transport_with_the_ffmpeg_client(world_frames: list[np.ndarray]) -> None:
     with RtspSink(port=0, mount="/udp", fps=FPS, width=W, height=H) as sink, Feeder(sink, world_frames):
         result = subprocess.run(
-            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-rtsp_transport", "udp", "-i", sink.url,
+            [find_ffmpeg(), "-hide_banner", "-loglevel", "error", "-rtsp_transport", "udp", "-i", sink.url,
              "-frames:v", "10", "-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:1"],
             capture_output=True,
             timeout=60,

@@ -3,7 +3,6 @@ back with the right frame count and size, nvmultistreamtiler-style tiling, make_
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import cv2
@@ -13,8 +12,9 @@ import pytest
 from fake_device.deepstream.meta import BatchMeta, FrameMeta
 from fake_device.deepstream.sinks import FakeSink, FileSink, Tiler, make_sink, tile_grid
 from harness.errors import HarnessError
+from harness.ffmpeg import find_ffmpeg
 
-needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs the system ffmpeg")
+needs_ffmpeg = pytest.mark.skipif(find_ffmpeg() is None, reason="needs an ffmpeg binary")
 
 
 def frame(image: np.ndarray | None, *, source_id: int = 0, n: int = 0) -> FrameMeta:
