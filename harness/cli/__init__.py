@@ -51,7 +51,7 @@ def main(verbose: int) -> None:
 
 
 def _register() -> None:
-    from harness.cli import deepstream, device, images, lint, services, world
+    from harness.cli import deepstream, device, doctor, images, lint, services, world
     from harness.cli import eval as eval_cli
     from harness.cli import package as package_cli
     from harness.cli import run as run_cli
@@ -65,6 +65,7 @@ def _register() -> None:
     main.add_command(deepstream.deepstream_app)
     main.add_command(run_cli.run_command)
     main.add_command(images.images)
+    main.add_command(doctor.doctor)
 
 
 _register()
