@@ -44,9 +44,13 @@ from .errors import ConfigError
 from .meta import BatchMeta, FrameMeta, ObjectMeta
 
 __all__ = [
+    "FrameTracks",
     "MatcherType",
     "NvSortTracker",
+    "PastFrame",
+    "PastTarget",
     "StateEstimatorType",
+    "TrackedObject",
     "TrackerConfig",
     "load_tracker_config",
     "parse_tracker_config",
@@ -72,7 +76,9 @@ class StateEstimatorType(enum.IntEnum):
 class TrackerConfig:
     """The low-level tracker config; defaults are the ones NVIDIA documents for a missing key.
 
-    ``source`` is the file the values came from (empty for a config built in code).
+    ``source`` is the file the values came from (empty for a config built in code). ``ignored``
+    names what an NvDCF config sets that the emulation reads but does not reproduce (the visual
+    tracker and its similarity terms), so that the nvtracker element can warn about it.
     """
 
     # BaseConfig
@@ -86,6 +92,7 @@ class TrackerConfig:
     probation_age: int = 5
     max_shadow_tracking_age: int = 38
     early_termination_age: int = 2
+    enable_past_frame: bool = False
     # TrajectoryManagement
     use_unique_id: bool = False
     # DataAssociator
@@ -111,6 +118,7 @@ class TrackerConfig:
     noise_weight_var_4_vel: float = -0.1
     use_aspect_ratio: bool = False
     source: str = ""
+    ignored: tuple[str, ...] = ()
 
 
 # --- config file ---------------------------------------------------------------------------------
@@ -144,9 +152,12 @@ _SCHEMA: dict[str, dict[str, _Key]] = {
         "probationAge": _Key("probation_age", "int", **_NON_NEGATIVE),
         "maxShadowTrackingAge": _Key("max_shadow_tracking_age", "int", **_NON_NEGATIVE),
         "earlyTerminationAge": _Key("early_termination_age", "int", **_NON_NEGATIVE),
+        "enablePastFrame": _Key("enable_past_frame", "bool"),
     },
     "TrajectoryManagement": {
         "useUniqueID": _Key("use_unique_id", "bool"),
+        # NVIDIA's documentation names the key without its section; it is read in either.
+        "enablePastFrame": _Key("enable_past_frame", "bool"),
     },
     "DataAssociator": {
         "dataAssociatorType": _Key("data_associator_type", "choice", choices=((0, "DEFAULT"),)),
@@ -183,10 +194,27 @@ _SCHEMA: dict[str, dict[str, _Key]] = {
     },
 }
 
-# Sections of other NvMultiObjectTracker configurations (NvDCF, NvDeepSORT, MaskTracker, SV3DT):
+# NvDCF's visual tracker: NVIDIA's sample apps (deepstream-test2, deepstream-nvdsanalytics) ship
+# NvDCF configs, so they are read and tracked with the emulated motion model and IoU/size
+# association alone; what is not reproduced ends up in TrackerConfig.ignored. The section's keys
+# are correlation-filter settings with no counterpart here, so they are not checked one by one.
+_VISUAL_SECTION = "VisualTracker"
+
+# NvDCF keys outside VisualTracker, read (and range-checked) but not reproduced.
+_VISUAL_KEYS: dict[str, dict[str, _Key]] = {
+    "TargetManagement": {
+        "searchRegionPaddingScale": _Key("", "float", **_NON_NEGATIVE),
+        "minTrackingConfidenceDuringInactive": _Key("", "float", **_UNIT),
+    },
+    "DataAssociator": {
+        "minMatchingScore4VisualSimilarity": _Key("", "float", **_UNIT),
+        "matchingScoreWeight4VisualSimilarity": _Key("", "float", **_UNIT),
+    },
+}
+
+# Sections of other NvMultiObjectTracker configurations (NvDeepSORT, MaskTracker, SV3DT):
 # known, so that the error says why instead of "unknown section".
 _UNEMULATED_SECTIONS = {
-    "VisualTracker": "NvDCF's correlation-filter visual tracker",
     "ReID": "the NvDeepSORT / re-association Re-ID network",
     "Segmenter": "MaskTracker's SAM2 segmenter",
     "ObjectModelProjection": "single-view 3D tracking (SV3DT)",
@@ -203,12 +231,8 @@ _UNEMULATED_KEYS = frozenset(
         "outputVisibility",
         "outputFootLocation",
         "outputConvexHull",
-        "searchRegionPaddingScale",
-        "minTrackingConfidenceDuringInactive",
         "enableReAssoc",
         "thresholdMahalanobis",
-        "minMatchingScore4VisualSimilarity",
-        "matchingScoreWeight4VisualSimilarity",
         "minMatchingScore4ReidSimilarity",
         "matchingScoreWeight4ReidSimilarity",
     }
@@ -242,21 +266,32 @@ def parse_tracker_config(text: str, source: str = "<string>") -> TrackerConfig:
     if not isinstance(root, MappingNode):
         raise _node_error(source, root, "the tracker config is not a mapping", "sections such as BaseConfig:")
     values: dict[str, Any] = {}
+    ignored: list[str] = []
     for section_node, body in _mapping_items(root, source, "section"):
         section = section_node.value
-        keys = _section_schema(section_node, source)
+        visual = section == _VISUAL_SECTION
+        keys = {} if visual else _section_schema(section_node, source)
         if _is_null(body):
             continue
         if not isinstance(body, MappingNode):
             raise _node_error(
                 source, body, f"section {section} is not a mapping", "indented 'key: value' lines"
             )
+        if visual:
+            _mapping_items(body, source, f"key of {section}")  # still no repeated keys
+            ignored.append(section)
+            continue
+        extra = _VISUAL_KEYS.get(section, {})
         for key_node, value_node in _mapping_items(body, source, f"key of {section}"):
-            spec = keys.get(key_node.value)
+            spec = keys.get(key_node.value) or extra.get(key_node.value)
             if spec is None:
                 raise _unknown(source, key_node, f"key '{key_node.value}' in section {section}", keys)
-            values[spec.attr] = _convert(spec, key_node, value_node, source, section)
-    return TrackerConfig(**values, source=source)
+            value = _convert(spec, key_node, value_node, source, section)
+            if spec.attr:
+                values[spec.attr] = value
+            else:
+                ignored.append(f"{section}.{key_node.value}")
+    return TrackerConfig(**values, source=source, ignored=tuple(ignored))
 
 
 def _strip_header(text: str) -> str:
@@ -313,8 +348,8 @@ def _section_schema(section_node: ScalarNode, source: str) -> dict[str, _Key]:
             source,
             f"section {name} configures {_UNEMULATED_SECTIONS[name]}, which the emulation does not have",
             line=_line(section_node),
-            expected=f"only {', '.join(_SCHEMA)}",
-            hint="use an NvSORT- or IOU-style config (no VisualTracker/ReID/Segmenter sections)",
+            expected=f"only {', '.join([*_SCHEMA, _VISUAL_SECTION])}",
+            hint="use an NvSORT-, IOU- or NvDCF-style config (no ReID/Segmenter/SV3DT sections)",
         )
     raise _unknown(source, section_node, f"section '{name}'", _SCHEMA)
 
@@ -549,6 +584,59 @@ def _motion_model(box: np.ndarray, config: TrackerConfig) -> _StaticModel | _Kal
     return _KalmanModel(box, config)
 
 
+# --- results -------------------------------------------------------------------------------------
+
+Box = tuple[float, float, float, float]  # left, top, width, height in muxer pixels
+
+
+@dataclass(frozen=True)
+class TrackedObject:
+    """One object a frame reports: the detector's object meta and what the tracker adds to it.
+
+    ``box`` is the target's own estimate after this frame's correction, unclipped: what nvtracker
+    puts into ``tracker_bbox_info``; the object's rectangle stays the detector's.
+    """
+
+    obj: ObjectMeta
+    target_id: int
+    box: Box
+    confidence: float
+
+
+@dataclass(frozen=True)
+class PastFrame:
+    """NvDsTargetMiscDataFrame: where a target was in one frame of its probation."""
+
+    frame_num: int
+    box: Box
+    confidence: float
+    age: int
+
+
+@dataclass(frozen=True)
+class PastTarget:
+    """NvDsTargetMiscDataObject: the unreported probation frames of a target activated now."""
+
+    target_id: int
+    class_id: int
+    label: str
+    frames: tuple[PastFrame, ...]
+
+
+@dataclass
+class FrameTracks:
+    """What tracking one frame produced: the reported objects (detector order) and, with
+    ``enablePastFrame``, the probation history of the targets activated in this frame."""
+
+    objects: list[TrackedObject] = field(default_factory=list)
+    past: list[PastTarget] = field(default_factory=list)
+
+
+def _box(values: np.ndarray) -> Box:
+    left, top, width, height = (float(v) for v in values)
+    return (left, top, width, height)
+
+
 # --- targets -------------------------------------------------------------------------------------
 
 
@@ -559,16 +647,19 @@ class _Target:
     ``age`` counts frames since creation (0 on the creation frame); ``validated`` turns true when
     the probation ends and stays true (a validated target in shadow tracking is still matched in
     the first cascade stage); ``shadow_age`` counts consecutive frames without a detection.
+    ``probation`` collects the frames of the tentative period when past-frame output is on.
     """
 
     target_id: int
     class_id: int
+    label: str
     model: _StaticModel | _KalmanModel
     box: np.ndarray
     assoc_box: np.ndarray
     age: int = 0
     shadow_age: int = 0
     validated: bool = False
+    probation: list[PastFrame] = field(default_factory=list)
 
 
 @dataclass
@@ -646,21 +737,31 @@ class NvSortTracker:
 
     def process_frame(self, frame: FrameMeta) -> FrameMeta:
         """Track one frame of its stream: afterwards ``frame.objects`` holds the reported targets."""
-        stream = self._stream(frame.source_id)
-        dets = _Detections.of(frame.objects, self._config.min_detector_confidence)
-        self._predict(stream.targets)
-        matches = self._associate(stream.targets, dets)
-        self._update(stream, matches, dets)
-        matches.update(self._create_targets(stream, dets, set(matches)))
-        frame.objects = self._report(dets, matches)
+        tracks = self.track(frame.source_id, frame.frame_num, frame.objects)
+        frame.objects = [t.obj for t in tracks.objects]
         return frame
 
-    def remove_source(self, source_id: int) -> None:
-        """Forget a stream's targets (stream removed / EOS); its ids continue, as nvtracker's
-        default ``tracking-id-reset-mode=0`` keeps them."""
+    def track(self, source_id: int, frame_num: int, objects: Sequence[ObjectMeta]) -> FrameTracks:
+        """Track one frame's detections; reported objects get ``object_id`` and
+        ``tracker_confidence`` set, but no list is changed (the caller removes the rest, as
+        nvtracker removes every object whose id stayed ``UNTRACKED_OBJECT_ID``)."""
+        stream = self._stream(source_id)
+        dets = _Detections.of(objects, self._config.min_detector_confidence)
+        self._predict(stream.targets)
+        matches = self._associate(stream.targets, dets)
+        past = self._update(stream, matches, dets, frame_num)
+        matches.update(self._create_targets(stream, dets, set(matches), frame_num))
+        return FrameTracks(self._report(dets, matches), past)
+
+    def remove_source(self, source_id: int, *, restart_ids: bool = False) -> None:
+        """Forget a stream's targets (stream removed / EOS). Its ids continue, as with nvtracker's
+        default ``tracking-id-reset-mode=0``; ``restart_ids`` starts them from 0 again (bit 2 of
+        that mode, "from zero after EOS")."""
         stream = self._streams.get(source_id)
         if stream is not None:
             stream.targets.clear()
+            if restart_ids:
+                stream.next_serial = 0
 
     def target_count(self, source_id: int) -> int:
         """Targets kept for a stream, tentative and shadow-tracked ones included."""
@@ -739,16 +840,28 @@ class NvSortTracker:
                 pairs.append((t, d))
         return pairs
 
-    def _update(self, stream: _Stream, matches: dict[int, _Target], dets: _Detections) -> None:
-        """Correct matched targets, age the others, and terminate the ones that ran out of time."""
+    def _update(
+        self, stream: _Stream, matches: dict[int, _Target], dets: _Detections, frame_num: int
+    ) -> list[PastTarget]:
+        """Correct matched targets, age the others, and terminate the ones that ran out of time.
+
+        Returns the probation history of the targets activated now (past-frame output)."""
         c = self._config
         matched = {id(t) for t in matches.values()}
+        activated: list[PastTarget] = []
         for d, target in matches.items():
             target.box = target.model.update(dets.boxes[d])
             target.age += 1
             target.shadow_age = 0
             if not target.validated and target.age >= c.probation_age:
                 target.validated = True
+                if target.probation:
+                    activated.append(
+                        PastTarget(target.target_id, target.class_id, target.label, tuple(target.probation))
+                    )
+                    target.probation = []
+            elif not target.validated:
+                self._remember(target, frame_num, 1.0)
         early = max(c.early_termination_age, 1)
         survivors: list[_Target] = []
         for target in stream.targets:
@@ -759,10 +872,20 @@ class NvSortTracker:
                     target.shadow_age > c.max_shadow_tracking_age
                 ):
                     continue
+                if not target.validated:
+                    self._remember(target, frame_num, 0.0)
             survivors.append(target)
         stream.targets = survivors
+        return activated
 
-    def _create_targets(self, stream: _Stream, dets: _Detections, matched: set[int]) -> dict[int, _Target]:
+    def _remember(self, target: _Target, frame_num: int, confidence: float) -> None:
+        """Keep a tentative frame for past-frame output (matched: confidence 1, predicted: 0)."""
+        if self._config.enable_past_frame:
+            target.probation.append(PastFrame(frame_num, _box(target.box), confidence, target.age))
+
+    def _create_targets(
+        self, stream: _Stream, dets: _Detections, matched: set[int], frame_num: int
+    ) -> dict[int, _Target]:
         """New targets from unmatched detections, strongest first, minus duplicates.
 
         Returns detection index → new target; with ``probationAge: 0`` a new target is active at
@@ -788,11 +911,14 @@ class NvSortTracker:
             target = _Target(
                 target_id=(stream.id_prefix << 32) | (serial & 0xFFFFFFFF),
                 class_id=int(dets.classes[d]),
+                label=dets.objects[d].obj_label,
                 model=_motion_model(box, c),
                 box=box,
                 assoc_box=box,
                 validated=c.probation_age == 0,
             )
+            if not target.validated:
+                self._remember(target, frame_num, 1.0)
             stream.targets.append(target)
             created[d] = target
         return created
@@ -806,14 +932,14 @@ class NvSortTracker:
         return bool(overlap.max() > c.min_iou_diff_4_new_target)
 
     @staticmethod
-    def _report(dets: _Detections, matches: dict[int, _Target]) -> list[ObjectMeta]:
+    def _report(dets: _Detections, matches: dict[int, _Target]) -> list[TrackedObject]:
         """The detector's objects that validated targets took this frame, in detector order."""
-        reported: list[ObjectMeta] = []
+        reported: list[TrackedObject] = []
         for d, obj in enumerate(dets.objects):
             target = matches.get(d)
             if target is None or not target.validated:
                 continue
             obj.object_id = target.target_id
             obj.tracker_confidence = 1.0
-            reported.append(obj)
+            reported.append(TrackedObject(obj, target.target_id, _box(target.box), 1.0))
         return reported

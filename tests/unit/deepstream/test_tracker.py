@@ -182,10 +182,50 @@ def test_unemulated_nvidia_key_says_so(tmp_path: Path) -> None:
     assert "feature the emulation does not have" in str(err.hint)
 
 
-def test_nvdcf_sections_are_named_as_not_emulated(tmp_path: Path) -> None:
-    err = _error(tmp_path, "%YAML:1.0\nVisualTracker:\n  visualTrackerType: 1\n")
+NVDCF = """%YAML:1.0
+BaseConfig:
+  minDetectorConfidence: 0
+TargetManagement:
+  maxTargetsPerStream: 150
+  probationAge: 3
+  searchRegionPaddingScale: 1
+DataAssociator:
+  minMatchingScore4SizeSimilarity: 0.6
+  minMatchingScore4VisualSimilarity: 0.7
+  matchingScoreWeight4VisualSimilarity: 0.6
+  matchingScoreWeight4Iou: 0.4
+StateEstimator:
+  stateEstimatorType: 1
+VisualTracker:
+  visualTrackerType: 1
+  useColorNames: 1
+  filterLr: 0.075
+"""
+
+
+def test_nvdcf_config_is_read_and_its_visual_parts_listed_as_ignored(tmp_path: Path) -> None:
+    c = load_tracker_config(_write(tmp_path, NVDCF))
+    assert (c.probation_age, c.max_targets_per_stream) == (3, 150)
+    assert c.matching_score_weight_4_iou == pytest.approx(0.4)
+    assert c.state_estimator_type is StateEstimatorType.SIMPLE
+    assert c.ignored == (
+        "TargetManagement.searchRegionPaddingScale",
+        "DataAssociator.minMatchingScore4VisualSimilarity",
+        "DataAssociator.matchingScoreWeight4VisualSimilarity",
+        "VisualTracker",
+    )
+    assert _nvsort().ignored == ()
+
+
+def test_nvdcf_visual_keys_are_still_range_checked(tmp_path: Path) -> None:
+    err = _error(tmp_path, "DataAssociator:\n  matchingScoreWeight4VisualSimilarity: 2\n")
+    assert err.line == 2 and "out of range" in str(err) and "a number from 0 to 1" in str(err)
+
+
+def test_reid_section_is_named_as_not_emulated(tmp_path: Path) -> None:
+    err = _error(tmp_path, "%YAML:1.0\nReID:\n  reidType: 2\n")
     assert err.line == 2
-    assert "VisualTracker" in str(err) and "NvDCF" in str(err)
+    assert "ReID" in str(err) and "NvDeepSORT" in str(err)
 
 
 @pytest.mark.parametrize(
@@ -467,6 +507,45 @@ def test_remove_source_forgets_targets_but_not_the_id_counter() -> None:
     tracker.remove_source(0)
     assert tracker.target_count(0) == 0
     assert _ids(_run(tracker, frames))[0] == [1]
+
+
+def test_remove_source_can_restart_the_ids() -> None:
+    tracker = NvSortTracker(replace(_nvsort(), probation_age=0))
+    frames = _frames_of(_line_track(3))
+    _run(tracker, frames)
+    tracker.remove_source(0, restart_ids=True)
+    assert _ids(_run(tracker, frames))[0] == [0]
+
+
+def test_track_reports_the_target_box_and_leaves_the_list_alone() -> None:
+    tracker = NvSortTracker(replace(_nvsort(), probation_age=0))
+    objects = [_obj((100.0, 200.0, 80.0, 40.0)), _obj((600.0, 200.0, 80.0, 40.0), conf=0.01)]
+    tracks = tracker.track(0, 0, objects)
+    assert len(objects) == 2  # removal is the caller's
+    assert [t.obj for t in tracks.objects] == [objects[0]]
+    assert tracks.objects[0].target_id == objects[0].object_id == 0
+    assert tracks.objects[0].box == pytest.approx((100.0, 200.0, 80.0, 40.0))
+    assert objects[1].object_id == UNTRACKED_OBJECT_ID
+
+
+def test_past_frames_report_the_probation_once_at_activation() -> None:
+    c = replace(_nvsort(), probation_age=3, enable_past_frame=True)
+    tracker = NvSortTracker(c)
+    track = _line_track(6, noise=0.0)
+    past = [tracker.track(0, num, _frames_of(track)[num]).past for num in range(6)]
+    assert [len(p) for p in past] == [0, 0, 0, 1, 0, 0]
+    (target,) = past[3]
+    assert (target.target_id, target.class_id, target.label) == (0, 0, "a")
+    assert [f.frame_num for f in target.frames] == [0, 1, 2]
+    assert [f.age for f in target.frames] == [0, 1, 2]
+    assert all(f.confidence == 1.0 for f in target.frames)
+    assert target.frames[0].box == pytest.approx(track[0])
+
+
+def test_past_frames_are_off_by_default() -> None:
+    tracker = NvSortTracker(replace(_nvsort(), probation_age=2))
+    frames = _frames_of(_line_track(4))
+    assert all(not tracker.track(0, n, frames[n]).past for n in range(4))
 
 
 @pytest.mark.parametrize("estimator", list(StateEstimatorType))
