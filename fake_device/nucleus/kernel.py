@@ -41,6 +41,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from fake_device.deepstream.gst.environment import deepstream_environment
 from fake_device.nucleus import DeploymentError
 from fake_device.nucleus.deployment import (
     DeploymentDocument,
@@ -230,7 +231,7 @@ class CoreDevice:
             "GREENGRASS_COMPONENT_VERSION": spec.version,
             "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT": str(self.paths.root / "ipc.socket"),
         }
-        return env
+        return deepstream_environment(env)  # pyds, nv* elements, gst-launch-1.0 as on a Jetson
 
     def run_as(self, spec: ServiceSpec, privileged: bool) -> RunAs | None:
         """Scripts without RequiresPrivilege run as the component user when the device is root."""
