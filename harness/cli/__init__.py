@@ -63,6 +63,7 @@ def _register() -> None:
     main.add_command(device.device)
     main.add_command(package_cli.package_command)
     main.add_command(deepstream.deepstream_app)
+    main.add_command(deepstream.deepstream_group)
     main.add_command(run_cli.run_command)
     main.add_command(images.images)
     main.add_command(doctor.doctor)
