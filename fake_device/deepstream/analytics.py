@@ -29,6 +29,7 @@ What the library does, in short (details next to the code):
 from __future__ import annotations
 
 import difflib
+import itertools
 import logging
 import math
 import re
@@ -1214,3 +1215,137 @@ class NvDsAnalytics:
                 report.obj_lc_curr_cnt[lc.label] = result.lc_now.get(lc.label, 0)
                 report.obj_lc_cum_cnt[lc.label] = result.lc_total.get(lc.label, 0)
         return report
+
+
+# --------------------------------------------------------------------------------------------
+# The overlay: what gst-nvdsanalytics attaches as display meta for nvdsosd to draw
+
+RGBA = tuple[float, float, float, float]
+
+ROI_RGBA: RGBA = (1.0, 1.0, 0.0, 1.0)  # yellow
+OVERCROWDING_RGBA: RGBA = (1.0, 0.5, 0.0, 1.0)  # orange
+DIRECTION_RGBA: RGBA = (1.0, 0.0, 0.0, 1.0)  # red
+LINE_CROSSING_RGBA: RGBA = (0.0, 1.0, 0.0, 1.0)  # green
+COUNT_RGBA: RGBA = (1.0, 1.0, 0.0, 1.0)  # display-obj-cnt text
+TEXT_BACKGROUND_RGBA: RGBA = (0.0, 0.0, 0.0, 1.0)
+OVERLAY_LINE_WIDTH = 2
+OVERLAY_FONT = "Serif"
+
+_HEAD_ANGLE = math.radians(15.0)
+_HEAD_FRACTION = 0.15
+
+
+@dataclass(frozen=True)
+class OverlayText:
+    """One NvOSD_TextParams of the overlay (black background, ``OVERLAY_FONT``)."""
+
+    text: str
+    x: int
+    y: int
+    font_size: int
+    colour: RGBA
+
+
+@dataclass(frozen=True)
+class OverlayLine:
+    """One NvOSD_LineParams of the overlay (``OVERLAY_LINE_WIDTH`` wide)."""
+
+    x1: int
+    y1: int
+    x2: int
+    y2: int
+    colour: RGBA
+
+
+@dataclass
+class Overlay:
+    """The texts and lines of one frame's display meta, in the order the plugin adds them."""
+
+    texts: list[OverlayText] = field(default_factory=list)
+    lines: list[OverlayLine] = field(default_factory=list)
+
+
+def arrow_head_points(x1: int, y1: int, x2: int, y2: int) -> tuple[Point, Point]:
+    """The ends of the two strokes of an arrow head at (x2, y2): back along the shaft by 15 % of
+    its length, turned ±15° (get_arrow_head in gstnvdsanalytics.cpp; C truncation to int)."""
+    dx, dy = _HEAD_FRACTION * (x1 - x2), _HEAD_FRACTION * (y1 - y2)
+    cos, sin = math.cos(_HEAD_ANGLE), math.sin(_HEAD_ANGLE)
+    p3 = (int(x2 + dx * cos + dy * sin), int(y2 + dy * cos - dx * sin))
+    p4 = (int(x2 + dx * cos - dy * sin), int(y2 + dy * cos + dx * sin))
+    return p3, p4
+
+
+def _polygon(overlay: Overlay, points: Sequence[Point], colour: RGBA) -> None:
+    closed = [*points, points[0]]
+    for (x1, y1), (x2, y2) in itertools.pairwise(closed):
+        overlay.lines.append(OverlayLine(x1, y1, x2, y2, colour))
+
+
+def _arrow(overlay: Overlay, start: Point, end: Point, colour: RGBA) -> None:
+    overlay.lines.append(OverlayLine(*start, *end, colour))
+    for point in arrow_head_points(*start, *end):
+        overlay.lines.append(OverlayLine(*point, *end, colour))
+
+
+def analytics_overlay(analytics: NvDsAnalytics, source_id: int, counts: FrameAnalytics | None) -> Overlay:
+    """The display meta gst-nvdsanalytics attaches to one frame (attach_framemeta_analytics_metadata).
+
+    With ``osd-mode`` 1 each enabled ROI and overcrowding region is outlined with its label, each
+    direction is an arrow with its label, each counting line a green segment with its direction
+    arrow and label; ``osd-mode`` 2 adds the counts of ``counts`` to the labels (``TL1=3``,
+    ``Exit=12`` cumulative, ``OC OverCrowding=True, Count=5``); ``display-obj-cnt`` adds ``Count
+    for ClassId0=3 …`` at (5, 5) whatever the mode. Coordinates are muxer pixels: the library
+    scales the plugin's copy of the config when it creates a source's context. Entries follow
+    the *configured* enable flags, even for a line an untracked object disabled at run time.
+    """
+    config = analytics.config
+    overlay = Overlay()
+    if not config.enable:
+        return overlay
+    size = config.display_font_size
+    if config.display_obj_cnt and counts is not None:
+        text = "Count for" + "".join(f" ClassId{c}={n}" for c, n in sorted(counts.obj_cnt.items()))
+        overlay.texts.append(OverlayText(text, 5, 5, size, COUNT_RGBA))
+    if config.osd_mode == 0:
+        return overlay
+    with_counts = config.osd_mode == 2 and counts is not None
+    stream = config.stream(source_id)
+    geometry = analytics.geometry(source_id)
+    for roi, configured in zip(geometry.rois, stream.roi_filters, strict=True):
+        if not configured.enable:
+            continue
+        text = f"{roi.label}={counts.obj_in_roi_cnt.get(roi.label, 0)}" if with_counts else roi.label
+        overlay.texts.append(OverlayText(text, roi.points[0][0], roi.points[1][1], size, ROI_RGBA))
+        _polygon(overlay, roi.points, ROI_RGBA)
+    for oc, configured in zip(geometry.overcrowding, stream.overcrowding, strict=True):
+        if not configured.enable:
+            continue
+        text = oc.label
+        if with_counts:
+            crowded = counts.oc_status.get(oc.label, False)
+            text = f"{oc.label} OverCrowding={crowded}, Count={counts.obj_in_roi_cnt.get(oc.label, 0)}"
+        overlay.texts.append(OverlayText(text, oc.points[0][0], oc.points[1][1], size, OVERCROWDING_RGBA))
+        _polygon(overlay, oc.points, OVERCROWDING_RGBA)
+    for direction, configured in zip(geometry.directions, stream.directions, strict=True):
+        if not configured.enable:
+            continue
+        overlay.texts.append(OverlayText(direction.label, *direction.start, size, DIRECTION_RGBA))
+        _arrow(overlay, direction.start, direction.end, DIRECTION_RGBA)
+    for lc, configured in zip(geometry.lines, stream.line_crossings, strict=True):
+        if not configured.enable:
+            continue
+        text = f"{lc.label}={counts.obj_lc_cum_cnt.get(lc.label, 0)}" if with_counts else f"{lc.label} "
+        overlay.texts.append(OverlayText(text, *lc.segment[1], size, LINE_CROSSING_RGBA))
+        _arrow(overlay, lc.direction[0], lc.direction[1], LINE_CROSSING_RGBA)
+        overlay.lines.append(OverlayLine(*lc.segment[0], *lc.segment[1], LINE_CROSSING_RGBA))
+    return overlay
+
+
+def object_status(analytics: ObjectAnalytics) -> str:
+    """The status string gst-nvdsanalytics builds for an object (``objStatus``, appended to its
+    label in osd-mode 2): `` ROI:<label>`` per ROI, the raw direction status, `` LC:<label> `` per
+    line crossed."""
+    text = "".join(f" ROI:{label}" for label in analytics.roi_status)
+    text += analytics.dir_status
+    text += "".join(f" LC:{label} " for label in analytics.lc_status)
+    return text

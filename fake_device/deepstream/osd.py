@@ -26,14 +26,14 @@ of size/24, the same size as the default object labels.
 from __future__ import annotations
 
 import colorsys
-import math
 import time
+from collections.abc import Callable
 from functools import lru_cache
 
 import cv2
 import numpy as np
 
-from fake_device.deepstream.analytics import NvDsAnalytics, ScaledStream
+from fake_device.deepstream.analytics import NvDsAnalytics, analytics_overlay, arrow_head_points
 from fake_device.deepstream.meta import BatchMeta, FrameMeta, ObjectMeta
 
 Colour = tuple[int, int, int]  # BGR
@@ -41,16 +41,12 @@ Colour = tuple[int, int, int]  # BGR
 # gst-nvdsanalytics' colours (RGBA floats there), as BGR.
 ROI_COLOUR: Colour = (0, 255, 255)  # yellow
 OVERCROWDING_COLOUR: Colour = (0, 128, 255)  # orange
-DIRECTION_COLOUR: Colour = (0, 0, 255)  # red
 LINE_COLOUR: Colour = (0, 255, 0)  # green
 TEXT_COLOUR: Colour = (255, 255, 255)
 TEXT_BACKGROUND: Colour = (0, 0, 0)
-COUNT_TEXT_COLOUR: Colour = (0, 255, 255)  # display-obj-cnt: yellow on black
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 ANALYTICS_LINE_WIDTH = 2  # line_width of gst-nvdsanalytics' display meta
-_ARROW_ANGLE = math.radians(15.0)
-_ARROW_FRACTION = 0.15
 _TEXT_PAD = 2
 
 
@@ -67,13 +63,30 @@ def class_colour(class_id: int) -> Colour:
 
 
 def arrow_head(x1: int, y1: int, x2: int, y2: int) -> tuple[tuple[int, int], tuple[int, int]]:
-    """The two points of an arrow head at (x2, y2): back along the shaft by 15 % of its length,
-    turned ±15°, as DeepStream draws direction and line-crossing arrows."""
-    dx, dy = _ARROW_FRACTION * (x1 - x2), _ARROW_FRACTION * (y1 - y2)
-    cos, sin = math.cos(_ARROW_ANGLE), math.sin(_ARROW_ANGLE)
-    p3 = (int(x2 + dx * cos + dy * sin), int(y2 + dy * cos - dx * sin))
-    p4 = (int(x2 + dx * cos - dy * sin), int(y2 + dy * cos + dx * sin))
-    return p3, p4
+    """The two points of an arrow head at (x2, y2), as DeepStream draws direction and
+    line-crossing arrows (see :func:`~.analytics.arrow_head_points`)."""
+    return arrow_head_points(x1, y1, x2, y2)
+
+
+def font_scale(font_size: float) -> float:
+    """OpenCV's Hershey scale for a DeepStream font size in points (NvOSD_FontParams.font_size):
+    size/24, so the default 12 gives the 0.5 of the object labels."""
+    return max(0.2, float(font_size) / 24.0)
+
+
+def _thickness(scale: float) -> int:
+    return 1 if scale < 0.8 else 2
+
+
+def label_box(
+    shape: tuple[int, ...], text: str, x: float, y: float, scale: float
+) -> tuple[int, int, int, int]:
+    """Where :func:`draw_label` puts ``text``: its box (x, y, w, h), kept inside an image of
+    ``shape``."""
+    height, width = shape[:2]
+    (tw, th), baseline = cv2.getTextSize(text, FONT, scale, _thickness(scale))
+    bw, bh = tw + 2 * _TEXT_PAD, th + baseline + 2 * _TEXT_PAD
+    return max(0, min(int(x), width - bw)), max(0, min(int(y), height - bh)), bw, bh
 
 
 def draw_label(
@@ -83,27 +96,231 @@ def draw_label(
     y: int,
     *,
     scale: float,
-    colour: Colour = TEXT_COLOUR,
-    background: Colour | None = TEXT_BACKGROUND,
+    colour: tuple[int, ...] = TEXT_COLOUR,
+    background: tuple[int, ...] | None = TEXT_BACKGROUND,
 ) -> tuple[int, int, int, int]:
     """Text with its top-left corner at (x, y) (NvOSD_TextParams offsets), kept inside the image,
-    on a filled background box; returns the box (x, y, w, h)."""
-    height, width = image.shape[:2]
-    thickness = 1 if scale < 0.8 else 2
-    (tw, th), baseline = cv2.getTextSize(text, FONT, scale, thickness)
-    bw, bh = tw + 2 * _TEXT_PAD, th + baseline + 2 * _TEXT_PAD
-    x = max(0, min(int(x), width - bw))
-    y = max(0, min(int(y), height - bh))
+    on a filled background box; returns the box (x, y, w, h). Colours are in the image's channel
+    order (BGR, or RGBA for an NVMM frame)."""
+    x, y, bw, bh = label_box(image.shape, text, x, y, scale)
     if background is not None:
         cv2.rectangle(image, (x, y), (x + bw - 1, y + bh - 1), background, cv2.FILLED)
-    cv2.putText(image, text, (x + _TEXT_PAD, y + _TEXT_PAD + th), FONT, scale, colour, thickness, cv2.LINE_AA)
+    (_, th), _ = cv2.getTextSize(text, FONT, scale, _thickness(scale))
+    cv2.putText(
+        image, text, (x + _TEXT_PAD, y + _TEXT_PAD + th), FONT, scale, colour, _thickness(scale), cv2.LINE_AA
+    )
     return x, y, bw, bh
 
 
-def _arrow(image: np.ndarray, start: tuple[int, int], end: tuple[int, int], colour: Colour) -> None:
-    cv2.line(image, start, end, colour, ANALYTICS_LINE_WIDTH)
-    for point in arrow_head(*start, *end):
-        cv2.line(image, point, end, colour, ANALYTICS_LINE_WIDTH)
+# --------------------------------------------------------------------------------------------
+# NvOSD primitives on a frame
+
+
+RGBA = tuple[float, float, float, float]  # NvOSD_ColorParams: red, green, blue, alpha in 0..1
+
+
+class Painter:
+    """Draws nvll_osd's primitives (NvOSD_RectParams, _TextParams, _LineParams, _ArrowParams,
+    _CircleParams, _MaskParams) onto one frame in place.
+
+    ``image`` is the frame as a (height, width, channels) uint8 array: RGBA for an NVMM frame
+    (what nvdsosd draws on), BGR for the old runtime's images. Colours come as NvOSD_ColorParams
+    values (0..1, RGBA order); an alpha below 1 blends the shape with what is under it, as the
+    device's CPU mode does; the frame's own alpha channel stays opaque.
+    """
+
+    def __init__(self, image: np.ndarray, *, order: str = "RGBA") -> None:
+        if order not in ("RGBA", "BGR"):
+            raise ValueError(f"order must be RGBA or BGR, not {order!r}")
+        self.image = image
+        self.order = order
+        self.height, self.width = image.shape[:2]
+
+    def colour(self, rgba: RGBA) -> tuple[int, ...]:
+        """``rgba`` as a pixel value of this image (opaque: alpha is applied by blending)."""
+        r, g, b = (round(min(max(float(c), 0.0), 1.0) * 255) for c in rgba[:3])
+        return (r, g, b, 255) if self.order == "RGBA" else (b, g, r)
+
+    def _paint(
+        self, box: tuple[int, int, int, int], alpha: float, draw: Callable[[np.ndarray, int, int], None]
+    ) -> None:
+        """Run ``draw(target, dx, dy)`` (coordinates shifted by -dx, -dy) over ``box`` (x0, y0, x1,
+        y1, exclusive ends), blended with weight ``alpha``."""
+        if alpha >= 1.0:
+            draw(self.image, 0, 0)
+            return
+        if alpha <= 0.0:
+            return
+        x0, y0 = max(0, box[0]), max(0, box[1])
+        x1, y1 = min(self.width, box[2]), min(self.height, box[3])
+        if x1 <= x0 or y1 <= y0:
+            return
+        region = self.image[y0:y1, x0:x1]
+        overlay = region.copy()
+        draw(overlay, x0, y0)
+        cv2.addWeighted(overlay, alpha, region, 1.0 - alpha, 0.0, dst=region)
+
+    def rect(
+        self,
+        left: float,
+        top: float,
+        width: float,
+        height: float,
+        *,
+        border_width: int,
+        border: RGBA,
+        background: RGBA | None = None,
+    ) -> None:
+        """A box: filled with ``background`` if given, outlined ``border_width`` wide (0: none)."""
+        x0, y0 = round(left), round(top)
+        x1, y1 = round(left + width), round(top + height)
+        pad = int(border_width) + 1
+        box = (x0 - pad, y0 - pad, x1 + pad + 1, y1 + pad + 1)
+        if background is not None:
+            fill = self.colour(background)
+            self._paint(
+                box,
+                background[3],
+                lambda img, dx, dy: cv2.rectangle(
+                    img, (x0 - dx, y0 - dy), (x1 - dx, y1 - dy), fill, cv2.FILLED
+                ),
+            )
+        if border_width > 0:
+            line = self.colour(border)
+            self._paint(
+                box,
+                border[3],
+                lambda img, dx, dy: cv2.rectangle(
+                    img, (x0 - dx, y0 - dy), (x1 - dx, y1 - dy), line, int(border_width)
+                ),
+            )
+
+    def text(
+        self,
+        text: str,
+        x: float,
+        y: float,
+        *,
+        font_size: float,
+        colour: RGBA,
+        background: RGBA | None = None,
+    ) -> tuple[int, int, int, int]:
+        """``text`` with its top-left at (x, y), on ``background`` if given; returns its box."""
+        scale = font_scale(font_size)
+        bx, by, bw, bh = label_box(self.image.shape, text, x, y, scale)
+        box = (bx, by, bx + bw, by + bh)
+        if background is not None:
+            fill = self.colour(background)
+            self._paint(
+                box,
+                background[3],
+                lambda img, dx, dy: cv2.rectangle(
+                    img, (bx - dx, by - dy), (bx + bw - 1 - dx, by + bh - 1 - dy), fill, cv2.FILLED
+                ),
+            )
+        ink = self.colour(colour)
+        (_, th), _ = cv2.getTextSize(text, FONT, scale, _thickness(scale))
+        self._paint(
+            box,
+            colour[3],
+            lambda img, dx, dy: cv2.putText(
+                img,
+                text,
+                (bx + _TEXT_PAD - dx, by + _TEXT_PAD + th - dy),
+                FONT,
+                scale,
+                ink,
+                _thickness(scale),
+                cv2.LINE_AA,
+            ),
+        )
+        return bx, by, bw, bh
+
+    def line(self, x1: float, y1: float, x2: float, y2: float, *, width: int, colour: RGBA) -> None:
+        p1, p2 = (int(x1), int(y1)), (int(x2), int(y2))
+        pad = int(width) + 1
+        box = (
+            min(p1[0], p2[0]) - pad,
+            min(p1[1], p2[1]) - pad,
+            max(p1[0], p2[0]) + pad + 1,
+            max(p1[1], p2[1]) + pad + 1,
+        )
+        ink = self.colour(colour)
+        self._paint(
+            box,
+            colour[3],
+            lambda img, dx, dy: cv2.line(
+                img, (p1[0] - dx, p1[1] - dy), (p2[0] - dx, p2[1] - dy), ink, max(1, int(width))
+            ),
+        )
+
+    def arrow(
+        self, x1: float, y1: float, x2: float, y2: float, *, width: int, head: int, colour: RGBA
+    ) -> None:
+        """A shaft from (x1, y1) to (x2, y2) with a head at the end (``head`` 1), the start (0) or
+        both (2), NvOSD_Arrow_Head_Direction; heads as :func:`arrow_head` draws them."""
+        start, end = (int(x1), int(y1)), (int(x2), int(y2))
+        self.line(*start, *end, width=width, colour=colour)
+        tips = {0: [(end, start)], 1: [(start, end)], 2: [(start, end), (end, start)]}.get(
+            int(head), [(start, end)]
+        )
+        for tail, tip in tips:
+            for point in arrow_head(*tail, *tip):
+                self.line(*point, *tip, width=width, colour=colour)
+
+    def circle(
+        self,
+        xc: float,
+        yc: float,
+        radius: float,
+        *,
+        width: int,
+        colour: RGBA,
+        background: RGBA | None = None,
+    ) -> None:
+        centre, r = (int(xc), int(yc)), max(0, int(radius))
+        pad = r + int(width) + 1
+        box = (centre[0] - pad, centre[1] - pad, centre[0] + pad + 1, centre[1] + pad + 1)
+        if background is not None:
+            fill = self.colour(background)
+            self._paint(
+                box,
+                background[3],
+                lambda img, dx, dy: cv2.circle(img, (centre[0] - dx, centre[1] - dy), r, fill, cv2.FILLED),
+            )
+        ink = self.colour(colour)
+        self._paint(
+            box,
+            colour[3],
+            lambda img, dx, dy: cv2.circle(img, (centre[0] - dx, centre[1] - dy), r, ink, max(1, int(width))),
+        )
+
+    def mask(
+        self,
+        left: float,
+        top: float,
+        width: float,
+        height: float,
+        mask: np.ndarray,
+        *,
+        threshold: float,
+        colour: RGBA,
+        alpha: float = 0.5,
+    ) -> None:
+        """An instance mask (a float map of any size covering the box), thresholded and stretched
+        over the box, blended in ``colour`` with weight ``alpha``."""
+        x0, y0 = max(0, round(left)), max(0, round(top))
+        x1, y1 = min(self.width, round(left + width)), min(self.height, round(top + height))
+        if x1 <= x0 or y1 <= y0 or mask.size == 0:
+            return
+        full_w, full_h = max(1, round(width)), max(1, round(height))
+        stretched = cv2.resize(mask.astype(np.float32), (full_w, full_h), interpolation=cv2.INTER_LINEAR)
+        ox, oy = x0 - round(left), y0 - round(top)
+        inside = stretched[oy : oy + (y1 - y0), ox : ox + (x1 - x0)] > threshold
+        region = self.image[y0:y1, x0:x1]
+        tint = np.array(self.colour(colour), dtype=np.float32)
+        blended = region[inside].astype(np.float32) * (1.0 - alpha) + tint * alpha
+        region[inside] = blended.round().astype(np.uint8)
 
 
 def object_text(obj: ObjectMeta, *, with_status: bool = False) -> str:
@@ -173,14 +390,14 @@ class NvDsOsd:
         if image is None:
             return []
         mode = self.osd_mode
+        painter = Painter(image, order="BGR")
         labels: list[tuple[str, int, int, Colour, float]] = []  # text, x, y (top-left), colour, scale
-        if mode > 0:
-            assert self.analytics is not None
-            labels += self._draw_analytics(image, frame, self.analytics.geometry(frame.source_id), mode)
-        config = self.analytics.config if self.analytics is not None else None
-        if config is not None and config.enable and config.display_obj_cnt and frame.analytics is not None:
-            counts = " ".join(f"ClassId{c}={n}" for c, n in sorted(frame.analytics.obj_cnt.items()))
-            labels.append((f"Count for {counts}".rstrip(), 5, 5, COUNT_TEXT_COLOUR, self._analytics_scale))
+        if self.analytics is not None:
+            overlay = analytics_overlay(self.analytics, frame.source_id, frame.analytics)
+            for ln in overlay.lines:
+                painter.line(ln.x1, ln.y1, ln.x2, ln.y2, width=ANALYTICS_LINE_WIDTH, colour=ln.colour)
+            for t in overlay.texts:
+                labels.append((t.text, t.x, t.y, painter.colour(t.colour), font_scale(t.font_size)))
         for obj in frame.objects:
             colour = class_colour(obj.class_id)
             found = obj.analytics is not None and bool(obj.analytics.roi_status or obj.analytics.lc_status)
@@ -201,57 +418,3 @@ class NvDsOsd:
         for text, x, y, colour, scale in labels:
             draw_label(image, text, x, y, scale=scale, colour=colour)
         return [label[0] for label in labels]
-
-    @property
-    def _analytics_scale(self) -> float:
-        assert self.analytics is not None
-        return max(0.3, self.analytics.config.display_font_size / 24.0)
-
-    def _draw_analytics(
-        self, image: np.ndarray, frame: FrameMeta, geometry: ScaledStream, mode: int
-    ) -> list[tuple[str, int, int, Colour, float]]:
-        """Shapes drawn now, labels returned (drawn last). Entries follow the *configured* enable
-        flags, as the plugin's display meta does, even for a line disabled at run time."""
-        assert self.analytics is not None
-        stream = self.analytics.config.stream(frame.source_id)
-        counts = frame.analytics
-        scale = self._analytics_scale
-        labels: list[tuple[str, int, int, Colour, float]] = []
-
-        for roi, configured in zip(geometry.rois, stream.roi_filters, strict=False):
-            if not configured.enable or len(roi.points) < 2:
-                continue
-            pts = np.array(roi.points, dtype=np.int32).reshape(-1, 1, 2)
-            cv2.polylines(image, [pts], True, ROI_COLOUR, ANALYTICS_LINE_WIDTH)
-            text = roi.label
-            if mode == 2 and counts is not None:
-                text = f"{roi.label}={counts.obj_in_roi_cnt.get(roi.label, 0)}"
-            labels.append((text, roi.points[0][0], roi.points[1][1], ROI_COLOUR, scale))
-
-        for oc, configured in zip(geometry.overcrowding, stream.overcrowding, strict=False):
-            if not configured.enable or len(oc.points) < 2:
-                continue
-            pts = np.array(oc.points, dtype=np.int32).reshape(-1, 1, 2)
-            cv2.polylines(image, [pts], True, OVERCROWDING_COLOUR, ANALYTICS_LINE_WIDTH)
-            text = oc.label
-            if mode == 2 and counts is not None:
-                crowded = counts.oc_status.get(oc.label, False)
-                text = f"{oc.label} OverCrowding={crowded}, Count={counts.obj_in_roi_cnt.get(oc.label, 0)}"
-            labels.append((text, oc.points[0][0], oc.points[1][1], OVERCROWDING_COLOUR, scale))
-
-        for direction, configured in zip(geometry.directions, stream.directions, strict=False):
-            if not configured.enable:
-                continue
-            _arrow(image, direction.start, direction.end, DIRECTION_COLOUR)
-            labels.append((direction.label, *direction.start, DIRECTION_COLOUR, scale))
-
-        for line, configured in zip(geometry.lines, stream.line_crossings, strict=False):
-            if not configured.enable:
-                continue
-            _arrow(image, line.direction[0], line.direction[1], LINE_COLOUR)
-            cv2.line(image, line.segment[0], line.segment[1], LINE_COLOUR, ANALYTICS_LINE_WIDTH)
-            text = line.label
-            if mode == 2 and counts is not None:
-                text = f"{line.label}={counts.obj_lc_cum_cnt.get(line.label, 0)}"
-            labels.append((text, *line.segment[1], LINE_COLOUR, scale))
-        return labels

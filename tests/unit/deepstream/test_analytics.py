@@ -12,14 +12,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fake_device.deepstream.analytics import (
+    LINE_CROSSING_RGBA,
+    ROI_RGBA,
     AnalyticsConfig,
     NvDsAnalytics,
+    analytics_overlay,
     load_analytics_config,
+    object_status,
     parse_analytics_config,
     point_in_roi,
 )
 from fake_device.deepstream.errors import ConfigError
-from fake_device.deepstream.meta import UNTRACKED_OBJECT_ID, BatchMeta, FrameMeta, ObjectMeta
+from fake_device.deepstream.meta import (
+    UNTRACKED_OBJECT_ID,
+    BatchMeta,
+    FrameAnalytics,
+    FrameMeta,
+    ObjectAnalytics,
+    ObjectMeta,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 SEED_CONFIG = REPO / "scenarios" / "traffic" / "app" / "config_nvdsanalytics.txt"
@@ -713,3 +724,68 @@ def test_each_track_counts_at_most_once_per_line(
         assert f.analytics.obj_lc_cum_cnt["Exit"] == total_now
     assert all(n == 1 for n in counted.values())
     assert total_now == len(counted) <= len(tracks)
+
+
+# ================================================================================ display meta
+
+
+OVERLAY_BODY = """
+[roi-filtering-stream-0]
+enable=1
+roi-TL1=100;100;300;100;300;300;100;300
+[line-crossing-stream-0]
+enable=1
+line-crossing-Exit=600;100;600;300;500;200;700;200
+[direction-detection-stream-0]
+enable=1
+direction-North=900;400;900;200
+"""
+
+
+def test_overlay_osd_mode_two_has_counts_and_muxer_coordinates() -> None:
+    # the config is written for half the muxer size: the overlay comes out in muxer pixels
+    half = """
+    [roi-filtering-stream-0]
+    enable=1
+    roi-TL1=50;50;150;50;150;150;50;150
+    [line-crossing-stream-0]
+    enable=1
+    line-crossing-Exit=300;50;300;150;250;100;350;100
+    [direction-detection-stream-0]
+    enable=1
+    direction-North=450;200;450;100
+    """
+    head = "[property]\nenable=1\nconfig-width=640\nconfig-height=360\ndisplay-obj-cnt=1\n"
+    element = NvDsAnalytics(config(half, head), 1280, 720)
+    counts = FrameAnalytics(obj_cnt={2: 3, 0: 1}, obj_in_roi_cnt={"TL1": 2}, obj_lc_cum_cnt={"Exit": 7})
+    overlay = analytics_overlay(element, 0, counts)
+    texts = [(t.text, t.x, t.y) for t in overlay.texts]
+    assert texts == [
+        ("Count for ClassId0=1 ClassId2=3", 5, 5),
+        ("TL1=2", 100, 100),  # x of the first point, y of the second, scaled ×2
+        ("North", 900, 400),
+        ("Exit=7", 700, 200),  # the line's second point
+    ]
+    roi_lines = [(ln.x1, ln.y1, ln.x2, ln.y2) for ln in overlay.lines if ln.colour == ROI_RGBA]
+    assert roi_lines == [
+        (100, 100, 300, 100),
+        (300, 100, 300, 300),
+        (300, 300, 100, 300),
+        (100, 300, 100, 100),
+    ]
+    green = [ln for ln in overlay.lines if ln.colour == LINE_CROSSING_RGBA]
+    assert len(green) == 4  # direction shaft, two head strokes, the line
+    assert (green[-1].x1, green[-1].y1, green[-1].x2, green[-1].y2) == (500, 200, 700, 200)
+
+
+def test_overlay_osd_mode_one_labels_only_and_mode_zero_nothing() -> None:
+    counts = FrameAnalytics(obj_in_roi_cnt={"TL1": 2}, obj_lc_cum_cnt={"Exit": 7})
+    one = analytics_overlay(NvDsAnalytics(config(OVERLAY_BODY, HEAD + "osd-mode=1\n"), 1280, 720), 0, counts)
+    assert [t.text for t in one.texts] == ["TL1", "North", "Exit "]
+    zero = analytics_overlay(NvDsAnalytics(config(OVERLAY_BODY, HEAD + "osd-mode=0\n"), 1280, 720), 0, counts)
+    assert zero.texts == [] and zero.lines == []
+
+
+def test_object_status_is_the_plugins_string() -> None:
+    status = object_status(ObjectAnalytics(roi_status=["A", "B"], lc_status=["Exit"], dir_status=" DIR:N "))
+    assert status == " ROI:A ROI:B DIR:N  LC:Exit "
