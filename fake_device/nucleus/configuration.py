@@ -34,6 +34,7 @@ __all__ = [
     "ConfigurationUpdateError",
     "ResolvedConfiguration",
     "apply_configuration_update",
+    "merge_at_key_path",
     "parse_json_pointer",
     "resolve_configuration",
 ]
@@ -235,3 +236,62 @@ def apply_configuration_update(
         timestamp=UNKNOWN_TIMESTAMP + 1,
     )
     return resolved.values
+
+
+def _modtime(node: Any) -> int:
+    """``Node.getModtime``: a container's is that of its newest child."""
+    if isinstance(node, _Leaf):
+        return node.modtime
+    return max((_modtime(child) for child in node.values()), default=0)
+
+
+def merge_at_key_path(
+    current: Mapping[str, Any] | None,
+    timestamps: Mapping[Path_, int] | None,
+    key_path: Sequence[str],
+    value: Mapping[str, Any],
+    *,
+    timestamp: int,
+    now: int,
+) -> tuple[ResolvedConfiguration, bool]:
+    """A component's own ``UpdateConfiguration`` over IPC (aws-greengrass-nucleus
+    ``ConfigStoreIPCEventStreamAgent.UpdateConfigurationOperationHandler``): merge ``value`` into
+    the container at ``key_path`` with the proposed ``timestamp`` (ms), by the same per-leaf rules
+    as a deployment. A ``key_path`` that does not exist yet is created and written at ``now``; one
+    that names a leaf turns it into the container. Returns the new configuration and whether the
+    proposed timestamp is older than the node's newest write afterwards (the nucleus keeps what
+    the merge changed and answers ``FailedUpdateConditionCheckError``).
+    """
+    tree = _build(current or {}, timestamps or {})
+    node: Any = tree
+    parent: dict[str, Any] | None = None
+    last: str | None = None
+    for token in key_path:
+        key = _find_key(node, token) if isinstance(node, dict) else None
+        if key is None:
+            node = None
+            break
+        parent, last, node = node, key, node[key]
+    update_time = timestamp
+    if node is None:
+        update_time = now  # "Newly created node uses the current timestamp"
+        container = tree
+        for token in key_path:
+            key = _find_key(container, token)
+            if key is None or not isinstance(container[key], dict):
+                _drop(container, key)
+                container[token] = {}
+                key = token
+            container = container[key]
+        _merge(container, value, update_time)
+    elif isinstance(node, _Leaf):
+        assert parent is not None and last is not None
+        _merge(parent, {last: value}, update_time)
+    else:
+        _merge(node, value, update_time)
+    updated: Any = tree
+    for token in key_path:
+        updated = updated[_find_key(updated, token)]
+    out_timestamps: dict[Path_, int] = {}
+    values = _values(tree, (), out_timestamps)
+    return ResolvedConfiguration(values, out_timestamps), update_time < _modtime(updated)

@@ -33,7 +33,6 @@ import os
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +48,8 @@ from fake_device.nucleus.deployment import (
     prepare_components,
     resolve_components,
 )
+from fake_device.nucleus.ipc import IpcService
+from fake_device.nucleus.ipc.configuration import DEFAULT_VALIDATION_TIMEOUT, ValidationRequest
 from fake_device.nucleus.lifecycle import ComponentService, ServiceSpec, State
 from fake_device.nucleus.logs import NucleusLog
 from fake_device.nucleus.paths import NucleusPaths
@@ -188,7 +189,8 @@ class CoreDevice:
         self._status_lock = threading.Lock()
         self._deployment_in_progress = False
         self._last_deployment: dict[str, Any] | None = None
-        self._svcuid = uuid.uuid4().hex
+        self._config_lock = threading.RLock()
+        self.ipc = IpcService(self, self.paths.root / "ipc.socket")
 
     # -- clients ---------------------------------------------------------------------------------
     def client(self, service: str) -> Any:
@@ -223,13 +225,13 @@ class CoreDevice:
             "LANG": os.environ.get("LANG", "C.UTF-8"),
             **self.extra_environment,
             **self.profile.env,
-            "SVCUID": self._svcuid,
-            "AWS_CONTAINER_AUTHORIZATION_TOKEN": self._svcuid,
+            "SVCUID": self.ipc.token_for(spec.name),
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN": self.ipc.token_for(spec.name),
             "GG_ROOT_CA_PATH": str(self.paths.root / "rootCA.pem"),
             "AWS_IOT_THING_NAME": self.thing_name,
             "GGC_VERSION": NUCLEUS_VERSION,
             "GREENGRASS_COMPONENT_VERSION": spec.version,
-            "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT": str(self.paths.root / "ipc.socket"),
+            "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT": str(self.ipc.socket_path),
         }
         return deepstream_environment(env)  # pyds, nv* elements, gst-launch-1.0 as on a Jetson
 
@@ -301,6 +303,7 @@ class CoreDevice:
         self.config.thing_name = self.thing_name
         self.config.root_path = str(self.paths.root)
         self._commit(self.config)  # Kernel.writeEffectiveConfig at launch
+        self.ipc.start()  # IPCEventStreamService starts before the components
         record = DeploymentRecord.load(self.current_record_path)
         if record is not None and record.stage == "prepare":
             self.log.info(
@@ -360,6 +363,7 @@ class CoreDevice:
             service = self.services.get(name)
             if service is not None:
                 service.close()
+        self.ipc.close()
         if self._reaper is not None:
             self._reaper.close()
             self._reaper = None
@@ -500,6 +504,9 @@ class CoreDevice:
         self._check_cancelled(record.job_id)
         new = prepared.config
         self._notify_update_policy(document)
+        invalid = self._validate_configuration(record.job_id, document, new)
+        if invalid is not None:
+            return DeploymentResult.failed("FAILED_NO_STATE_CHANGE", invalid)
         # commit point: the record first (it holds both configurations), then the config
         record.previous = self.config.to_document()
         record.tracked = self._changed_services(self.config, new)
@@ -535,6 +542,37 @@ class CoreDevice:
                 timeout=document.update_policy_timeout,
             )
 
+    def _validate_configuration(
+        self, job_id: str, document: DeploymentDocument, new: EffectiveConfig
+    ) -> DeploymentError | None:
+        """``DynamicComponentConfigurationValidator``: running components whose version stays and
+        whose configuration changes validate it over IPC, if they subscribed to do so."""
+        requests = []
+        for name, entry in new.services.items():
+            old = self.config.services.get(name)
+            if name not in self.services or old is None or old.get("version") != entry.get("version"):
+                continue
+            newest = max((int(v) for v in (old.get("configurationTimestamps") or {}).values()), default=0)
+            changed = json.dumps(old.get("configuration"), sort_keys=True) != json.dumps(
+                entry.get("configuration"), sort_keys=True
+            )
+            if changed and document.timestamp > newest:
+                requests.append(ValidationRequest(name, entry.get("configuration") or {}))
+        if not requests:
+            return None
+        policy = document.raw.get("configurationValidationPolicy") or {}
+        timeout = float(policy.get("timeout") or DEFAULT_VALIDATION_TIMEOUT)
+        failure = self.ipc.validate_configuration(job_id, requests, timeout)
+        if failure is None:
+            return None
+        self.log.error(LOGGER, "deployment-failed", failure, DeploymentId=job_id)
+        return DeploymentError(
+            "COMPONENT_CONFIGURATION_NOT_VALID",
+            failure,
+            error_stack=["DEPLOYMENT_FAILURE", "COMPONENT_CONFIGURATION_NOT_VALID"],
+            hint="a component answered its SubscribeToValidateConfigurationUpdates event (see its log)",
+        )
+
     def _changed_services(self, old: EffectiveConfig, new: EffectiveConfig) -> list[str]:
         changed = []
         for name, entry in new.services.items():
@@ -544,11 +582,23 @@ class CoreDevice:
                 changed.append(name)
         return sorted(changed)
 
+    @property
+    def config_lock(self) -> threading.RLock:
+        """Held while the effective configuration is read for a change and committed."""
+        return self._config_lock
+
+    def commit_configuration(self, config: EffectiveConfig) -> None:
+        """Commit a configuration a component changed over IPC (``UpdateConfiguration``)."""
+        self._commit(config)
+
     def _commit(self, config: EffectiveConfig) -> None:
-        config.thing_name = self.thing_name
-        config.root_path = str(self.paths.root)
-        config.save(self.paths.effective_config_file)
-        self.config = config
+        with self._config_lock:
+            old = self.config
+            config.thing_name = self.thing_name
+            config.root_path = str(self.paths.root)
+            config.save(self.paths.effective_config_file)
+            self.config = config
+        self.ipc.configuration_committed(old, config)
 
     def _apply_services(self, specs: Mapping[str, ServiceSpec], *, remove_obsolete: bool = True) -> None:
         """Reconcile running components with ``specs`` (``AggregateServicesChangeManager``)."""

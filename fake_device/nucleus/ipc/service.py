@@ -1,0 +1,62 @@
+"""The device's IPC service: the socket, the tokens and the operation groups, put together.
+
+This is what the nucleus's ``IPCEventStreamService`` and the ``*IPCService`` modules do at
+start-up (aws-greengrass-nucleus ``ipc/``): open ``<root>/ipc.socket``, register each operation
+group's handlers and give each component its token. :class:`~fake_device.nucleus.kernel.CoreDevice`
+owns one and calls it when something the components may watch happens (a configuration commit,
+a deployment about to change them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from fake_device.nucleus.ipc.authentication import AuthenticationTokens
+from fake_device.nucleus.ipc.configuration import ConfigurationAgent, ConfigurationHost, ValidationRequest
+from fake_device.nucleus.ipc.server import IpcServer
+from fake_device.nucleus.logs import NucleusLog
+from fake_device.nucleus.store import EffectiveConfig
+
+__all__ = ["IpcHost", "IpcService"]
+
+
+class IpcHost(ConfigurationHost, Protocol):
+    """Everything the operation groups need from the device."""
+
+    log: NucleusLog
+
+
+class IpcService:
+    """One device's IPC server and its operation groups."""
+
+    def __init__(self, host: IpcHost, socket_path: Path) -> None:
+        self.host = host
+        self.tokens = AuthenticationTokens()
+        self.server = IpcServer(socket_path, authenticate=self.tokens.component_of, log=host.log)
+        self.configuration = ConfigurationAgent(host)
+        self.configuration.register(self.server)
+
+    @property
+    def socket_path(self) -> Path:
+        return self.server.socket_path
+
+    def token_for(self, component: str) -> str:
+        """The component's ``SVCUID``."""
+        return self.tokens.token_for(component)
+
+    def start(self) -> None:
+        self.server.start()
+
+    def close(self) -> None:
+        self.server.close()
+
+    # -- events from the device ------------------------------------------------------------------
+    def configuration_committed(self, old: EffectiveConfig, new: EffectiveConfig) -> None:
+        self.configuration.committed(old, new)
+
+    def validate_configuration(
+        self, deployment_id: str, requests: Sequence[ValidationRequest], timeout: float
+    ) -> str | None:
+        return self.configuration.validate(deployment_id, requests, timeout)

@@ -1,0 +1,141 @@
+"""Greengrass IPC on the simulated device, used by real component processes through ``awsiotsdk``.
+
+Each component is a Python script (tests/integration/device/ipc_apps/) deployed like any other:
+ZIP artifact in S3, recipe, deployment to a thing group. The device starts it with its own
+``SVCUID``; the script calls the nucleus over ``ipc.socket`` with the unmodified SDK client and
+prints one ``IPC {json}`` line per step, which the test reads back from the component's log.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from fleet import Operator, component_log, running_device, unique, wait_for
+
+APPS = Path(__file__).parent / "ipc_apps"
+_LINE = re.compile(r"stdout\. IPC (\{.*?\})\. \{scriptName=")
+
+
+def _app(name: str) -> str:
+    return (APPS / name).read_text()
+
+
+def ipc_steps(root: Path, component: str) -> list[dict[str, Any]]:
+    """The ``IPC {json}`` lines a component printed so far, in order."""
+    return [json.loads(m.group(1)) for m in _LINE.finditer(component_log(root, component))]
+
+
+def step(root: Path, component: str, name: str, timeout: float = 60.0) -> dict[str, Any]:
+    """The first step called ``name`` (waiting for it)."""
+
+    def find() -> dict[str, Any] | None:
+        return next((s for s in ipc_steps(root, component) if s["step"] == name), None)
+
+    return wait_for(find, timeout, f"{component} to print step {name!r}:\n{component_log(root, component)}")
+
+
+def succeeded(operator: Operator, thing: str, deployment: str, root: Path, *components: str) -> None:
+    """The deployment succeeded; if not, the failure shows the components' logs."""
+    result = operator.wait_deployment(thing, deployment)
+    if result["coreDeviceExecutionStatus"] != "SUCCEEDED":
+        logs = "\n".join(f"--- {c}\n{component_log(root, c)}" for c in components)
+        raise AssertionError(f"deployment {result}\n{logs}\n{component_log(root, 'greengrass')[-4000:]}")
+
+
+def _python(script: str, *args: str) -> dict[str, Any]:
+    """A Run step with the device's python3 (privileged: on these machines the interpreter that
+    has awsiotsdk lives where the unprivileged component user cannot run it)."""
+    command = " ".join(["python3 -u {artifacts:decompressedPath}/app/" + script, *args])
+    return {"Run": {"Script": command, "RequiresPrivilege": True}}
+
+
+def test_configuration_operations(aws_endpoint, device_root: Path) -> None:
+    operator = Operator(aws_endpoint)
+    other = unique("com.example.Other")
+    operator.component(other, "1.0.0", {"Run": 'echo "token=$SVCUID"'}, defaults={"color": "blue"})
+    name = unique("com.example.Config")
+    defaults = {"greeting": "hello", "limits": {"fps": 10}}
+    app = {"configuration_app.py": _app("configuration_app.py")}
+    operator.component(name, "1.0.0", _python("configuration_app.py", other), files=app, defaults=defaults)
+    # the next version prints what the configuration holds when it is deployed
+    next_run = {"Run": "echo fps={configuration:/limits/fps} burst={configuration:/limits/burst}"}
+    operator.component(name, "1.0.1", next_run, defaults=defaults)
+    group, group_arn = operator.group()
+    thing = unique("jetson")
+    with running_device(aws_endpoint, device_root, thing, group) as device:
+        first = operator.deploy(group_arn, {name: "1.0.0", other: "1.0.0"})
+        succeeded(operator, thing, first, device_root, name, other)
+        step(device_root, name, "ready")
+        steps = {s["step"]: s for s in ipc_steps(device_root, name)}
+
+        # a token per component, and the connection acts as the component that presented it
+        other_token = re.search(r"token=(\w+)", component_log(device_root, other))
+        assert other_token is not None
+        assert steps["token"]["length"] == 16
+        assert steps["token"]["token"] != other_token.group(1)
+        assert steps["get-leaf"]["value"] == {"greeting": "hello"}
+        assert steps["get-all"]["value"] == defaults
+        assert steps["get-missing"]["error"] == {"type": "ResourceNotFoundError", "message": "Key not found"}
+        assert steps["get-other"]["value"] == {"color": "blue"}
+
+        # writes go to the device's configuration, with the nucleus's timestamp rules
+        assert steps["after-update"]["value"] == {"fps": 15, "burst": 2}
+        assert steps["stale-update"]["error"] == {
+            "type": "FailedUpdateConditionCheckError",
+            "message": "Proposed timestamp is older than the config's latest modified timestamp",
+        }
+        assert steps["stale-update"]["value"] == {"fps": 15}
+        assert steps["restricted-update"]["error"] == {
+            "type": "InvalidArgumentsError",
+            "message": "Config update is not allowed for following fields [accessControl]",
+        }
+        assert device.config.services[name]["configuration"]["limits"] == {"fps": 15, "burst": 2}
+        events = [s["key_path"] for s in ipc_steps(device_root, name) if s["step"] == "event"]
+        assert sorted(events) == [["limits", "burst"], ["limits", "fps"]]
+
+        # a deployment's merge reaches the running component's subscription (no restart)
+        merge = {"componentVersion": "1.0.0", "configurationUpdate": {"merge": {"limits": {"fps": 30}}}}
+        second = operator.deploy(group_arn, {name: merge, other: "1.0.0"})
+        succeeded(operator, thing, second, device_root, name, other)
+
+        def fps_events() -> int:
+            found = [s for s in ipc_steps(device_root, name) if s["step"] == "event"]
+            return sum(1 for s in found if s["key_path"] == ["limits", "fps"]) >= 2
+
+        wait_for(fps_events, 30, "the deployment's configuration event")
+        assert sum(1 for s in ipc_steps(device_root, name) if s["step"] == "ready") == 1
+
+        # what the component wrote and what the deployment merged both reach the next version
+        third = operator.deploy(group_arn, {name: "1.0.1", other: "1.0.0"})
+        succeeded(operator, thing, third, device_root, name, other)
+        assert "fps=30 burst=2" in component_log(device_root, name)
+        assert (device_root / "ipc.socket").is_socket()
+    assert not (device_root / "ipc.socket").exists()
+
+
+def test_connection_errors(aws_endpoint, device_root: Path) -> None:
+    operator = Operator(aws_endpoint)
+    name = unique("com.example.Probe")
+    app = {"protocol_app.py": _app("protocol_app.py")}
+    operator.component(name, "1.0.0", _python("protocol_app.py"), files=app, defaults={"mode": "probe"})
+    group, group_arn = operator.group()
+    thing = unique("jetson")
+    with running_device(aws_endpoint, device_root, thing, group):
+        deployment = operator.deploy(group_arn, {name: "1.0.0"})
+        succeeded(operator, thing, deployment, device_root, name)
+        step(device_root, name, "done")
+        steps = {s["step"]: s for s in ipc_steps(device_root, name)}
+    assert steps["wrong-token"]["error"]["type"] == "AccessDeniedError"
+    # an operation the model does not have: the stream ends without a modeled error
+    assert steps["unknown-operation"]["error"]["type"] == "StreamClosedError"
+    assert steps["not-served"]["error"] == {
+        "type": "ServiceError",
+        "message": "Operation aws.greengrass#GetSecretValue is not supported by Greengrass",
+    }
+    assert steps["still-connected"]["value"] == {"mode": "probe"}
+    log = component_log(device_root, "greengrass")
+    assert "ipc-connect-rejected. Unrecognized client connecting to GGC over IPC" in log
+    assert "ipc-unsupported-operation. aws.greengrass#NoSuchOperation" in log
