@@ -94,8 +94,12 @@ class StreamMuxConfig:
             )
 
 
-def scale_frame(image: np.ndarray, config: StreamMuxConfig) -> np.ndarray:
-    """``image`` at the muxer's resolution: stretched, or letterboxed with ``enable_padding``."""
+def scale_frame(image: np.ndarray, config: StreamMuxConfig, *, fill: int = 0) -> np.ndarray:
+    """``image`` at the muxer's resolution: stretched, or letterboxed with ``enable_padding``.
+
+    ``fill`` is the value of the padding: 0 is black for RGB/BGR and luma planes; a chroma plane
+    of a YUV frame needs 128.
+    """
     h, w = image.shape[:2]
     out_w, out_h = config.width, config.height
     if (w, h) == (out_w, out_h):
@@ -105,7 +109,7 @@ def scale_frame(image: np.ndarray, config: StreamMuxConfig) -> np.ndarray:
     scale = min(out_w / w, out_h / h)
     new_w = min(out_w, max(1, round(w * scale)))
     new_h = min(out_h, max(1, round(h * scale)))
-    canvas = np.zeros((out_h, out_w, *image.shape[2:]), dtype=image.dtype)
+    canvas = np.full((out_h, out_w, *image.shape[2:]), fill, dtype=image.dtype)
     canvas[:new_h, :new_w] = cv2.resize(image, (new_w, new_h), interpolation=config.interpolation)
     return canvas
 
