@@ -615,7 +615,8 @@ class PastFrame:
 
 @dataclass(frozen=True)
 class PastTarget:
-    """NvDsTargetMiscDataObject: the unreported probation frames of a target activated now."""
+    """NvDsTargetMiscDataObject: the frames a target was tracked through without being reported
+    (its probation, or a stretch of shadow tracking), reported when it is reported again."""
 
     target_id: int
     class_id: int
@@ -626,7 +627,7 @@ class PastTarget:
 @dataclass
 class FrameTracks:
     """What tracking one frame produced: the reported objects (detector order) and, with
-    ``enablePastFrame``, the probation history of the targets activated in this frame."""
+    ``enablePastFrame``, the unreported frames of the targets reported again in this frame."""
 
     objects: list[TrackedObject] = field(default_factory=list)
     past: list[PastTarget] = field(default_factory=list)
@@ -647,7 +648,8 @@ class _Target:
     ``age`` counts frames since creation (0 on the creation frame); ``validated`` turns true when
     the probation ends and stays true (a validated target in shadow tracking is still matched in
     the first cascade stage); ``shadow_age`` counts consecutive frames without a detection.
-    ``probation`` collects the frames of the tentative period when past-frame output is on.
+    ``unreported`` collects, when past-frame output is on, the frames the target was tracked
+    through without being reported: its tentative period, or the frames of shadow tracking.
     """
 
     target_id: int
@@ -659,7 +661,7 @@ class _Target:
     age: int = 0
     shadow_age: int = 0
     validated: bool = False
-    probation: list[PastFrame] = field(default_factory=list)
+    unreported: list[PastFrame] = field(default_factory=list)
 
 
 @dataclass
@@ -845,23 +847,24 @@ class NvSortTracker:
     ) -> list[PastTarget]:
         """Correct matched targets, age the others, and terminate the ones that ran out of time.
 
-        Returns the probation history of the targets activated now (past-frame output)."""
+        Returns the unreported frames of the targets reported again now (past-frame output):
+        the probation of a target activated in this frame, the shadow tracking of one that took a
+        detection again."""
         c = self._config
         matched = {id(t) for t in matches.values()}
-        activated: list[PastTarget] = []
+        reported_again: list[PastTarget] = []
         for d, target in matches.items():
             target.box = target.model.update(dets.boxes[d])
             target.age += 1
             target.shadow_age = 0
             if not target.validated and target.age >= c.probation_age:
                 target.validated = True
-                if target.probation:
-                    activated.append(
-                        PastTarget(target.target_id, target.class_id, target.label, tuple(target.probation))
-                    )
-                    target.probation = []
-            elif not target.validated:
+            if not target.validated:
                 self._remember(target, frame_num, 1.0)
+            elif target.unreported:
+                frames = tuple(target.unreported)
+                reported_again.append(PastTarget(target.target_id, target.class_id, target.label, frames))
+                target.unreported = []
         early = max(c.early_termination_age, 1)
         survivors: list[_Target] = []
         for target in stream.targets:
@@ -872,16 +875,16 @@ class NvSortTracker:
                     target.shadow_age > c.max_shadow_tracking_age
                 ):
                     continue
-                if not target.validated:
-                    self._remember(target, frame_num, 0.0)
+                self._remember(target, frame_num, 0.0)
             survivors.append(target)
         stream.targets = survivors
-        return activated
+        return reported_again
 
     def _remember(self, target: _Target, frame_num: int, confidence: float) -> None:
-        """Keep a tentative frame for past-frame output (matched: confidence 1, predicted: 0)."""
+        """Keep an unreported frame for past-frame output (with a detection: confidence 1,
+        predicted: 0)."""
         if self._config.enable_past_frame:
-            target.probation.append(PastFrame(frame_num, _box(target.box), confidence, target.age))
+            target.unreported.append(PastFrame(frame_num, _box(target.box), confidence, target.age))
 
     def _create_targets(
         self, stream: _Stream, dets: _Detections, matched: set[int], frame_num: int

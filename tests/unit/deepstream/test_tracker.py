@@ -542,6 +542,17 @@ def test_past_frames_report_the_probation_once_at_activation() -> None:
     assert target.frames[0].box == pytest.approx(track[0])
 
 
+def test_past_frames_report_shadow_tracking_when_the_target_is_seen_again() -> None:
+    c = replace(_nvsort(), probation_age=0, enable_past_frame=True)
+    tracker = NvSortTracker(c)
+    frames = _frames_of(_line_track(8, noise=0.0, missed={3, 4}))
+    past = [tracker.track(0, num, frames[num]).past for num in range(8)]
+    assert [len(p) for p in past] == [0, 0, 0, 0, 0, 1, 0, 0]
+    (target,) = past[5]
+    assert target.target_id == 0
+    assert [(f.frame_num, f.confidence) for f in target.frames] == [(3, 0.0), (4, 0.0)]
+
+
 def test_past_frames_are_off_by_default() -> None:
     tracker = NvSortTracker(replace(_nvsort(), probation_age=2))
     frames = _frames_of(_line_track(4))
