@@ -54,6 +54,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from copy import copy as shallow_copy
 from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
@@ -1452,7 +1453,9 @@ class DemuxBranch:
         self.name = getattr(sink, "name", "sink")
 
     def process(self, batch: BatchMeta) -> BatchMeta:
-        frames = [dataclasses.replace(f, source_id=0) for f in batch.frames if f.source_id == self.source_id]
+        frames = [shallow_copy(f) for f in batch.frames if f.source_id == self.source_id]
+        for frame in frames:
+            frame.source_id = 0
         if frames:
             # the copies share each frame's latency list, so the sink's mark lands on the frame
             self.sink.process(BatchMeta(frames=frames, max_frames_in_batch=1))
