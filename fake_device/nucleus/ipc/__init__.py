@@ -8,7 +8,9 @@ the nucleus's split (aws-greengrass-nucleus ``ipc/``, ``builtin/services/``, ``a
 - :mod:`.server` — connections, the CONNECT handshake, streams, error shapes;
 - :mod:`.model` — the service model's operation names and error shapes;
 - :mod:`.authentication` — per-component tokens;
+- :mod:`.authorization` — ``accessControl`` policies and the nucleus's wildcard rules;
 - :mod:`.configuration` — configuration operations and validation;
+- :mod:`.pubsub` — local publish/subscribe;
 - :mod:`.service` — all of it for one device (what :class:`~fake_device.nucleus.kernel.CoreDevice`
   starts and stops).
 

@@ -14,12 +14,16 @@ from pathlib import Path
 from typing import Protocol
 
 from fake_device.nucleus.ipc.authentication import AuthenticationTokens
+from fake_device.nucleus.ipc.authorization import Authorizer
 from fake_device.nucleus.ipc.configuration import ConfigurationAgent, ConfigurationHost, ValidationRequest
+from fake_device.nucleus.ipc.pubsub import PubSubAgent
 from fake_device.nucleus.ipc.server import IpcServer
 from fake_device.nucleus.logs import NucleusLog
 from fake_device.nucleus.store import EffectiveConfig
 
 __all__ = ["IpcHost", "IpcService"]
+
+AUTHORIZATION_LOGGER = "com.aws.greengrass.authorization.AuthorizationHandler"
 
 
 class IpcHost(ConfigurationHost, Protocol):
@@ -35,8 +39,14 @@ class IpcService:
         self.host = host
         self.tokens = AuthenticationTokens()
         self.server = IpcServer(socket_path, authenticate=self.tokens.component_of, log=host.log)
+        self.authorizer = Authorizer(lambda: host.config, warn=self._policy_warning)
         self.configuration = ConfigurationAgent(host)
         self.configuration.register(self.server)
+        self.pubsub = PubSubAgent(self.authorizer)
+        self.pubsub.register(self.server)
+
+    def _policy_warning(self, message: str) -> None:
+        self.host.log.error(AUTHORIZATION_LOGGER, "load-authorization-config-error", message)
 
     @property
     def socket_path(self) -> Path:

@@ -139,3 +139,69 @@ def test_connection_errors(aws_endpoint, device_root: Path) -> None:
     log = component_log(device_root, "greengrass")
     assert "ipc-connect-rejected. Unrecognized client connecting to GGC over IPC" in log
     assert "ipc-unsupported-operation. aws.greengrass#NoSuchOperation" in log
+
+
+def _policy(*operations: str, resources: list[str]) -> dict[str, Any]:
+    return {"operations": list(operations), "resources": resources}
+
+
+def test_local_pubsub_with_authorization(aws_endpoint, device_root: Path) -> None:
+    operator = Operator(aws_endpoint)
+    subscriber, publisher = unique("com.example.Subscriber"), unique("com.example.Publisher")
+    subscribe, publish = "aws.greengrass#SubscribeToTopic", "aws.greengrass#PublishToTopic"
+    sub_access = {
+        "accessControl": {
+            "aws.greengrass.ipc.pubsub": {
+                f"{subscriber}:pubsub:1": _policy(subscribe, resources=["detections/*"]),
+                f"{subscriber}:pubsub:2": _policy(publish, resources=["subscribers/ready"]),
+            }
+        }
+    }
+    pub_access = {
+        "accessControl": {
+            "aws.greengrass.ipc.pubsub": {
+                f"{publisher}:pubsub:1": _policy("*", resources=["detections/*", "subscribers/ready"]),
+            }
+        }
+    }
+    sub_app = {"pubsub_subscriber.py": _app("pubsub_subscriber.py")}
+    pub_app = {"pubsub_publisher.py": _app("pubsub_publisher.py")}
+    operator.component(
+        subscriber, "1.0.0", _python("pubsub_subscriber.py"), files=sub_app, defaults=sub_access
+    )
+    operator.component(publisher, "1.0.0", _python("pubsub_publisher.py"), files=pub_app, defaults=pub_access)
+    group, group_arn = operator.group()
+    thing = unique("jetson")
+    with running_device(aws_endpoint, device_root, thing, group):
+        deployment = operator.deploy(group_arn, {subscriber: "1.0.0", publisher: "1.0.0"})
+        succeeded(operator, thing, deployment, device_root, subscriber, publisher)
+        own = step(device_root, publisher, "own")
+        published = {s["step"]: s for s in ipc_steps(device_root, publisher)}
+
+        def received() -> list[dict[str, Any]]:
+            found = [s for s in ipc_steps(device_root, subscriber) if s["step"] == "received"]
+            return found if len(found) >= 3 else []
+
+        messages = wait_for(received, 30, "the subscriber's three messages")
+    assert published["waiting"]["ready"] is True
+    found = [(m["subscription"], m["topic"], m.get("json"), m.get("binary")) for m in messages]
+    by_subscription = sorted(found, key=lambda m: (m[0], m[1]))
+    assert by_subscription == [
+        ("exact", "detections/cam1", {"confidence": 0.9, "label": "car"}, None),
+        ("wildcard", "detections/cam1", {"confidence": 0.9, "label": "car"}, None),
+        ("wildcard", "detections/cam2", None, "AAFmcmFtZQ=="),
+    ]
+    # its own messages reach an exact subscription, not a wildcard one (RECEIVE_MESSAGES_FROM_OTHERS)
+    assert own["received"] == ["exact"]
+    assert published["denied"]["error"] == {
+        "type": "UnauthorizedError",
+        "message": f"Principal {publisher} is not authorized to perform "
+        f"aws.greengrass.ipc.pubsub:{publish} on resource secrets/db",
+    }
+    assert published["wildcard"]["error"] == {
+        "type": "InvalidArgumentsError",
+        "message": "Publish topic must not contain a wildcard.",
+    }
+    denied = step(device_root, subscriber, "publish-denied")
+    assert denied["type"] == "UnauthorizedError"
+    assert f"Principal {subscriber} is not authorized" in denied["message"]
