@@ -20,11 +20,9 @@ import ctypes
 import logging
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 import weakref
@@ -35,6 +33,7 @@ from types import TracebackType
 from typing import Self
 
 from harness.errors import EXIT_SERVICE, HarnessError
+from harness.services.workdirs import OwnedFolder
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +106,12 @@ class Service(ABC):
         """Smoke-test the service through its real client; return a one-line summary."""
         return "ready"
 
+    def failure(self) -> str | None:
+        """Why the service is down although nothing stopped it (it exited or crashed on its
+        own), in one line for a failed step's message; None while it runs, and after
+        :meth:`stop`, :meth:`kill` or :meth:`halt` (a fault a scenario asked for)."""
+        return None
+
     # -- faults ----------------------------------------------------------------------------
     # Defaults refuse: a backend implements the faults it can do. The refusal is an error (not a
     # no-op) because a scenario that believes it paused the broker must not pass unpaused.
@@ -169,10 +174,25 @@ except OSError:  # not Linux: fall back to process groups only
     _libc = None
 
 
-def _child_setup() -> None:  # runs in the child between fork and exec
-    """Ask the kernel to SIGKILL the child when the harness dies, however it dies."""
-    if _libc is not None:
-        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+def die_with_parent(sig: signal.Signals = signal.SIGKILL) -> Callable[[], None]:
+    """A ``preexec_fn`` that asks the kernel to send ``sig`` to the child when its parent dies,
+    however the parent dies (SIGKILL included).
+
+    Caveat: the kernel tracks the parent *thread*, not the process: a child started from a
+    thread that ends gets ``sig`` at that moment. Start such children from a thread that lives as
+    long as they should (the main thread), or give them another way to notice (see ``device run
+    --parent-pid``).
+    """
+
+    def setup() -> None:  # runs in the child between fork and exec
+        if _libc is not None:
+            _libc.prctl(_PR_SET_PDEATHSIG, int(sig))
+
+    return setup
+
+
+#: SIGKILL the child when the harness dies (what services, ffmpeg and apps run by the harness use)
+_child_setup = die_with_parent()
 
 
 _live: weakref.WeakSet[ProcessService] = weakref.WeakSet()
@@ -206,6 +226,7 @@ class ProcessService(Service):
     def __init__(self, *, workdir: Path | None = None, startup_timeout: float = 60.0) -> None:
         super().__init__(startup_timeout=startup_timeout)
         self._own_workdir = workdir is None
+        self._owned_workdir: OwnedFolder | None = None
         self._workdir_arg = workdir
         self.workdir: Path | None = workdir
         self.process: subprocess.Popen[bytes] | None = None
@@ -251,9 +272,18 @@ class ProcessService(Service):
     def paused(self) -> bool:
         return self._paused
 
+    def failure(self) -> str | None:
+        proc = self.process
+        if not self._started or proc is None or proc.poll() is None:
+            return None  # running, or stopped/killed by the harness (which forgets the process)
+        tail = " | ".join(line.strip() for line in log_tail(self._log_file, 3).splitlines() if line.strip())
+        return f"service {self.name} exited with code {proc.returncode}" + (f": {tail}" if tail else "")
+
     def _make_workdir(self) -> None:
         if self._own_workdir:
-            self.workdir = Path(tempfile.mkdtemp(prefix=f"edge-harness-{self.name}-"))
+            # locked while this process lives, so a later run can remove it if we are SIGKILLed
+            self._owned_workdir = OwnedFolder.create(f"edge-harness-{self.name}-")
+            self.workdir = self._owned_workdir.path
         else:
             assert self.workdir is not None
             self.workdir.mkdir(parents=True, exist_ok=True)
@@ -290,12 +320,12 @@ class ProcessService(Service):
                 self.cleanup()
             self._started = False
             self._paused = False
-            if (
-                self._own_workdir
-                and self.workdir is not None
-                and not os.environ.get("EDGE_HARNESS_KEEP_WORKDIR")
-            ):
-                shutil.rmtree(self.workdir, ignore_errors=True)
+            if self._owned_workdir is not None:
+                if os.environ.get("EDGE_HARNESS_KEEP_WORKDIR"):
+                    self._owned_workdir.keep()
+                else:
+                    self._owned_workdir.remove()
+                self._owned_workdir = None
 
     # -- faults ------------------------------------------------------------------------------
     def _alive(self, what: str) -> subprocess.Popen[bytes]:

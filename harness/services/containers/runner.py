@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import shutil
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from harness.services.base import LOOPBACK, Service, ServiceError, log_tail
 from harness.services.containers.session import ContainerSession
+from harness.services.workdirs import OwnedFolder
 
 if TYPE_CHECKING:
     from testcontainers.core.container import DockerContainer
@@ -161,7 +160,9 @@ class ContainerRunner(Service):
         own = getattr(self, "_own_workdir", True)
         workdir = getattr(self, "workdir", None)
         if own or workdir is None:
-            self.workdir = Path(tempfile.mkdtemp(prefix=f"edge-harness-{self.name}-"))
+            # locked while this process lives: a later run removes it if this one is SIGKILLed
+            self._owned_workdir = OwnedFolder.create(f"edge-harness-{self.name}-")
+            self.workdir = self._owned_workdir.path
             self._own_workdir = True
         else:
             self.workdir.mkdir(parents=True, exist_ok=True)
@@ -215,11 +216,15 @@ class ContainerRunner(Service):
         with contextlib.suppress(Exception):
             self.cleanup()  # type: ignore[attr-defined]
         self._started = False
-        if getattr(self, "_own_workdir", False) and self.workdir is not None:
+        owned = getattr(self, "_owned_workdir", None)
+        if owned is not None:
             import os
 
-            if not os.environ.get("EDGE_HARNESS_KEEP_WORKDIR"):
-                shutil.rmtree(self.workdir, ignore_errors=True)
+            if os.environ.get("EDGE_HARNESS_KEEP_WORKDIR"):
+                owned.keep()
+            else:
+                owned.remove()
+            self._owned_workdir = None
 
     def _remove(self) -> None:
         container = self.container
