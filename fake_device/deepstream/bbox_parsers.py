@@ -214,6 +214,85 @@ def parse_rtdetr_ultralytics(
     return _proposals(xyxy, scores, class_ids, network, thresholds)
 
 
+#: DetectNet_v2's box normalisation (bboxNorm in DetectPostprocessor::parseBoundingBox)
+_DETECTNET_BBOX_NORM = 35.0
+
+
+def _detectnet_layers(outputs: Mapping[str, np.ndarray]) -> tuple[str, str]:
+    """The coverage and box outputs: the last output whose name contains ``cov`` / ``bbox``."""
+    cov = [name for name in outputs if "cov" in name]
+    bbox = [name for name in outputs if "bbox" in name]
+    if not cov:
+        raise LayoutError(
+            "Could not find output coverage layer for parsing objects "
+            f"(no output name contains 'cov'; outputs: {', '.join(outputs) or 'none'})"
+        )
+    if not bbox:
+        raise LayoutError(
+            "Could not find output bbox layer for parsing objects "
+            f"(no output name contains 'bbox'; outputs: {', '.join(outputs) or 'none'})"
+        )
+    return cov[-1], bbox[-1]
+
+
+def parse_detectnet(
+    outputs: Mapping[str, np.ndarray], network: NetworkInfo, thresholds: Sequence[float]
+) -> Detections:
+    """nvinfer's and nvinferserver's built-in parser, used when no custom one is named.
+
+    DetectPostprocessor::parseBoundingBox (nvdsinfer_context_impl_output_parsing.cpp) reads a
+    DetectNet_v2 grid (NVIDIA's TrafficCamNet, PeopleNet, …): a coverage output ``[C, H, W]``
+    (per class and grid cell, a confidence) and a box output ``[4C, H, W]`` (per class the
+    planes x1, y1, x2, y2 as offsets from the cell centre, normalised by 35). A cell is kept when
+    its confidence is not under the class's threshold; corners are clipped to the network
+    (``>= width`` → ``width - 1``, negative → 0) and a box whose corners cross is dropped. Objects
+    come out class by class, row by row.
+    """
+    cov_name, bbox_name = _detectnet_layers(outputs)
+    cov, bbox = np.asarray(outputs[cov_name], np.float32), np.asarray(outputs[bbox_name], np.float32)
+    if cov.ndim != 3 or bbox.ndim != 3:
+        raise LayoutError(
+            f"expected coverage [C, H, W] and bbox [4C, H, W] outputs, got {cov_name} "
+            f"{list(cov.shape)} and {bbox_name} {list(bbox.shape)}"
+        )
+    classes, grid_h, grid_w = cov.shape
+    if bbox.shape != (4 * classes, grid_h, grid_w):
+        raise LayoutError(
+            f"the bbox output {bbox_name} {list(bbox.shape)} does not match the coverage output "
+            f"{cov_name} {list(cov.shape)} (expected [{4 * classes}, {grid_h}, {grid_w}])"
+        )
+    norm = np.float32(_DETECTNET_BBOX_NORM)
+    stride_x = -(-network.width // grid_w)  # DIVIDE_AND_ROUND_UP
+    stride_y = -(-network.height // grid_h)
+    centre_x = (np.arange(grid_w, dtype=np.float32) * stride_x + np.float32(0.5)) / norm
+    centre_y = (np.arange(grid_h, dtype=np.float32) * stride_y + np.float32(0.5)) / norm
+    net_w, net_h = np.float32(network.width), np.float32(network.height)
+    pieces: list[Detections] = []
+    for class_id in range(min(classes, len(thresholds))):
+        rows, cols = np.nonzero(~(cov[class_id] < np.float32(thresholds[class_id])))
+        if not len(rows):
+            continue
+        planes = bbox[4 * class_id : 4 * class_id + 4, rows, cols]
+        x1 = (planes[0] - centre_x[cols]) * -norm
+        y1 = (planes[1] - centre_y[rows]) * -norm
+        x2 = (planes[2] + centre_x[cols]) * norm
+        y2 = (planes[3] + centre_y[rows]) * norm
+        for value, limit in ((x1, net_w), (x2, net_w), (y1, net_h), (y2, net_h)):
+            value[value >= limit] = limit - 1
+            value[value < 0] = 0
+        keep = ~((x2 - x1) < 0) & ~((y2 - y1) < 0)
+        boxes = np.stack([x1, y1, x2 - x1, y2 - y1], axis=1)[keep]
+        scores = cov[class_id, rows, cols][keep]
+        pieces.append(Detections(boxes, scores, np.full(len(scores), class_id, np.int64)))
+    if not pieces:
+        return Detections.empty()
+    return Detections(
+        np.concatenate([p.boxes for p in pieces]),
+        np.concatenate([p.scores for p in pieces]),
+        np.concatenate([p.class_ids for p in pieces]),
+    )
+
+
 #: custom_parse_bbox_func → parser. The first two are DeepStream-Yolo's exported symbols.
 PARSERS: dict[str, ParseFunc] = {
     "NvDsInferParseYolo": parse_yolo,
@@ -222,6 +301,9 @@ PARSERS: dict[str, ParseFunc] = {
     "NvDsInferParseRTDETRUltralytics": parse_rtdetr_ultralytics,
 }
 
+#: the name of the built-in parser: none is configured (no parse-bbox-func-name / custom_parse_bbox_func)
+BUILTIN_PARSER = ""
+
 #: what each parser reads, for error messages
 LAYOUTS: dict[str, str] = {
     "NvDsInferParseYolo": "one output [N, 6]: x1, y1, x2, y2 (network pixels), score, class id",
@@ -229,7 +311,19 @@ LAYOUTS: dict[str, str] = {
     "NvDsInferParseRTDETR": "outputs labels [N], boxes [N, 4] (x1, y1, x2, y2), scores [N]; "
     "input orig_target_sizes [2]",
     "NvDsInferParseRTDETRUltralytics": "one output [N, 4 + classes]: cx, cy, w, h (normalised), class scores",
+    BUILTIN_PARSER: "DetectNet_v2 outputs: coverage [C, H, W] (a name with 'cov') and boxes [4C, H, W] "
+    "(a name with 'bbox')",
 }
+
+
+def parser_for(name: str) -> ParseFunc:
+    """The parser a config names; the built-in DetectNet_v2 one for ``BUILTIN_PARSER`` (no name)."""
+    return parse_detectnet if name == BUILTIN_PARSER else PARSERS[name]
+
+
+def describe_parser(name: str) -> str:
+    """How messages name a parser."""
+    return "the built-in DetectNet_v2 parser" if name == BUILTIN_PARSER else name
 
 
 def layout_problem(parser: str, outputs: Mapping[str, Sequence[int]]) -> str | None:
@@ -238,11 +332,11 @@ def layout_problem(parser: str, outputs: Mapping[str, Sequence[int]]) -> str | N
     Checked once when the element starts, so that a model/parser mismatch fails with both
     layouts named instead of on the first frame.
     """
-    if parser not in PARSERS:
+    if parser != BUILTIN_PARSER and parser not in PARSERS:
         return f"unknown parser {parser!r}"
     probe = {name: np.zeros([max(int(d), 1) for d in dims], np.float32) for name, dims in outputs.items()}
     try:
-        PARSERS[parser](probe, NetworkInfo(2, 2, 3), [1.0])
+        parser_for(parser)(probe, NetworkInfo(2, 2, 3), [1.0])
     except LayoutError as err:
         return str(err).removeprefix(f"{parser}: ")
     return None
@@ -296,11 +390,12 @@ def cluster_nms(detections: Detections, iou_threshold: float, topk: int = 0) -> 
 
 @dataclass(frozen=True)
 class ScaleGeometry:
-    """How one frame was put into the network input (CropSurfaceConverter::resizeBatch).
+    """How one frame, or one object's crop of it, was put into the network input.
 
-    The source crop is the frame with its size rounded down to even numbers; it is scaled to
-    ``dst_width × dst_height`` (both even) and placed at ``offset_left, offset_top`` in the
-    network input, the rest being black padding.
+    The source rectangle starts at ``src_left, src_top`` (0, 0 for a full frame; an object's
+    corner rounded up to even numbers) and is ``src_width × src_height`` (rounded down to even
+    numbers); it is scaled to ``dst_width × dst_height`` and placed at ``offset_left, offset_top``
+    in the network input, the rest being black padding.
     """
 
     src_width: int
@@ -311,26 +406,39 @@ class ScaleGeometry:
     offset_top: int
     scale_x: float
     scale_y: float
+    src_left: int = 0
+    src_top: int = 0
 
 
 def _round_down_even(value: int) -> int:
     return int(value) & ~1
 
 
+def _round_up_even(value: int) -> int:
+    return (int(value) + 1) & ~1
+
+
 def scale_geometry(
-    frame_width: int,
-    frame_height: int,
+    frame_width: float,
+    frame_height: float,
     network: NetworkInfo,
     *,
     maintain_aspect_ratio: bool,
     symmetric_padding: bool,
+    left: float = 0,
+    top: float = 0,
+    even_destination: bool = True,
 ) -> ScaleGeometry:
-    """The scaling nvinferserver applies to a full frame (src/utils/nvdsinferserver/infer_preprocess.cpp).
+    """The scaling of a full frame (``left = top = 0``) or of an object's rectangle.
 
-    With ``maintain_aspect_ratio`` the frame fills the network's width or height (whichever
+    As nvinferserver (CropSurfaceConverter::resizeBatch in infer_preprocess.cpp) and nvinfer
+    (get_converted_buffer in gstnvinfer.cpp) do it: the corner is truncated to integers and
+    rounded up to even numbers, the size truncated and rounded down to even numbers. With
+    ``maintain_aspect_ratio`` the rectangle fills the network's width or height (whichever
     limits) and the other side is padded: bottom/right by default, split evenly with
-    ``symmetric_padding`` (the odd pixel goes to the bottom/right). Sizes are truncated to
-    integers and rounded down to even numbers, as the CUDA path requires.
+    ``symmetric_padding`` (the odd pixel goes to the bottom/right). nvinferserver rounds the
+    scaled size down to even numbers (``even_destination``, its CUDA path needs them); nvinfer
+    only truncates it.
     """
     src_w, src_h = _round_down_even(frame_width), _round_down_even(frame_height)
     if src_w <= 0 or src_h <= 0:
@@ -343,19 +451,34 @@ def scale_geometry(
             dst_h = int(h_dest)
         else:
             dst_w = int(w_dest)
-    dst_w, dst_h = _round_down_even(dst_w), _round_down_even(dst_h)
-    left = top = 0
+    if even_destination:
+        dst_w, dst_h = _round_down_even(dst_w), _round_down_even(dst_h)
+    pad_left = pad_top = 0
     if symmetric_padding:
-        left = (network.width - dst_w) // 2
-        top = (network.height - dst_h) // 2
-    return ScaleGeometry(src_w, src_h, dst_w, dst_h, left, top, dst_w / src_w, dst_h / src_h)
+        pad_left = (network.width - dst_w) // 2
+        pad_top = (network.height - dst_h) // 2
+    return ScaleGeometry(
+        src_w,
+        src_h,
+        dst_w,
+        dst_h,
+        pad_left,
+        pad_top,
+        dst_w / src_w,
+        dst_h / src_h,
+        _round_up_even(left),
+        _round_up_even(top),
+    )
 
 
 def map_to_frame(detections: Detections, geometry: ScaleGeometry) -> Detections:
-    """Network pixels → frame pixels: ``(x − offset) / scale`` (attachDetectionMetadata).
+    """Network pixels → frame pixels: ``(x − offset) / scale + crop origin`` (attachDetectionMetadata).
 
-    Boxes are not clipped to the frame: DeepStream does not clip either (only with
-    ``clip_object_outside_roi``), so a box in the padding maps outside the frame.
+    Boxes are not clipped to the frame: DeepStream 6/7 do not clip either (only with
+    ``clip_object_outside_roi``), so a box in the padding maps outside the frame. The crop
+    origin is 0 for full frames; for an object the element adds its parent's corner instead
+    (``rect_params.left += parent.left``), as DeepStream does, so ``src_left``/``src_top`` are not
+    added here.
     """
     boxes = detections.boxes.astype(np.float64)
     boxes[:, 0] = (boxes[:, 0] - geometry.offset_left) / geometry.scale_x

@@ -35,17 +35,24 @@ from typing import Any, Self
 import cv2
 import numpy as np
 
+from fake_device.deepstream.attribute_parser import (
+    ATTRIBUTE_LAYOUT,
+    Attribute,
+    attribute_layout_problem,
+    parse_attributes,
+)
 from fake_device.deepstream.bbox_parsers import (
     LAYOUTS,
     ORIG_TARGET_SIZES_INPUT,
-    PARSERS,
     Detections,
     NetworkInfo,
     ScaleGeometry,
     cluster_nms,
+    describe_parser,
     filter_detections,
     layout_problem,
     map_to_frame,
+    parser_for,
     scale_geometry,
 )
 from fake_device.deepstream.inferserver_config import (
@@ -55,6 +62,7 @@ from fake_device.deepstream.inferserver_config import (
     load_inferserver_config,
 )
 from fake_device.deepstream.meta import BatchMeta, FrameMeta, ObjectMeta
+from fake_device.deepstream.network_input import scaled_pixels
 from harness.errors import HarnessError
 
 log = logging.getLogger(__name__)
@@ -369,11 +377,22 @@ class TritonGrpcBackend(InferBackend):
 
 @dataclass(frozen=True)
 class InferTensorMeta:
-    """NvDsInferTensorMeta: the raw outputs of one frame (``output_control.output_tensor_meta``)."""
+    """NvDsInferTensorMeta: the raw outputs of one frame or object (``output-tensor-meta``).
+
+    The elements carry it in a user meta of type NVDSINFER_TENSOR_OUTPUT_META, as DeepStream does.
+    """
 
     unique_id: int
     network: NetworkInfo
     output_layers: dict[str, np.ndarray]
+
+    @property
+    def num_output_layers(self) -> int:
+        return len(self.output_layers)
+
+    @property
+    def network_info(self) -> NetworkInfo:
+        return self.network
 
 
 class NvInferServer:
@@ -411,7 +430,8 @@ class NvInferServer:
         self._interpolation = INTERPOLATIONS[pre.frame_scaling_filter]
         self._offsets = np.asarray(pre.channel_offsets or [0.0] * self.network.channels, np.float32)
         self._scale = np.float32(pre.scale_factor)
-        self._parse = PARSERS[self.config.detection.custom_parse_bbox_func]
+        detection = self.config.detection
+        self._parse = parser_for(detection.custom_parse_bbox_func) if detection is not None else None
         limit = self.backend.max_batch_size
         #: frames per request: the config's max_batch_size, capped by the model's
         self.batch_size = self.config.max_batch_size if limit <= 0 else min(limit, self.config.max_batch_size)
@@ -473,12 +493,24 @@ class NvInferServer:
                 "outputs",
                 expected="one of " + ", ".join(map(repr, backend.outputs)),
             )
+        described = ", ".join(f"{n} {list(backend.outputs[n].dims)}" for n in self.output_names)
+        if cfg.detection is None:
+            assert cfg.classification is not None
+            problem = attribute_layout_problem({n: backend.outputs[n].dims for n in self.output_names})
+            if problem:
+                raise cfg.error(
+                    f"model {cfg.backend.model_name!r} does not fit the classifier parser: {problem}",
+                    "infer_config",
+                    "postprocess",
+                    expected=ATTRIBUTE_LAYOUT,
+                    hint=f"the model's outputs: {described}",
+                )
+            return model_input
         parser = cfg.detection.custom_parse_bbox_func
         problem = layout_problem(parser, {n: backend.outputs[n].dims for n in self.output_names})
         if problem:
-            described = ", ".join(f"{n} {list(backend.outputs[n].dims)}" for n in self.output_names)
             raise cfg.error(
-                f"model {cfg.backend.model_name!r} does not fit {parser}: {problem}",
+                f"model {cfg.backend.model_name!r} does not fit {describe_parser(parser)}: {problem}",
                 "infer_config",
                 "postprocess",
                 "detection",
@@ -489,49 +521,60 @@ class NvInferServer:
         return model_input
 
     # -- per frame ---------------------------------------------------------------------------
+    #: nvinferserver rounds the scaled size down to even numbers, nvinfer does not (scale_geometry)
+    EVEN_DESTINATION: bool = True
+
+    def geometry(self, width: float, height: float, left: float = 0, top: float = 0) -> ScaleGeometry:
+        """How a frame of ``width × height`` (or a rectangle of it at ``left, top``) is scaled in."""
+        pre = self.config.preprocess
+        return scale_geometry(
+            width,
+            height,
+            self.network,
+            maintain_aspect_ratio=pre.maintain_aspect_ratio,
+            symmetric_padding=pre.symmetric_padding,
+            left=left,
+            top=top,
+            even_destination=self.EVEN_DESTINATION,
+        )
+
     def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, ScaleGeometry]:
         """One BGR uint8 frame → the network tensor for it (no batch dim) and how it was scaled."""
         if image is None or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             shape = None if image is None else (image.shape, image.dtype)
             raise ValueError(f"{self.name}: expected a BGR uint8 HxWx3 frame, got {shape}")
+        geometry = self.geometry(image.shape[1], image.shape[0])
+        return self.tensor("BGR", (image,), geometry), geometry
+
+    def tensor(self, format: str, planes: Sequence[np.ndarray], geometry: ScaleGeometry) -> np.ndarray:
+        """The network tensor (no batch dim) for the geometry's rectangle of one frame.
+
+        ``format``/``planes`` as :func:`~.network_input.scaled_pixels` takes them: the GStreamer
+        surface's frames (NV12, RGBA, …) or a BGR image. Scaling and colour conversion first (on
+        the planes, cheap), then padding and ``scale × (x − offset)`` in the network's layout.
+        """
         pre, net = self.config.preprocess, self.network
-        geometry = scale_geometry(
-            image.shape[1],
-            image.shape[0],
-            net,
-            maintain_aspect_ratio=pre.maintain_aspect_ratio,
-            symmetric_padding=pre.symmetric_padding,
-        )
-        source = image[: geometry.src_height, : geometry.src_width]
+        pixels = scaled_pixels(format, planes, geometry, pre.network_format, self._interpolation)
         if self._blob_path_ok(geometry):
-            # The common detector case (plain resize to the network size, bilinear, NCHW float):
-            # OpenCV's blobFromImage computes exactly scale * (resize(x) - offset) in one C++
-            # pass, about 4x faster than the general path below; the unit tests check equality.
+            # The common detector case (no padding, NCHW float, three channels): OpenCV's
+            # blobFromImage computes scale * (x - offset) and the transpose in one C++ pass,
+            # about 4x faster than the general path below; the unit tests check equality.
             blob = cv2.dnn.blobFromImage(
-                source,
+                pixels,
                 scalefactor=float(self._scale),
                 size=(net.width, net.height),
                 mean=tuple(float(v) for v in self._offsets),
-                swapRB=pre.network_format == "RGB",
+                swapRB=False,
                 crop=False,
             )
-            return blob[0], geometry
-        scaled = cv2.resize(
-            source, (geometry.dst_width, geometry.dst_height), interpolation=self._interpolation
-        )
-        canvas = np.zeros((net.height, net.width, 3), np.uint8)  # padding is black, before normalising
+            return blob[0]
+        canvas = np.zeros((net.height, net.width, pixels.shape[2]), np.uint8)  # black padding
         top, left = geometry.offset_top, geometry.offset_left
-        canvas[top : top + geometry.dst_height, left : left + geometry.dst_width] = scaled
-        if pre.network_format == "RGB":
-            pixels = canvas[..., ::-1]
-        elif pre.network_format == "GRAY":
-            pixels = cv2.cvtColor(canvas, cv2.COLOR_BGR2GRAY)[..., None]
-        else:
-            pixels = canvas
-        tensor = self._scale * (pixels.astype(np.float32) - self._offsets)
+        canvas[top : top + geometry.dst_height, left : left + geometry.dst_width] = pixels
+        tensor = self._scale * (canvas.astype(np.float32) - self._offsets)
         if self.model_input.tensor_order == "LINEAR":
             tensor = tensor.transpose(2, 0, 1)
-        return np.ascontiguousarray(tensor, dtype=self._dtype), geometry
+        return np.ascontiguousarray(tensor, dtype=self._dtype)
 
     def _blob_path_ok(self, geometry: ScaleGeometry) -> bool:
         """Whether :func:`cv2.dnn.blobFromImage` gives the same tensor as the general path."""
@@ -541,21 +584,46 @@ class NvInferServer:
             and geometry.dst_height == net.height
             and geometry.offset_top == 0
             and geometry.offset_left == 0
-            and self._interpolation == cv2.INTER_LINEAR
             and self.model_input.tensor_order == "LINEAR"
             and self.config.preprocess.network_format in ("RGB", "BGR")
             and self._dtype == np.float32
             and len(self._offsets) == 3
         )
 
+    def run(self, tensors: Sequence[np.ndarray]) -> list[dict[str, np.ndarray]]:
+        """Infer on tensors made by :meth:`tensor`, ``batch_size`` per request; outputs per tensor.
+
+        Each returned dict maps the requested output names to that tensor's slice of the batch
+        output (views, no copies).
+        """
+        assert self.backend is not None
+        results: list[dict[str, np.ndarray]] = []
+        for start in range(0, len(tensors), self.batch_size):
+            chunk = tensors[start : start + self.batch_size]
+            feed = {self.model_input.tensor_name: np.stack(chunk)}
+            if ORIG_TARGET_SIZES_INPUT in self.backend.inputs:
+                spec = self.backend.inputs[ORIG_TARGET_SIZES_INPUT]
+                size = [self.network.width, self.network.height]
+                feed[ORIG_TARGET_SIZES_INPUT] = np.array([size] * len(chunk), dtype=spec.dtype)
+            outputs = self.backend.infer(feed, self.output_names)
+            results.extend({n: outputs[n][i] for n in self.output_names} for i in range(len(chunk)))
+        return results
+
     def postprocess(self, outputs: Mapping[str, np.ndarray], geometry: ScaleGeometry) -> Detections:
         """One frame's output tensors → detections in muxer pixels (parse, filter, cluster, map back)."""
         det = self.config.detection
+        assert det is not None and self._parse is not None, "postprocess() is for detectors"
         parsed = self._parse(outputs, self.network, det.pre_thresholds)
         kept = filter_detections(parsed, det.pre_thresholds)
         if det.clustering == "nms":
             kept = cluster_nms(kept, det.nms_iou_threshold, det.nms_topk)
         return map_to_frame(kept, geometry)
+
+    def classify(self, outputs: Mapping[str, np.ndarray]) -> list[Attribute]:
+        """One object's output tensors → its attributes (DeepStream's softmax classifier parser)."""
+        cls = self.config.classification
+        assert cls is not None, "classify() is for classifiers"
+        return parse_attributes(outputs, cls.threshold, cls.labels)
 
     def _objects(self, detections: Detections) -> list[ObjectMeta]:
         labels = self.config.labels
@@ -577,7 +645,7 @@ class NvInferServer:
             )
         return objects
 
-    # -- the element -------------------------------------------------------------------------
+    # -- the old runtime's element -----------------------------------------------------------
     def process(self, batch: BatchMeta) -> BatchMeta:
         """Infer on every frame of ``batch`` and attach its objects; returns the same batch.
 
@@ -601,7 +669,6 @@ class NvInferServer:
         return batch
 
     def _infer_frames(self, frames: Sequence[FrameMeta]) -> None:
-        assert self.backend is not None
         tensors, geometries = [], []
         for frame in frames:
             if frame.image is None:
@@ -611,14 +678,7 @@ class NvInferServer:
             tensor, geometry = self.preprocess(frame.image)
             tensors.append(tensor)
             geometries.append(geometry)
-        feed = {self.model_input.tensor_name: np.stack(tensors)}
-        if ORIG_TARGET_SIZES_INPUT in self.backend.inputs:
-            spec = self.backend.inputs[ORIG_TARGET_SIZES_INPUT]
-            sizes = np.array([[self.network.width, self.network.height]] * len(frames), dtype=spec.dtype)
-            feed[ORIG_TARGET_SIZES_INPUT] = sizes
-        outputs = self.backend.infer(feed, self.output_names)
-        for i, (frame, geometry) in enumerate(zip(frames, geometries, strict=True)):
-            per_frame = {name: outputs[name][i] for name in self.output_names}
+        for frame, geometry, per_frame in zip(frames, geometries, self.run(tensors), strict=True):
             frame.objects.extend(self._objects(self.postprocess(per_frame, geometry)))
             if self.config.output_tensor_meta:
                 frame.user_meta.append(InferTensorMeta(self.config.unique_id, self.network, per_frame))

@@ -27,7 +27,7 @@ from typing import Any
 
 from google.protobuf import descriptor, descriptor_pb2, descriptor_pool, message_factory, text_format
 
-from fake_device.deepstream.bbox_parsers import PARSERS, NetworkInfo
+from fake_device.deepstream.bbox_parsers import BUILTIN_PARSER, PARSERS, NetworkInfo
 from fake_device.deepstream.errors import ConfigError
 
 PACKAGE = "nvdsinferserver.config"
@@ -301,6 +301,16 @@ class DetectionConfig:
 
 
 @dataclass(frozen=True)
+class ClassificationConfig:
+    """A classifier's post-processing (nvinfer ``network-type=1``): the softmax attribute parser."""
+
+    threshold: float
+    #: per output layer, the labels of its classes (the labels file's lines, split at ``;``)
+    labels: tuple[tuple[str, ...], ...] = ()
+    classifier_type: str = ""
+
+
+@dataclass(frozen=True)
 class InferServerConfig:
     """A loaded nvinferserver config: what the element needs, paths made absolute.
 
@@ -317,15 +327,17 @@ class InferServerConfig:
     preprocess: PreprocessConfig
     labelfile_path: Path | None
     labels: tuple[str, ...]
-    detection: DetectionConfig
+    detection: DetectionConfig | None  # None for a classifier
     custom_lib_path: str
-    process_mode: str  # "FULL_FRAME"
+    process_mode: str  # "FULL_FRAME" | "CLIP_OBJECTS"
     operate_on_gie_id: int
     interval: int
     output_tensor_meta: bool
     message: Any = field(repr=False, compare=False)
     lines: Mapping[FieldPath, int] = field(default_factory=dict, repr=False, compare=False)
     warnings: tuple[str, ...] = ()
+    classification: ClassificationConfig | None = None
+    operate_on_class_ids: tuple[int, ...] = ()
 
     def line_of(self, *path: str | int) -> int:
         """The line of a field path (or of its closest written parent); 0 if nothing of it is written."""
@@ -479,14 +491,18 @@ def _walk(
 # --- validation ----------------------------------------------------------------------------------
 
 
+def read_label_lines(path: Path) -> tuple[tuple[str, ...], ...]:
+    """The labels file as DeepStream reads it (parseLabelsFile): each non-empty line split at ``;``.
+
+    A detector's class N is the first label of line N; a classifier's output layer N has the
+    labels of line N, one per class.
+    """
+    return tuple(tuple(line.split(";")) for line in path.read_text(encoding="utf-8").split("\n") if line)
+
+
 def read_labels(path: Path) -> tuple[str, ...]:
-    """Labels as nvinferserver reads them (Postprocessor::parseLabelsFile): one class per non-empty
-    line; a line may hold ``;``-separated labels, and a detector uses the first."""
-    labels = []
-    for line in path.read_text(encoding="utf-8").split("\n"):
-        if line:
-            labels.append(line.split(";")[0])
-    return tuple(labels)
+    """A detector's labels: the first label of each non-empty line (:func:`read_label_lines`)."""
+    return tuple(line[0] for line in read_label_lines(path))
 
 
 class _Validator:
@@ -563,7 +579,7 @@ class _Validator:
         preprocess = self.preprocess(ic)
         labelfile, labels, detection = self.postprocess(ic)
         custom_lib = self.custom_lib(ic, detection)
-        process_mode, operate_on, interval = self.input_control()
+        process_mode, operate_on, interval, class_ids = self.input_control()
         return InferServerConfig(
             path=self.path,
             unique_id=ic.unique_id,
@@ -582,6 +598,7 @@ class _Validator:
             message=self.m,
             lines=dict(self.lines),
             warnings=tuple(self.warnings),
+            operate_on_class_ids=class_ids,
         )
 
     def backend(self, ic: Any) -> BackendConfig:
@@ -792,14 +809,7 @@ class _Validator:
                 )
             thresholds[class_id] = params.pre_threshold
         func = det.custom_parse_bbox_func
-        if not func:
-            raise self.fail(
-                "detection.custom_parse_bbox_func is not set; DeepStream's built-in DetectNet_v2 parser "
-                "is not emulated",
-                *dat,
-                expected="custom_parse_bbox_func: one of " + ", ".join(PARSERS),
-            )
-        if func not in PARSERS:
+        if func and func not in PARSERS:
             raise self.fail(
                 f"unknown custom_parse_bbox_func {func!r}",
                 *dat,
@@ -810,6 +820,8 @@ class _Validator:
 
     def custom_lib(self, ic: Any, detection: DetectionConfig) -> str:
         lib = ic.custom_lib.path if ic.HasField("custom_lib") else ""
+        if not lib and detection.custom_parse_bbox_func == BUILTIN_PARSER:
+            return ""  # the built-in DetectNet_v2 parser needs no library
         if not lib:
             raise self.fail(
                 f"custom_parse_bbox_func {detection.custom_parse_bbox_func!r} is set but there is no "
@@ -828,20 +840,14 @@ class _Validator:
             self.warn(f"custom_lib {resolved} does not exist here; the emulation does not load it")
         return str(resolved)
 
-    def input_control(self) -> tuple[str, int, int]:
+    def input_control(self) -> tuple[str, int, int, tuple[int, ...]]:
         control = self.m.input_control
         mode = control.process_mode
         if mode == 0:
             control.process_mode = 1
             self.warn("Updated process_mode to FULL_FRAME in config")
-        elif mode == 2:
-            raise self.fail(
-                "PROCESS_MODE_CLIP_OBJECTS (secondary inference on objects) is not emulated",
-                "input_control",
-                "process_mode",
-                expected="PROCESS_MODE_FULL_FRAME",
-            )
-        return "FULL_FRAME", control.operate_on_gie_id, control.interval
+        name = "CLIP_OBJECTS" if control.process_mode == 2 else "FULL_FRAME"
+        return name, control.operate_on_gie_id, control.interval, tuple(control.operate_on_class_ids)
 
 
 # --- checks against the served model -------------------------------------------------------------

@@ -46,6 +46,9 @@ class NvInfer(NvInferServer):
     nvinferserver equivalent.
     """
 
+    #: get_converted_buffer truncates the scaled size but does not round it to even numbers
+    EVEN_DESTINATION = False
+
     def __init__(
         self,
         config: NvInferConfig | str | Path,
@@ -90,6 +93,7 @@ class NvInfer(NvInferServer):
         nvinferserver), cluster per class (:meth:`cluster`), map back to the frame, then apply
         the element's filters (:meth:`attach_filter`).
         """
+        assert self.config.detection is not None, "postprocess() is for detectors"
         thresholds = self.config.detection.pre_thresholds
         parsed = self._parse(outputs, self.network, thresholds)
         clustered = self.cluster(filter_detections(parsed, thresholds))

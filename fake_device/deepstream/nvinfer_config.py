@@ -16,10 +16,11 @@ frame. What nvinferserver's config cannot hold — nvinfer's per-class NMS IoU, 
 threshold and top-k, and the element's size/ROI filters — stays in :attr:`NvInferConfig.class_attrs`
 and is applied by :class:`~.nvinfer.NvInfer`.
 
-Keys DeepStream knows but the emulation cannot reproduce (Caffe/UFF/TAO models, mean images,
-classifiers, segmentation, DBSCAN and OpenCV clustering) fail with "not emulated"; keys that only
-tune TensorRT or the GPU (workspace-size, DLA, FP16/INT8) are accepted and recorded in
-:attr:`NvInferConfig.warnings`.
+Detectors (primary on frames, or secondary on objects) and classifiers (secondary on objects, or
+on full frames) are emulated. Keys DeepStream knows but the emulation cannot reproduce
+(Caffe/UFF/TAO models, mean images, segmentation, custom classifier parsers, DBSCAN and OpenCV
+clustering) fail with "not emulated"; keys that only tune TensorRT or the GPU (workspace-size,
+DLA, FP16/INT8) are accepted and recorded in :attr:`NvInferConfig.warnings`.
 """
 
 from __future__ import annotations
@@ -33,16 +34,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fake_device.deepstream.bbox_parsers import ORIG_TARGET_SIZES_INPUT, PARSERS
+from fake_device.deepstream.bbox_parsers import BUILTIN_PARSER, ORIG_TARGET_SIZES_INPUT, PARSERS
 from fake_device.deepstream.errors import ConfigError
 from fake_device.deepstream.inferserver_config import (
     SCALING_FILTERS,
     BackendConfig,
+    ClassificationConfig,
     DetectionConfig,
     FieldPath,
     InferServerConfig,
     PreprocessConfig,
-    read_labels,
+    read_label_lines,
 )
 from fake_device.deepstream.msgconv import KeyFile, KeyFileEntry, KeyFileGroup, did_you_mean
 
@@ -132,7 +134,6 @@ _PROPERTY_KEYS: dict[str, str] = {
     "classifier-async-mode": "bool",
     "classifier-type": "string",
     "classifier-threshold": "double",
-    "parse-classifier-func-name": "string",
     "segmentation-threshold": "double",
     "segmentation-output-order": "int",
 }
@@ -148,17 +149,6 @@ _NO_EFFECT: dict[str, str] = {
     "layer-device-precision": "it is a TensorRT engine build option",
     "int8-calib-file": "the model runs in FP32 (no INT8 calibration)",
     "engine-create-func-name": "the custom library's engine builder is not called; onnx-file runs as is",
-    "secondary-reinfer-interval": "it applies to secondary inference (process-mode=2)",
-    "input-object-min-width": "it applies to secondary inference (process-mode=2)",
-    "input-object-min-height": "it applies to secondary inference (process-mode=2)",
-    "input-object-max-width": "it applies to secondary inference (process-mode=2)",
-    "input-object-max-height": "it applies to secondary inference (process-mode=2)",
-    "operate-on-gie-id": "it applies to secondary inference (process-mode=2)",
-    "operate-on-class-ids": "it applies to secondary inference (process-mode=2)",
-    "classifier-async-mode": "it applies to classifiers (network-type=1)",
-    "classifier-type": "it applies to classifiers (network-type=1)",
-    "classifier-threshold": "it applies to classifiers (network-type=1)",
-    "parse-classifier-func-name": "it applies to classifiers (network-type=1)",
     "segmentation-threshold": "it applies to segmentation (network-type=2)",
     "segmentation-output-order": "it applies to segmentation (network-type=2)",
 }
@@ -178,6 +168,7 @@ NOT_EMULATED: dict[str, str] = {
     "input-tensor-from-meta": "tensors prepared by nvdspreprocess",
     "custom-network-config": "networks built by the custom library, e.g. from Darknet cfg files",
     "parse-bbox-instance-mask-func-name": "instance segmentation",
+    "parse-classifier-func-name": "custom classifier parsers (the built-in softmax parser is emulated)",
     "output-instance-mask": "instance segmentation",
 }
 
@@ -201,6 +192,12 @@ _CLASS_KEYS: dict[str, tuple[str, str]] = {
     "border-color": ("double_list", "border_color"),
     "bg-color": ("double_list", "bg_color"),
 }
+
+#: DEFAULT_REINFER_INTERVAL: a tracked object is classified once unless secondary-reinfer-interval is set
+DEFAULT_REINFER_INTERVAL = 2**31 - 1
+#: the smallest object a secondary element crops on a Jetson, where scaling runs on the VIC
+#: (gst_nvinfer_start raises input-object-min-width/height to 16 with compute hw Default or VIC)
+JETSON_MIN_INPUT_OBJECT = 16
 
 _INT = re.compile(r"[ \t\n\r\f\v]*[+-]?\d+[ \t\n\r\f\v]*")
 _INT_LIMIT = 2**31 - 1
@@ -277,8 +274,32 @@ class NvInferConfig:
     operate_on_gie_id: int = -1
     operate_on_class_ids: tuple[int, ...] = ()
     filter_out_class_ids: tuple[int, ...] = ()
+    #: the labels file's lines split at ';' (a classifier's labels per output layer)
+    label_lines: tuple[tuple[str, ...], ...] = ()
+    classifier_threshold: float = 0.0
+    classifier_async_mode: bool = False
+    classifier_type: str = ""
+    secondary_reinfer_interval: int = DEFAULT_REINFER_INTERVAL
+    input_object_min_width: int = 0
+    input_object_min_height: int = 0
+    input_object_max_width: int = 0  # 0: no limit
+    input_object_max_height: int = 0
     lines: Mapping[tuple[str, str], int] = field(default_factory=dict, repr=False, compare=False)
     warnings: tuple[str, ...] = ()
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.network_type == 1
+
+    @property
+    def min_input_object_size(self) -> tuple[int, int]:
+        """The smallest object (width, height) a secondary element infers on, as on a Jetson.
+
+        gst_nvinfer_start raises input-object-min-width/height to 1, and on a Jetson (nvgpu
+        driver) to 16 when scaling runs on the VIC (scaling-compute-hw 0, the default, or 2).
+        """
+        floor = 1 if self.scaling_compute_hw == 1 else JETSON_MIN_INPUT_OBJECT
+        return max(floor, self.input_object_min_width), max(floor, self.input_object_min_height)
 
     def line_of(self, key: str = "", group: str = PROPERTY) -> int:
         """The line of ``key`` in ``group``, else the group's header, else 0."""
@@ -417,14 +438,20 @@ class NvInferConfig:
             scale_factor=self.net_scale_factor,
             channel_offsets=self.offsets,
         )
-        detection = DetectionConfig(
-            num_detected_classes=self.num_detected_classes,
-            pre_thresholds=tuple(a.pre_cluster_threshold for a in self.class_attrs),
-            custom_parse_bbox_func=self.parse_bbox_func_name,
-            clustering="nms" if self.cluster_mode == CLUSTER_NMS else "none",
-            nms_iou_threshold=next(iter(iou)) if len(iou) == 1 else 0.0,
-            nms_topk=0,
-        )
+        detection, classification = None, None
+        if self.is_classifier:
+            classification = ClassificationConfig(
+                self.classifier_threshold, self.label_lines, self.classifier_type
+            )
+        else:
+            detection = DetectionConfig(
+                num_detected_classes=self.num_detected_classes,
+                pre_thresholds=tuple(a.pre_cluster_threshold for a in self.class_attrs),
+                custom_parse_bbox_func=self.parse_bbox_func_name,
+                clustering="nms" if self.cluster_mode == CLUSTER_NMS else "none",
+                nms_iou_threshold=next(iter(iou)) if len(iou) == 1 else 0.0,
+                nms_topk=0,
+            )
         return InferServerConfig(
             path=self.path,
             unique_id=self.unique_id,
@@ -436,13 +463,15 @@ class NvInferConfig:
             labels=self.labels,
             detection=detection,
             custom_lib_path=self.custom_lib_path,
-            process_mode="FULL_FRAME",
+            process_mode="CLIP_OBJECTS" if self.process_mode == 2 else "FULL_FRAME",
             operate_on_gie_id=self.operate_on_gie_id,
             interval=self.interval,
             output_tensor_meta=self.output_tensor_meta,
             message=None,  # no protobuf behind it
             lines=self._inferserver_lines(),
             warnings=self.warnings,
+            classification=classification,
+            operate_on_class_ids=self.operate_on_class_ids,
         )
 
     def _inferserver_lines(self) -> dict[FieldPath, int]:
@@ -594,7 +623,11 @@ class _Loader:
         values, entries = self.read_property(prop)
         fields = self.property_fields(prop, values, entries)
         fields["class_attrs"] = self.class_attrs(fields["num_detected_classes"])
-        fields.update(self.files(prop, values, entries, fields["num_detected_classes"]))
+        fields.update(
+            self.files(
+                prop, values, entries, fields["num_detected_classes"], fields.get("network_type", 0) == 1
+            )
+        )
         return NvInferConfig(path=self.path, lines=dict(self.lines), warnings=tuple(self.warnings), **fields)
 
     def check_groups(self) -> None:
@@ -683,23 +716,29 @@ class _Loader:
         if network_type is not None:
             entry = entries.get("network-type") or entries["is-classifier"]
             self.choice(entry, network_type, NETWORK_TYPES)
-            if network_type != 0:
+            if network_type not in (0, 1):
                 raise self.fail(
                     f"network-type={network_type} ({NETWORK_TYPES[network_type]}) is not emulated",
                     entry,
-                    hint="the emulation runs detectors: network-type=0",
+                    hint="the emulation runs detectors (network-type=0) and classifiers (network-type=1)",
                 )
+            out["network_type"] = network_type
+        classifier = network_type == 1
         if (process_mode := get("process-mode")) is not None:
-            self.choice(entries["process-mode"], process_mode, PROCESS_MODES)
-            if process_mode != 1:
-                raise self.fail(
-                    f"process-mode={process_mode} ({PROCESS_MODES[process_mode]}) is not emulated",
-                    entries["process-mode"],
-                    hint="the emulation runs primary detectors: process-mode=1",
-                )
+            out["process_mode"] = self.choice(entries["process-mode"], process_mode, PROCESS_MODES)
         if (interval := get("interval")) is not None:
             self.at_least(entries["interval"], interval, 0)
             out["interval"] = interval
+            if out.get("process_mode") == 2:
+                self.warn(
+                    "interval has no effect in secondary mode (process-mode=2)", entries["interval"].line
+                )
+        out.update(self.secondary(values, entries, classifier))
+
+        if classifier:
+            n = get("num-detected-classes")
+            out["num_detected_classes"] = n if n is not None and n > 0 else 0
+            return self.preprocessing(values, entries, out)
 
         # clustering: nvinfer's default is 0 (groupRectangles); enable-dbscan is the legacy switch
         cluster, cluster_entry = get("cluster-mode"), entries.get("cluster-mode")
@@ -741,8 +780,13 @@ class _Loader:
                 expected="num-detected-classes=N with N > 0 (a detector's class count)",
             )
         out["num_detected_classes"] = n
+        return self.preprocessing(values, entries, out)
 
-        # preprocessing
+    def preprocessing(
+        self, values: dict[str, Any], entries: dict[str, KeyFileEntry], out: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The keys of the network input, the engine and the element's outputs."""
+        get = values.get
         if (scale := get("net-scale-factor")) is not None:
             if not math.isfinite(scale):
                 raise self.fail("net-scale-factor is not a finite number", entries["net-scale-factor"])
@@ -808,6 +852,32 @@ class _Loader:
             out["engine_create_func_name"] = values["engine-create-func-name"]
         return out
 
+    def secondary(
+        self, values: dict[str, Any], entries: dict[str, KeyFileEntry], classifier: bool
+    ) -> dict[str, Any]:
+        """The keys of secondary inference (which objects, how often) and of classifiers."""
+        out: dict[str, Any] = {}
+        get = values.get
+        for key in ("input-object-min-width", "input-object-min-height", "input-object-max-width",
+                    "input-object-max-height", "secondary-reinfer-interval"):  # fmt: skip
+            if (value := get(key)) is not None:
+                self.at_least(entries[key], value, 0)
+                out[key.replace("-", "_")] = value
+        if (threshold := get("classifier-threshold")) is not None:
+            self.at_least(entries["classifier-threshold"], threshold, 0)
+            out["classifier_threshold"] = threshold
+        if "classifier-async-mode" in values:
+            out["classifier_async_mode"] = values["classifier-async-mode"]
+        if "classifier-type" in values:
+            out["classifier_type"] = values["classifier-type"]
+        if not classifier:
+            for key in ("classifier-threshold", "classifier-async-mode", "classifier-type"):
+                if key in entries:
+                    self.warn(
+                        f"{key} has no effect: this is not a classifier (network-type=1)", entries[key].line
+                    )
+        return out
+
     def class_attrs(self, n: int) -> tuple[ClassAttrs, ...]:
         """[class-attrs-all] for every class, then each [class-attrs-N] on top of its class's values."""
         base = ClassAttrs()
@@ -863,7 +933,12 @@ class _Loader:
         return dataclasses.replace(base, **changes)
 
     def files(
-        self, group: KeyFileGroup, values: dict[str, Any], entries: dict[str, KeyFileEntry], n: int
+        self,
+        group: KeyFileGroup,
+        values: dict[str, Any],
+        entries: dict[str, KeyFileEntry],
+        n: int,
+        classifier: bool,
     ) -> dict[str, Any]:
         """The model, the engine, the labels and the parser: what NvDsInferContextImpl loads at start."""
         out: dict[str, Any] = {}
@@ -910,10 +985,12 @@ class _Loader:
                     hint="relative paths are relative to the config file's folder, as in DeepStream",
                 )
             try:
-                labels = read_labels(path)
+                lines = read_label_lines(path)
             except (OSError, UnicodeDecodeError) as err:
                 raise self.fail(f"cannot read labels file {path}: {err}", entry) from err
-            if len(labels) != n:
+            labels = tuple(line[0] for line in lines)
+            out["label_lines"] = lines
+            if not classifier and len(labels) != n:
                 raise self.fail(
                     f"labels file {path} has {len(labels)} labels but num-detected-classes is {n}",
                     entries["num-detected-classes"],
@@ -921,36 +998,39 @@ class _Loader:
                 )
             out["labelfile_path"], out["labels"] = path, labels
 
-        func = values.get("parse-bbox-func-name")
-        if not func:
-            raise self.fail(
-                "parse-bbox-func-name is not set; DeepStream's built-in parsers (ResNet/DetectNet_v2 "
-                "output-blob-names) are not emulated",
-                entries.get("parse-bbox-func-name") or group,
-                expected="parse-bbox-func-name=one of " + ", ".join(PARSERS),
+        func = values.get("parse-bbox-func-name") or BUILTIN_PARSER
+        lib = values.get("custom-lib-path")
+        if classifier and func != BUILTIN_PARSER:
+            self.warn(
+                "parse-bbox-func-name has no effect: this is a classifier",
+                entries["parse-bbox-func-name"].line,
             )
-        if func not in PARSERS:
+            func = BUILTIN_PARSER
+        if func != BUILTIN_PARSER and func not in PARSERS:
             raise self.fail(
                 f"unknown parse-bbox-func-name {func!r}",
                 entries["parse-bbox-func-name"],
-                hint="the emulation knows: " + ", ".join(PARSERS),
+                hint="the emulation knows: "
+                + ", ".join(PARSERS)
+                + " (or none: the built-in DetectNet_v2 parser)",
             )
         out["parse_bbox_func_name"] = func
-        lib = values.get("custom-lib-path")
-        if not lib:
+        out["custom_lib_path"] = ""
+        if func != BUILTIN_PARSER and not lib:
             raise self.fail(
                 f"parse-bbox-func-name={func} is set but there is no custom-lib-path",
                 entries["parse-bbox-func-name"],
                 hint="add custom-lib-path=.../libnvdsinfer_custom_impl_Yolo.so (the emulation does not load "
                 "it, DeepStream does)",
             )
-        lib_path = self.resolve(lib)
-        if not lib_path.exists():
-            self.warn(
-                f"custom-lib-path {lib_path} does not exist here; the emulation does not load it",
-                entries["custom-lib-path"].line,
-            )
-        out["custom_lib_path"] = str(lib_path)
+        if lib:
+            lib_path = self.resolve(lib)
+            if not lib_path.exists():
+                self.warn(
+                    f"custom-lib-path {lib_path} does not exist here; the emulation does not load it",
+                    entries["custom-lib-path"].line,
+                )
+            out["custom_lib_path"] = str(lib_path)
         return out
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from fake_device.deepstream.bbox_parsers import (
+    BUILTIN_PARSER,
     PARSERS,
     Detections,
     LayoutError,
@@ -14,6 +15,7 @@ from fake_device.deepstream.bbox_parsers import (
     filter_detections,
     layout_problem,
     map_to_frame,
+    parse_detectnet,
     parse_rtdetr,
     parse_rtdetr_ultralytics,
     parse_yolo,
@@ -258,3 +260,77 @@ def test_boxes_in_the_padding_are_not_clipped_to_the_frame() -> None:
     back = map_to_frame(parse_yolo(yolo_rows((0, 350, 100, 400, 0.9, 0)), NET, THRESHOLDS), g)
     assert back.boxes[0].tolist() == pytest.approx([0, 700, 200, 100])
     assert back.boxes[0, 1] + back.boxes[0, 3] > 720
+
+
+def test_an_objects_crop_rounds_its_corner_up_and_its_size_down() -> None:
+    """get_converted_buffer / resizeBatch: corner up to even, size down to even; nvinfer keeps odd sizes."""
+    net = NetworkInfo(224, 224, 3)
+    g = scale_geometry(
+        101.7, 60.2, net, maintain_aspect_ratio=True, symmetric_padding=False, left=33.4, top=9.9
+    )
+    assert (g.src_left, g.src_top, g.src_width, g.src_height) == (34, 10, 100, 60)
+    assert (g.dst_width, g.dst_height) == (224, 134)  # 224 * 60 / 100 = 134.4
+    odd = scale_geometry(
+        100, 62, net, maintain_aspect_ratio=True, symmetric_padding=False, even_destination=False
+    )
+    assert (odd.dst_width, odd.dst_height) == (224, 138)  # 138.88 truncated, not rounded to even
+    assert scale_geometry(100, 62, net, maintain_aspect_ratio=True, symmetric_padding=False).dst_height == 138
+    odd = scale_geometry(
+        100, 66, net, maintain_aspect_ratio=True, symmetric_padding=False, even_destination=False
+    )
+    assert odd.dst_height == 147
+    with pytest.raises(ValueError, match="too small"):
+        scale_geometry(1.9, 40, net, maintain_aspect_ratio=False, symmetric_padding=False, left=10, top=10)
+
+
+# --- the built-in DetectNet_v2 parser ------------------------------------------------------------
+
+
+def detectnet(classes: int = 2, grid: tuple[int, int] = (4, 6)) -> dict[str, np.ndarray]:
+    h, w = grid
+    return {
+        "output_bbox/BiasAdd": np.zeros((4 * classes, h, w), np.float32),
+        "output_cov/Sigmoid": np.zeros((classes, h, w), np.float32),
+    }
+
+
+def test_detectnet_cells_become_boxes_around_their_centres() -> None:
+    """A cell's box is (centre - x1 offset, centre + x2 offset) × 35, the centre being (i*stride+0.5)/35."""
+    net = NetworkInfo(96, 64, 3)  # a 4×6 grid: stride 16
+    out = detectnet()
+    cov, bbox = out["output_cov/Sigmoid"], out["output_bbox/BiasAdd"]
+    cov[1, 2, 3] = 0.8  # class 1, row 2, column 3: centre (48.5, 32.5) / 35
+    bbox[4:8, 2, 3] = [10 / 35, 5 / 35, 20 / 35, 6 / 35]  # x1, y1, x2, y2 offsets for class 1
+    cov[0, 0, 0] = 0.29  # under class 0's threshold
+    cov[0, 3, 5] = 0.3  # equal to it: kept
+    got = parse_detectnet(out, net, [0.3, 0.5])
+    assert got.class_ids.tolist() == [0, 1]
+    assert got.scores.tolist() == pytest.approx([0.3, 0.8])
+    # class 1: x1 = 48.5 - 10, y1 = 32.5 - 5, x2 = 48.5 + 20, y2 = 32.5 + 6
+    np.testing.assert_allclose(got.boxes[1], [38.5, 27.5, 30.0, 11.0], atol=1e-4)
+    # class 0 cell (3, 5) with zero offsets is a box of the centre point only
+    np.testing.assert_allclose(got.boxes[0], [80.5, 48.5, 0.0, 0.0], atol=1e-4)
+
+
+def test_detectnet_clips_to_the_network_and_drops_crossed_corners() -> None:
+    net = NetworkInfo(96, 64, 3)
+    out = detectnet(classes=1)
+    cov, bbox = out["output_cov/Sigmoid"], out["output_bbox/BiasAdd"]
+    cov[0, 0, 0] = cov[0, 3, 5] = cov[0, 1, 1] = 0.9
+    bbox[:, 0, 0] = [5, 5, -0.1, -0.1]  # x1, y1 at -175: clipped to 0; x2, y2 below 0 too: a 0×0 box
+    bbox[:, 3, 5] = [0, 0, 5, 5]  # x2, y2 far beyond the network: width - 1, height - 1
+    bbox[:, 1, 1] = [-2, 0, 0, 0]  # x1 = (0.47 + 2) * 35 > x2 = 0.47 * 35: crossed, dropped
+    got = parse_detectnet(out, net, [0.5])
+    assert len(got) == 2
+    np.testing.assert_allclose(got.boxes[0], [0, 0, 0, 0], atol=1e-4)
+    np.testing.assert_allclose(got.boxes[1], [80.5, 48.5, 95 - 80.5, 63 - 48.5], atol=1e-4)
+
+
+def test_detectnet_layout_problems() -> None:
+    assert (
+        layout_problem(BUILTIN_PARSER, {"output_bbox/BiasAdd": (8, 4, 6), "output_cov/Sigmoid": (2, 4, 6)})
+        is None
+    )
+    assert "no output name contains 'cov'" in str(layout_problem(BUILTIN_PARSER, {"output": (300, 6)}))
+    problem = layout_problem(BUILTIN_PARSER, {"bbox": (4, 4, 6), "cov": (2, 4, 6)})
+    assert problem is not None and "expected [8, 4, 6]" in problem

@@ -329,10 +329,21 @@ def test_per_class_key_out_of_range(app_dir: Path) -> None:
     assert "per_class_params key 4" in str(err)
 
 
-def test_secondary_mode_is_not_emulated(app_dir: Path) -> None:
+def test_secondary_mode_on_objects(app_dir: Path) -> None:
     text = edited("PROCESS_MODE_FULL_FRAME", "PROCESS_MODE_CLIP_OBJECTS")
-    err = error(app_dir, text)
-    assert err.line == line_of(text, "PROCESS_MODE_CLIP_OBJECTS")
+    text = text.replace("operate_on_gie_id: -1", "operate_on_gie_id: 1\n  operate_on_class_ids: [0, 2]")
+    config = load_inferserver_config(write(app_dir, text))
+    assert (config.process_mode, config.operate_on_gie_id) == ("CLIP_OBJECTS", 1)
+    assert config.operate_on_class_ids == (0, 2)
+
+
+def test_builtin_detectnet_parser_needs_no_library(app_dir: Path) -> None:
+    text = edited('custom_parse_bbox_func: "NvDsInferParseYolo"', "")
+    start = text.index("  custom_lib {")
+    text = text[:start] + text[text.index("}", start) + 1 :]
+    config = load_inferserver_config(write(app_dir, text))
+    assert config.detection is not None and config.detection.custom_parse_bbox_func == ""
+    assert config.custom_lib_path == ""
 
 
 def test_unique_id_required(app_dir: Path) -> None:

@@ -9,15 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from fake_device.deepstream.bbox_parsers import PARSERS
+from fake_device.deepstream.bbox_parsers import BUILTIN_PARSER, PARSERS
 from fake_device.deepstream.errors import ConfigError
 from fake_device.deepstream.inferserver_config import load_inferserver_config
+from fake_device.deepstream.msgconv import KeyFile
 from fake_device.deepstream.nvinfer_config import (
     CLUSTER_NMS,
     CLUSTER_NONE,
     ClassAttrs,
     NvInferConfig,
     load_nvinfer_config,
+    parse_nvinfer_config,
 )
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -365,14 +367,56 @@ def test_unknown_parser_lists_the_known_ones(app_dir: Path) -> None:
     assert_at(
         err, app_dir, text, "parse-bbox-func-name=", "unknown parse-bbox-func-name 'NvDsInferParseYoloV8'"
     )
-    assert err.hint == "the emulation knows: " + ", ".join(PARSERS)
+    assert (
+        err.hint
+        == "the emulation knows: " + ", ".join(PARSERS) + " (or none: the built-in DetectNet_v2 parser)"
+    )
 
 
-def test_parser_is_required(app_dir: Path) -> None:
-    text = edited(("parse-bbox-func-name=NvDsInferParseYolo\n", ""))
-    err = error(app_dir, text)
-    assert_at(err, app_dir, text, "[property]", "parse-bbox-func-name is not set")
-    assert "NvDsInferParseYolo" in err.message  # the known parsers are listed
+def test_no_parser_is_the_builtin_detectnet_parser(app_dir: Path) -> None:
+    """Without parse-bbox-func-name nvinfer parses DetectNet_v2 grids itself: no library needed."""
+    text = edited(
+        ("parse-bbox-func-name=NvDsInferParseYolo\n", ""), ("custom-lib-path=", "#custom-lib-path=")
+    )
+    config = parse_nvinfer_config(KeyFile.parse(text, app_dir / "c.txt"), app_dir / "c.txt")
+    assert (config.parse_bbox_func_name, config.custom_lib_path) == (BUILTIN_PARSER, "")
+    converted = config.to_inferserver_config()
+    assert converted.detection is not None and converted.detection.custom_parse_bbox_func == BUILTIN_PARSER
+
+
+def test_secondary_classifier(app_dir: Path) -> None:
+    """deepstream-test2's sgie keys: a classifier on the objects of GIE 1's class 0, labels per layer."""
+    (app_dir / "labels_make.txt").write_text("acura;audi;bmw\n", encoding="utf-8")
+    text = edited(
+        ("process-mode=1", "process-mode=2"),
+        ("network-type=0", "is-classifier=1"),
+        ("labelfile-path=models/rtdetr/labels.txt", "labelfile-path=labels_make.txt"),
+        (
+            "gpu-id=0",
+            "gpu-id=0\noperate-on-gie-id=1\noperate-on-class-ids=0\nclassifier-threshold=0.51\n"
+            "classifier-async-mode=1\ninput-object-min-width=64\ninput-object-min-height=20\n"
+            "secondary-reinfer-interval=15\nclassifier-type=vehiclemake",
+        ),
+    )
+    config = parse_nvinfer_config(KeyFile.parse(text, app_dir / "c.txt"), app_dir / "c.txt")
+    assert config.is_classifier and config.process_mode == 2
+    assert (config.operate_on_gie_id, config.operate_on_class_ids) == (1, (0,))
+    assert (config.classifier_threshold, config.classifier_async_mode, config.classifier_type) == (
+        0.51,
+        True,
+        "vehiclemake",
+    )
+    assert config.secondary_reinfer_interval == 15
+    assert config.min_input_object_size == (64, 20)
+    assert dataclasses.replace(config, input_object_min_height=0).min_input_object_size == (
+        64,
+        16,
+    )  # VIC floor
+    assert config.label_lines == (("acura", "audi", "bmw"),)
+    converted = config.to_inferserver_config()
+    assert converted.detection is None and converted.process_mode == "CLIP_OBJECTS"
+    assert converted.classification is not None
+    assert converted.classification.labels == (("acura", "audi", "bmw"),)
 
 
 def test_parser_needs_the_custom_library(app_dir: Path) -> None:
@@ -420,8 +464,14 @@ def test_enable_dbscan_is_dbscan(app_dir: Path) -> None:
         ("cluster-mode=4", "cluster-mode=7", "invalid cluster-mode=7"),
         ("network-mode=2", "network-mode=5", "invalid network-mode=5"),
         ("model-color-format=0", "model-color-format=3", "invalid model-color-format=3"),
-        ("network-type=0", "network-type=1", "network-type=1 (classifier) is not emulated"),
-        ("process-mode=1", "process-mode=2", "process-mode=2 (secondary, on objects) is not emulated"),
+        ("network-type=0", "network-type=2", "network-type=2 (segmentation) is not emulated"),
+        ("process-mode=1", "process-mode=3", "invalid process-mode=3"),
+        ("gpu-id=0", "gpu-id=0\ninput-object-min-width=-1", "input-object-min-width=-1 is out of range"),
+        (
+            "gpu-id=0",
+            "gpu-id=0\nparse-classifier-func-name=f",
+            "parse-classifier-func-name is valid in DeepStream",
+        ),
         ("batch-size=1", "batch-size=0", "batch-size=0 is out of range"),
         ("gie-unique-id=1", "gie-unique-id=0", "gie-unique-id=0 should be > 0"),
         ("interval=0", "interval=-1", "interval=-1 is out of range"),
