@@ -234,7 +234,13 @@ class _FfmpegChild:
 
 
 def _rtp_url(mount: Mount) -> str:
-    return f"rtp://{LOOPBACK}:{mount.rtp_port}?rtcpport={mount.rtcp_port}&pkt_size={_RTP_PACKET_SIZE}"
+    """Where ffmpeg sends RTP/RTCP: the mount's loopback ports. ``localaddr`` binds ffmpeg's own
+    RTP and RTCP sockets to loopback too; without it ffmpeg binds them to 0.0.0.0, open to the
+    network (the mount only listens on loopback, so nothing else needs to reach them)."""
+    return (
+        f"rtp://{LOOPBACK}:{mount.rtp_port}?rtcpport={mount.rtcp_port}&localaddr={LOOPBACK}"
+        f"&pkt_size={_RTP_PACKET_SIZE}"
+    )
 
 
 def _x264_args(*, keyframe_every_s: float | None, gop: int | None, bitrate_kbps: int) -> list[str]:

@@ -322,6 +322,32 @@ def test_rtsp_sink_stream_reads_back_in_opencv(transport: str, world_frames: lis
     assert port_is_free(sink.port)
 
 
+def udp_addresses(pid: int) -> list[str]:
+    """``ip:port`` of every UDP socket process ``pid`` has open (psutil reads /proc/net/udp*)."""
+    return [f"{c.laddr.ip}:{c.laddr.port}" for c in psutil.Process(pid).net_connections(kind="udp")]
+
+
+def test_ffmpeg_binds_its_rtp_sockets_to_loopback(world_frames: list[np.ndarray], world_video: Path) -> None:
+    """ffmpeg's own RTP and RTCP sockets (the udpsink side, sending to the mount) are bound to
+    127.0.0.1 like every other server, not to 0.0.0.0 where the network could reach them."""
+    sink = make_sink("rtsp", port=0, fps=FPS, width=W, height=H)
+    assert isinstance(sink, RtspSink)
+    publisher = RtspFilePublisher(world_video, port=0, mount="/cam")  # returns once it streams
+    try:
+        with Feeder(sink, world_frames):
+            deadline = time.monotonic() + 15  # ffmpeg opens its output after the first frame
+            while len(udp_addresses(sink.encoder_pid)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            encoder = udp_addresses(sink.encoder_pid)
+        camera = udp_addresses(publisher.pid)  # type: ignore[arg-type]
+    finally:
+        publisher.close()
+        sink.close()
+    for sockets in (encoder, camera):
+        assert len(sockets) == 2, sockets  # RTP and RTCP
+        assert all(address.startswith("127.0.0.1:") for address in sockets), sockets
+
+
 def test_udp_transport_with_the_ffmpeg_client(world_frames: list[np.ndarray]) -> None:
     with RtspSink(port=0, mount="/udp", fps=FPS, width=W, height=H) as sink, Feeder(sink, world_frames):
         result = subprocess.run(
