@@ -71,6 +71,8 @@ __all__ = ["NUCLEUS_VERSION", "CoreDevice", "DeploymentResult"]
 #: the nucleus version the simulator reports (ggcVersion in fleet status)
 NUCLEUS_VERSION = "2.14.0"
 SERVICE_POLL_SECONDS = 1.0
+#: the longest wait between two job polls while the endpoint does not answer
+POLL_BACKOFF_MAX_S = 8.0
 LOGGER = "com.aws.greengrass.deployment.DeploymentService"
 MERGER = "com.aws.greengrass.deployment.DeploymentConfigMerger"
 
@@ -166,6 +168,7 @@ class CoreDevice:
         echo: Callable[[str], None] | None = None,
         extra_environment: Mapping[str, str] | None = None,
         artifact_options: Mapping[str, Any] | None = None,
+        give_up_after: float | None = None,
     ) -> None:
         self.paths = NucleusPaths(Path(root))
         self.thing_name = thing_name
@@ -173,6 +176,7 @@ class CoreDevice:
         self.profile = load_profile(profile) if isinstance(profile, str) else profile
         self.platform = current_platform(self.profile.platform, platform_override)
         self.poll_interval = poll_interval
+        self.give_up_after = give_up_after
         self.component_user = component_user
         self.extra_environment = dict(extra_environment or {})
         self.artifact_options = dict(artifact_options or {})
@@ -191,6 +195,7 @@ class CoreDevice:
         self._last_deployment: dict[str, Any] | None = None
         self._config_lock = threading.RLock()
         self.ipc = IpcService(self, self.paths.root / "ipc.socket")
+        self._cloud_gone = False
 
     # -- clients ---------------------------------------------------------------------------------
     def client(self, service: str) -> Any:
@@ -351,8 +356,14 @@ class CoreDevice:
                 iot.create_thing_group(thingGroupName=group)
             iot.add_thing_to_thing_group(thingGroupName=group, thingName=self.thing_name)
 
-    def request_stop(self) -> None:
-        """Ask :meth:`run` to return (safe from a signal handler); :meth:`stop` does the rest."""
+    def request_stop(self, *, cloud_gone: bool = False) -> None:
+        """Ask :meth:`run` to return (safe from a signal handler); :meth:`stop` does the rest.
+
+        ``cloud_gone``: the harness that ran the AWS endpoint died, so the shutdown does not try
+        to report anything (each attempt would only wait out botocore's retries).
+        """
+        if cloud_gone:
+            self._cloud_gone = True
         self._stop.set()
 
     def stop(self) -> None:
@@ -388,13 +399,49 @@ class CoreDevice:
         return order
 
     def run(self) -> None:
-        """Poll for deployments until :meth:`stop` (or a signal handler) sets the stop flag."""
+        """Poll for deployments until :meth:`stop` (or a signal handler) sets the stop flag.
+
+        A poll that fails (the endpoint is down or unreachable) is retried with a doubling delay
+        up to :data:`POLL_BACKOFF_MAX_S`, so an outage costs a log line every few seconds rather
+        than two a second; after ``give_up_after`` seconds of failed polls (no answer, or an
+        error answer) the device stops with an error instead of retrying for ever (None: never).
+        """
+        failing_since: float | None = None
+        delay = self.poll_interval
         while not self._stop.is_set():
             try:
                 handled = self.poll_once()
             except (ClientError, BotoCoreError) as err:
-                self.log.warn(LOGGER, "jobs-poll-error", str(err))
-                handled = False
+                now = time.monotonic()
+                if failing_since is None:
+                    failing_since, delay = now, self.poll_interval
+                else:
+                    delay = min(delay * 2, max(POLL_BACKOFF_MAX_S, self.poll_interval))
+                failing_for = now - failing_since
+                if self.give_up_after is not None and failing_for >= self.give_up_after:
+                    self.log.error(
+                        LOGGER,
+                        "jobs-poll-give-up",
+                        f"Every job poll failed for {failing_for:.0f} s; stopping",
+                        lastError=str(err),
+                    )
+                    raise HarnessError(
+                        f"device {self.thing_name}: every poll of the IoT Jobs endpoint failed for "
+                        f"{failing_for:.0f} s (last error: {err})",
+                        hint="is the AWS endpoint running? --give-up-after sets how long a device "
+                        "retries (0: for ever)",
+                    ) from None
+                self.log.warn(LOGGER, "jobs-poll-error", str(err), retryInSeconds=round(delay, 2))
+                self._stop.wait(delay)
+                continue
+            if failing_since is not None:
+                self.log.info(
+                    LOGGER,
+                    "jobs-poll-recovered",
+                    "The IoT Jobs endpoint answers again",
+                    failedForSeconds=round(time.monotonic() - failing_since, 1),
+                )
+                failing_since = None
             if not handled:
                 self._stop.wait(self.poll_interval)
 
@@ -503,26 +550,32 @@ class CoreDevice:
             return DeploymentResult.failed("FAILED_NO_STATE_CHANGE", err)
         self._check_cancelled(record.job_id)
         new = prepared.config
-        self._notify_update_policy(document)
-        invalid = self._validate_configuration(record.job_id, document, new)
-        if invalid is not None:
-            return DeploymentResult.failed("FAILED_NO_STATE_CHANGE", invalid)
-        # commit point: the record first (it holds both configurations), then the config
-        record.previous = self.config.to_document()
-        record.tracked = self._changed_services(self.config, new)
-        record.stage = "merged"
-        record.merge_time = time.time()
-        record.save(self.current_record_path)
-        self.log.info(
-            MERGER,
-            "merge-config",
-            "Applying deployment changes",
-            DeploymentId=record.job_id,
-            tracked=record.tracked,
-        )
-        self._commit(new)
-        self._apply_services(new.specs(), remove_obsolete=False)
-        return self._wait_and_conclude(record, document)
+        notified = self._notify_update_policy(document)
+        if self._stop.is_set():
+            return None  # stopped while components deferred: resumed at the next boot
+        try:
+            invalid = self._validate_configuration(record.job_id, document, new)
+            if invalid is not None:
+                return DeploymentResult.failed("FAILED_NO_STATE_CHANGE", invalid)
+            # commit point: the record first (it holds both configurations), then the config
+            record.previous = self.config.to_document()
+            record.tracked = self._changed_services(self.config, new)
+            record.stage = "merged"
+            record.merge_time = time.time()
+            record.save(self.current_record_path)
+            self.log.info(
+                MERGER,
+                "merge-config",
+                "Applying deployment changes",
+                DeploymentId=record.job_id,
+                tracked=record.tracked,
+            )
+            self._commit(new)
+            self._apply_services(new.specs(), remove_obsolete=False)
+            return self._wait_and_conclude(record, document)
+        finally:
+            if notified:
+                self.ipc.component_updates_done(document.deployment_id)
 
     def _member_groups(self) -> set[str] | None:
         try:
@@ -531,16 +584,20 @@ class CoreDevice:
             return None
         return {f"thinggroup/{g['groupName']}" for g in answer.get("thingGroups", [])}
 
-    def _notify_update_policy(self, document: DeploymentDocument) -> None:
-        """``componentUpdatePolicy``: NOTIFY_COMPONENTS would ask running components over IPC whether
-        to defer (waiting up to the timeout); the simulator has no IPC, so no component defers."""
-        if document.update_policy_action == "NOTIFY_COMPONENTS" and self.services:
-            self.log.info(
-                MERGER,
-                "merge-config-notify",
-                "Notifying components of the update; none defers",
-                timeout=document.update_policy_timeout,
-            )
+    def _notify_update_policy(self, document: DeploymentDocument) -> bool:
+        """``componentUpdatePolicy`` NOTIFY_COMPONENTS: components subscribed over IPC hear of the
+        update and may defer it (``UpdateSystemPolicyService``). Returns whether they were told; if
+        so they hear again when the deployment is done (PostComponentUpdateEvent)."""
+        if document.update_policy_action != "NOTIFY_COMPONENTS":
+            return False
+        self.log.info(
+            MERGER,
+            "merge-config-notify",
+            "Notifying components of the update",
+            timeout=document.update_policy_timeout,
+        )
+        self.ipc.wait_for_disruptable(document.deployment_id, document.update_policy_timeout, self._stop)
+        return True
 
     def _validate_configuration(
         self, job_id: str, document: DeploymentDocument, new: EffectiveConfig
@@ -788,6 +845,8 @@ class CoreDevice:
         self.current_record_path.unlink(missing_ok=True)
 
     def _report_job(self, job_id: str, status: str, details: Mapping[str, str]) -> None:
+        if self._cloud_gone:
+            return
         try:
             self.client("iot-jobs-data").update_job_execution(
                 jobId=job_id, thingName=self.thing_name, status=status, statusDetails=dict(details)
@@ -891,6 +950,8 @@ class CoreDevice:
             self._publish(message)
 
     def _publish(self, message: Mapping[str, Any]) -> None:
+        if self._cloud_gone:
+            return
         try:
             self.client("iot-data").publish(
                 topic=f"$aws/things/{self.thing_name}/greengrassv2/health/json",

@@ -84,6 +84,20 @@ def _override(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--endpoint-url", envvar="AWS_ENDPOINT_URL", help="AWS endpoint (default: $AWS_ENDPOINT_URL).")
 @click.option("--region", envvar="AWS_REGION", help="AWS region (default: $AWS_REGION).")
 @click.option("--quiet", is_flag=True, help="Do not echo greengrass.log lines.")
+@click.option(
+    "--parent-pid",
+    type=int,
+    help="Stop (without reporting to the cloud) once this process is no longer the parent: "
+    "what edge-harness run passes, so a device never outlives the run that started it.",
+)
+@click.option(
+    "--give-up-after",
+    type=float,
+    default=300.0,
+    show_default=True,
+    help="Stop with an error after this many seconds of failed polls of the IoT Jobs endpoint "
+    "(0: retry for ever).",
+)
 def run(
     thing: str,
     groups: tuple[str, ...],
@@ -95,12 +109,15 @@ def run(
     endpoint_url: str | None,
     region: str | None,
     quiet: bool,
+    parent_pid: int | None,
+    give_up_after: float,
 ) -> None:
     """Run a core device until Ctrl-C or SIGTERM: take deployments from the IoT Jobs data plane,
     apply them as the nucleus does, log like the nucleus (ROOT/logs/greengrass.log)."""
     from fake_device.deepstream.measure import ENV_PRINT_EVERY
     from fake_device.deepstream.rtsp import BIND_ADDRESS
     from fake_device.nucleus.kernel import CoreDevice
+    from fake_device.nucleus.parent_watch import ParentWatch
 
     echo = None if quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     # What components inherit of the device's own environment (a real nucleus passes its whole
@@ -128,14 +145,23 @@ def run(
         component_user=component_user,
         echo=echo,
         extra_environment=environment,
+        give_up_after=give_up_after or None,
     )
     stopping = threading.Event()
+    watch = None
+    if parent_pid is not None:
+        watch = ParentWatch(parent_pid, lambda: core.request_stop(cloud_gone=True))
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         stopping.set()
-        core.request_stop()
+        if watch is not None and watch.parent_gone:  # PR_SET_PDEATHSIG: the harness died
+            watch.fire()
+        else:
+            core.request_stop()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    if watch is not None:
+        watch.start()
     try:
         try:
             core.boot()
@@ -152,6 +178,8 @@ def run(
         core.run()
     finally:
         core.stop()
+        if watch is not None:
+            watch.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 

@@ -17,12 +17,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.services.base import die_with_parent
 
 _STOP_GRACE_S = 20.0
 
@@ -42,6 +44,7 @@ class SimulatedDevice:
     _log: object = field(default=None, repr=False)
     _started_at: float = 0.0
     _paused: bool = False
+    _stopped_on_purpose: bool = False
 
     @property
     def greengrass_log(self) -> Path:
@@ -64,21 +67,30 @@ class SimulatedDevice:
             sys.executable, "-m", "harness.cli", "device", "run",
             "--thing", self.thing, "--group", self.group, "--profile", self.profile,
             "--root", str(self.root), "--poll-interval", str(self.poll_interval), "--quiet",
+            "--parent-pid", str(os.getpid()),
         ]  # fmt: skip
         out = (self.root.parent / f"{self.thing}.process.log").open("ab")
         self._log = out
+        # SIGTERM when the harness dies: the device stops its components in order (the app
+        # removes its Triton folder) and its reaper kills what is left. The death signal follows
+        # the starting *thread*, so only the main thread sets it; the device's --parent-pid watch
+        # covers a device started from any other thread.
+        on_main_thread = threading.current_thread() is threading.main_thread()
         self.process = subprocess.Popen(
             command,
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, **self.environment},
             start_new_session=True,
+            preexec_fn=die_with_parent(signal.SIGTERM) if on_main_thread else None,
         )
         self.starts += 1
+        self._stopped_on_purpose = False
         self._started_at = time.time() - 1.0
 
     def kill(self) -> None:
         """SIGKILL the device process (a power cut); its reaper takes the components down."""
+        self._stopped_on_purpose = True
         if self.process is not None and self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)  # also ends a paused device
@@ -143,6 +155,7 @@ class SimulatedDevice:
         """SIGTERM (the nucleus stops its components), SIGKILL after a grace period."""
         if self.process is None:
             return
+        self._stopped_on_purpose = True
         if self._paused:  # a frozen nucleus would hold SIGTERM for the whole grace period
             self.resume()
         if self.process.poll() is None:
@@ -176,11 +189,25 @@ class SimulatedDevice:
             f"device {self.thing} did not boot within {timeout:g} s:\n{self.process_log_tail()}"
         )
 
+    def exit_status(self) -> str | None:
+        """Why the device is down although nothing stopped it (its exit and the end of its
+        process log), or None while it runs or after a stop or kill fault."""
+        if self.process is None or self._stopped_on_purpose or self.process.poll() is None:
+            return None
+        tail = self.process_log_tail(5)
+        return f"device {self.thing} exited with code {self.process.returncode}" + (
+            f": {_one_line(tail)}" if tail else ""
+        )
+
     def process_log_tail(self, lines: int = 30) -> str:
         path = self.root.parent / f"{self.thing}.process.log"
         if not path.exists():
             return ""
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _one_line(text: str) -> str:
+    return " | ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def log_tail(path: Path, lines: int = 40) -> str:
