@@ -56,9 +56,10 @@ def enum_type(name: str, values: tuple[tuple[int, str, str], ...]) -> GObject.GT
     integers and gst-launch lines with nicks or numbers, and GObject accepts both for an enum type.
     """
     with _enum_lock:
-        existing = GObject.type_from_name(name)
-        if existing and existing != GObject.TYPE_INVALID:
-            return existing
+        try:
+            return GObject.type_from_name(name)  # registered already (PyGObject raises if not)
+        except RuntimeError:
+            pass
         entries = [_GEnumValue(v, n.encode(), k.encode()) for v, n, k in values]
         table = (_GEnumValue * (len(entries) + 1))(*entries, _GEnumValue(0, None, None))
         _enum_tables[name] = table
