@@ -1,0 +1,176 @@
+"""nvv4l2decoder: H.264/H.265 → NV12 frames in NVMM, found by uridecodebin/decodebin.
+
+A bin around FFmpeg's decoders (avdec_h264 / avdec_h265, chosen by the caps that arrive) followed by
+videoconvert to NV12 — what the Jetson decoder outputs — and the NVMM label. Registered as
+"Codec/Decoder/Video" at rank PRIMARY+100, so decodebin picks it over the plain libav decoders and
+an app's ``pad-added`` callback sees ``memory:NVMM`` in the caps, as on a Jetson.
+
+``drop-frame-interval`` N passes every Nth frame (1st, N+1th …) and drops the others, as the
+Jetson decoder does; the other properties are accepted with their defaults' meaning.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from fake_device.deepstream.elements._nvmm_bridge import NvmmBridge
+from fake_device.deepstream.gst.caps import nvmm_caps
+from fake_device.deepstream.gst.element import (
+    BOOL,
+    ENUM,
+    GPU_ID,
+    STRING,
+    UINT,
+    PropertyStore,
+    enum_type,
+    gproperties,
+    post_error,
+)
+from fake_device.deepstream.gst.runtime import Gst
+
+# what decodebin may hand over: parsed byte-stream access units (h264parse/h265parse convert avc)
+SINK_CAPS = (
+    "video/x-h264, stream-format=(string)byte-stream, alignment=(string)au; "
+    "video/x-h265, stream-format=(string)byte-stream, alignment=(string)au"
+)
+DECODERS = {"video/x-h264": "avdec_h264", "video/x-h265": "avdec_h265"}
+
+SKIP_FRAMES = (
+    (0, "Decode all frames", "decode_all"),
+    (1, "Decode non-ref frames", "decode_non_ref"),
+    (2, "decode key frames", "decode_key"),
+)
+CUDADEC_MEMTYPES = (
+    (0, "Memory type Device", "memtype_device"),
+    (1, "Memory type Host Pinned", "memtype_pinned"),
+    (2, "Memory type Unified", "memtype_unified"),
+)
+
+PROPERTIES = (
+    STRING("device", "/dev/nvidia0", "Device location"),
+    UINT(
+        "drop-frame-interval",
+        0,
+        "Interval to drop the frames,ex: value of 5 means every 5th frame will be given by decoder, "
+        "rest all dropped",
+        0,
+        30,
+    ),
+    UINT(
+        "num-extra-surfaces",
+        0,
+        "Additional number of surfaces in addition to min decode surfaces given by the v4l2 driver",
+        0,
+        24,
+    ),
+    ENUM(
+        "skip-frames",
+        enum_type("SkipFrame", SKIP_FRAMES),
+        0,
+        "Type of frames to skip during decoding",
+        supported=lambda v: v == 0,
+        unsupported="every frame is decoded (decode_all)",
+    ),
+    GPU_ID(),
+    ENUM(
+        "cudadec-memtype",
+        enum_type("CudaDecMemType", CUDADEC_MEMTYPES),
+        0,
+        "Set to specify memory type for cuda decoder buffers",
+    ),
+    BOOL("disable-dpb", False, "Set to disable DPB buffer for low latency"),
+    BOOL("enable-max-performance", False, "Set to enable max performance"),
+    BOOL("enable-full-frame", False, "Whether or not the data is full framed"),
+    BOOL("enable-frame-type-reporting", False, "Set to enable frame type reporting"),
+    BOOL("enable-error-check", False, "Set to enable error check"),
+    BOOL("mjpeg", False, "Set to open MJPEG block"),
+    BOOL("low-latency-mode", False, "Set low latency mode for bitstreams having I and IPPP frames"),
+)
+
+
+class NvV4l2Decoder(PropertyStore, Gst.Bin):
+    __gtype_name__ = "nvv4l2decoder"
+    __gstmetadata__ = (
+        "NVIDIA v4l2 video decoder",
+        "Codec/Decoder/Video",
+        "Decode video streams via V4L2 API (edge-harness: FFmpeg on CPU)",
+        "edge-harness",
+    )
+    __gsttemplates__ = (
+        Gst.PadTemplate.new(
+            "sink", Gst.PadDirection.SINK, Gst.PadPresence.ALWAYS, Gst.Caps.from_string(SINK_CAPS)
+        ),
+        Gst.PadTemplate.new("src", Gst.PadDirection.SRC, Gst.PadPresence.ALWAYS, nvmm_caps(("NV12",))),
+    )
+    FACTORY_NAME = "nvv4l2decoder"
+    RANK = Gst.Rank.PRIMARY + 100
+    PROPERTIES = PROPERTIES
+    __gproperties__ = gproperties(PROPERTIES)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.init_properties()
+        templates = {t.name_template: t for t in type(self).__gsttemplates__}
+        self.sinkpad = Gst.GhostPad.new_no_target_from_template("sink", templates["sink"])
+        self.srcpad = Gst.GhostPad.new_no_target_from_template("src", templates["src"])
+        self.add_pad(self.sinkpad)
+        self.add_pad(self.srcpad)
+        self.sinkpad.add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, self._on_event)
+        self._decoder: Gst.Element | None = None
+        self._frames = 0
+
+    def do_change_state(self, transition: Gst.StateChange) -> Gst.StateChangeReturn:
+        if self.refuses_to_start(transition):
+            return Gst.StateChangeReturn.FAILURE
+        if transition == Gst.StateChange.READY_TO_PAUSED:
+            self._frames = 0
+        return Gst.Bin.do_change_state(self, transition)
+
+    def _on_event(self, pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+        event = info.get_event()
+        if event.type == Gst.EventType.CAPS and self._decoder is None:
+            caps = event.parse_caps()
+            if not self._build(caps.get_structure(0).get_name()):
+                post_error(
+                    self,
+                    f"{self.get_name()}: cannot decode {caps.to_string()}",
+                    "nvv4l2decoder emulates H.264 and H.265 (FFmpeg's avdec_h264/avdec_h265)",
+                    domain=Gst.StreamError,
+                    code=Gst.StreamError.CODEC_NOT_FOUND,
+                )
+                return Gst.PadProbeReturn.DROP
+        return Gst.PadProbeReturn.OK
+
+    def _build(self, media: str) -> bool:
+        """decoder → videoconvert → NV12 → NVMM label, linked to the ghost pads."""
+        factory = DECODERS.get(media)
+        decoder = Gst.ElementFactory.make(factory) if factory else None
+        if decoder is None:
+            return False
+        convert = Gst.ElementFactory.make("videoconvert")
+        nv12 = Gst.ElementFactory.make("capsfilter")
+        nv12.set_property("caps", Gst.Caps.from_string("video/x-raw, format=NV12"))
+        bridge = NvmmBridge(to_nvmm=True)
+        chain = [decoder, convert, nv12, bridge]
+        for element in chain:
+            self.add(element)
+        for a, b in itertools.pairwise(chain):
+            a.link(b)
+        bridge.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self._drop_frames)
+        self.sinkpad.set_target(decoder.get_static_pad("sink"))
+        self.srcpad.set_target(bridge.get_static_pad("src"))
+        for element in chain:
+            element.sync_state_with_parent()
+        self._decoder = decoder
+        return True
+
+    def _drop_frames(self, pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+        interval = self.prop("drop-frame-interval")
+        index = self._frames
+        self._frames += 1
+        if interval > 1 and index % interval:
+            return Gst.PadProbeReturn.DROP
+        return Gst.PadProbeReturn.OK
+
+
+ELEMENT = NvV4l2Decoder
