@@ -58,6 +58,14 @@ DISCONNECT_FLUSH_TIMEOUT_S = 10.0
 # nvds_msgapi_send_async copies the key into char idval[100] with g_strlcpy.
 _MAX_KEY_BYTES = 99
 _KAFKA_LIBS = ("kafka", "libnvds_kafka_proto.so")
+# DeepStream's other protocol adaptors (/opt/nvidia/deepstream/deepstream/lib), named in the error
+_OTHER_ADAPTORS = {
+    "libnvds_amqp_proto.so": "AMQP (RabbitMQ)",
+    "libnvds_mqtt_proto.so": "MQTT (mosquitto)",
+    "libnvds_redis_proto.so": "Redis",
+    "libnvds_azure_proto.so": "Azure IoT Hub device client",
+    "libnvds_azure_edge_proto.so": "Azure IoT Edge module client",
+}
 
 _BROKER_KEYS = (
     "proto-cfg",
@@ -461,11 +469,20 @@ class NvMsgBroker:
         comp_id: int = 0,
         *,
         connect_timeout: float = CONNECT_TEST_TIMEOUT_S,
+        sleep_time_ms: int = 0,
     ) -> None:
-        if not any(str(proto_lib).endswith(name) for name in _KAFKA_LIBS):
+        library = os.path.basename(str(proto_lib))
+        if library not in _KAFKA_LIBS:
+            known = _OTHER_ADAPTORS.get(library)
+            what = (
+                f"is DeepStream's {known} protocol adaptor, which"
+                if known
+                else "is not a protocol adaptor that"
+            )
             raise MsgBrokerError(
-                f"nvmsgbroker: proto-lib {proto_lib!r} is not emulated",
-                hint="only the Kafka adaptor is: proto-lib 'kafka' or …/libnvds_kafka_proto.so",
+                f"nvmsgbroker: proto-lib {proto_lib!r} {what} is not emulated",
+                hint="only the Kafka adaptor is: proto-lib /opt/nvidia/deepstream/deepstream/lib/"
+                "libnvds_kafka_proto.so (or 'kafka') with a Kafka broker in conn-str",
             )
         if comp_id < 0:
             raise MsgBrokerError(f"nvmsgbroker: comp-id must be ≥ 0, not {comp_id}")
@@ -475,6 +492,7 @@ class NvMsgBroker:
         self.proto_lib = str(proto_lib)
         self.comp_id = comp_id
         self.connect_timeout = connect_timeout
+        self.sleep_time_ms = sleep_time_ms
         self.dump_path: Path | None = None
         self.sent = 0
         self.delivered = 0
@@ -557,8 +575,11 @@ class NvMsgBroker:
 
     def _poll_loop(self) -> None:
         producer = self._producer
+        pause = self.sleep_time_ms / 1000.0  # nvmsgbroker's sleep-time between do_work calls
         while producer is not None and not self._stop_polling.is_set():
             producer.poll(0.1)
+            if pause:
+                self._stop_polling.wait(pause)
 
     def __enter__(self) -> Self:
         return self.start()

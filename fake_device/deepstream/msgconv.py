@@ -35,12 +35,29 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
+from fake_device.deepstream import cmemory
+from fake_device.deepstream.cstruct import VoidPointer
 from fake_device.deepstream.errors import ConfigError
-from fake_device.deepstream.meta import FrameMeta, ObjectMeta
+from fake_device.deepstream.meta import (
+    FrameMeta,
+    NvDsMetaType,
+    NvDsUserMeta,
+    ObjectMeta,
+    nvds_acquire_user_meta_from_pool,
+    nvds_add_user_meta_to_frame,
+    set_user_meta_callbacks,
+)
+from fake_device.deepstream.meta_event import (
+    NvDsEventMsgMeta,
+    NvDsFaceObject,
+    NvDsPayload,
+    NvDsPersonObject,
+    NvDsVehicleObject,
+)
 from harness.errors import HarnessError
 
 log = logging.getLogger(__name__)
@@ -240,6 +257,9 @@ class EventMsg:
     VEHICLE; the defaults here are the same.
     """
 
+    # the user meta type an EventMsg appended to ``frame.user_meta`` is attached with
+    nvds_meta_type: ClassVar[int] = NvDsMetaType.NVDS_EVENT_MSG_META
+
     type: EventType = EventType.ENTRY
     objType: ObjectType = ObjectType.VEHICLE
     bbox: Rect = field(default_factory=Rect)
@@ -297,12 +317,158 @@ class Payload(bytes):
     nvmsgbroker's own ``comp-id`` filters on :attr:`component_id`, as in DeepStream.
     """
 
+    # the user meta type a Payload appended to ``frame.user_meta`` is attached with
+    nvds_meta_type: ClassVar[int] = NvDsMetaType.NVDS_PAYLOAD_META
     component_id: int
 
     def __new__(cls, data: bytes, component_id: int = 0) -> Payload:
         self = super().__new__(cls, data)
         self.component_id = component_id
         return self
+
+
+# -- the metadata on the buffer ---------------------------------------------------------------
+#
+# On a Jetson an app's probe attaches each NvDsEventMsgMeta to its frame as a user meta of type
+# NVDS_EVENT_MSG_META; nvmsgconv adds one NVDS_PAYLOAD_META user meta per payload to the same
+# frame, and nvmsgbroker sends what it finds there (gstnvmsgconv.cpp add_payload_to_batch_meta,
+# gstnvmsgbroker.cpp legacy_gst_nvmsgbroker_render). The functions below are that hand-over, on
+# the pyds model of fake_device.deepstream.meta.
+
+
+def _c_string(address: int, what: str) -> str | None:
+    """A ``gchar *`` member of a pyds struct: None for NULL, else the text (a freed block is an error)."""
+    return cmemory.string_at(address, what) if address else None
+
+
+def _ext_from_meta(meta: NvDsEventMsgMeta) -> ExtMsg | None:
+    # eventmsg_payload.cpp reads extMsg only when extMsgSize is non-zero.
+    if not meta.extMsgSize:
+        return None
+    ext = VoidPointer.target(meta, "extMsg")
+    if ext is None:
+        raise ValueError(
+            f"NvDsEventMsgMeta.extMsgSize is {meta.extMsgSize} but extMsg is NULL "
+            "(DeepStream would dereference it and crash)"
+        )
+    if isinstance(ext, VehicleObject | PersonObject | FaceObject | ProductObject):
+        return ext
+    name = type(ext).__name__
+    if isinstance(ext, NvDsVehicleObject):
+        return VehicleObject(
+            **{k: _c_string(getattr(ext, k), f"{name}.{k}") for k in ("type", "make", "model", "color")},
+            region=_c_string(ext.region, f"{name}.region"),
+            license=_c_string(ext.license, f"{name}.license"),
+        )
+    if isinstance(ext, NvDsPersonObject):
+        strings = {k: _c_string(getattr(ext, k), f"{name}.{k}") for k in ("gender", "hair", "cap", "apparel")}
+        return PersonObject(age=int(ext.age), **strings)
+    if isinstance(ext, NvDsFaceObject):
+        keys = ("gender", "hair", "cap", "glasses", "facialhair", "name", "eyecolor")
+        return FaceObject(age=int(ext.age), **{k: _c_string(getattr(ext, k), f"{name}.{k}") for k in keys})
+    raise ValueError(
+        f"NvDsEventMsgMeta.extMsg points to a {name}; nvmsgconv reads an NvDsVehicleObject, "
+        "NvDsPersonObject or NvDsFaceObject there"
+    )
+
+
+def event_from_meta(meta: NvDsEventMsgMeta) -> EventMsg:
+    """The :class:`EventMsg` an app's ``NvDsEventMsgMeta`` describes, its C strings read.
+
+    ``ts`` is the buffer ``pyds.alloc_buffer`` + ``generate_ts_rfc3339`` filled (NULL → the
+    frame's capture time, see :class:`EventMsg`); a string freed before nvmsgconv reads it is an
+    error naming the member, where DeepStream would read freed memory.
+    """
+    bbox, signature = meta.bbox, meta.objSignature.signature
+    return EventMsg(
+        type=EventType.parse(int(meta.type)),
+        objType=ObjectType.parse(int(meta.objType)),
+        bbox=Rect(top=bbox.top, left=bbox.left, width=bbox.width, height=bbox.height),
+        location=GeoLocation(meta.location.lat, meta.location.lon, meta.location.alt),
+        coordinate=Coordinate(meta.coordinate.x, meta.coordinate.y, meta.coordinate.z),
+        objSignature=[float(v) for v in signature] if signature else [],
+        objClassId=meta.objClassId,
+        sensorId=meta.sensorId,
+        moduleId=meta.moduleId,
+        placeId=meta.placeId,
+        componentId=meta.componentId,
+        frameId=meta.frameId,
+        confidence=meta.confidence,
+        trackingId=meta.trackingId,
+        ts=_c_string(meta.ts, "NvDsEventMsgMeta.ts"),
+        objectId=_c_string(meta.objectId, "NvDsEventMsgMeta.objectId"),
+        sensorStr=_c_string(meta.sensorStr, "NvDsEventMsgMeta.sensorStr"),
+        otherAttrs=_c_string(meta.otherAttrs, "NvDsEventMsgMeta.otherAttrs"),
+        videoPath=_c_string(meta.videoPath, "NvDsEventMsgMeta.videoPath"),
+        extMsg=_ext_from_meta(meta),
+    )
+
+
+def _frame_user_metas(frame: FrameMeta) -> list[NvDsUserMeta]:
+    metas = []
+    node = frame.frame_user_meta_list
+    while node is not None:
+        metas.append(NvDsUserMeta.cast(node.data))
+        node = node.next
+    return metas
+
+
+def frame_events(frame: FrameMeta) -> list[EventMsg]:
+    """The events attached to ``frame``, in attachment order: every NVDS_EVENT_MSG_META user meta
+    (an ``NvDsEventMsgMeta``, or an :class:`EventMsg` the Python runtime appended)."""
+    events = []
+    for user_meta in _frame_user_metas(frame):
+        if user_meta.base_meta.meta_type != NvDsMetaType.NVDS_EVENT_MSG_META:
+            continue
+        data = user_meta.user_meta_data
+        target = data.target if data is not None else None
+        if isinstance(target, EventMsg):
+            events.append(target)
+        elif target is not None:
+            events.append(event_from_meta(NvDsEventMsgMeta.cast(data)))
+    return events
+
+
+def _copy_payload(data: Any, user_data: Any = None) -> NvDsPayload:
+    """gst_nvmsgconv_copy_meta: a new NvDsPayload with the same bytes (they are immutable here)."""
+    source = NvDsPayload.cast(NvDsUserMeta.cast(data).user_meta_data)
+    copy = NvDsPayload(payloadSize=source.payloadSize, componentId=source.componentId)
+    copy.payload = VoidPointer.target(source, "payload")
+    return copy
+
+
+def attach_payloads(frame: FrameMeta, payloads: Iterable[Payload]) -> None:
+    """Attach each payload to ``frame`` as an NVDS_PAYLOAD_META user meta holding an NvDsPayload
+    (``payload`` the bytes, ``payloadSize``, ``componentId`` = nvmsgconv's comp-id)."""
+    batch = frame.base_meta.batch_meta
+    for payload in payloads:
+        data = NvDsPayload(payloadSize=len(payload), componentId=payload.component_id)
+        data.payload = payload
+        user_meta = nvds_acquire_user_meta_from_pool(batch) if batch is not None else NvDsUserMeta()
+        user_meta.user_meta_data = data
+        user_meta.base_meta.meta_type = NvDsMetaType.NVDS_PAYLOAD_META
+        set_user_meta_callbacks(user_meta, _copy_payload, None)
+        nvds_add_user_meta_to_frame(frame, user_meta)
+
+
+def frame_payloads(frame: FrameMeta) -> list[Payload]:
+    """The payloads attached to ``frame`` (its NVDS_PAYLOAD_META user metas), in order."""
+    payloads = []
+    for user_meta in _frame_user_metas(frame):
+        if user_meta.base_meta.meta_type != NvDsMetaType.NVDS_PAYLOAD_META:
+            continue
+        data = user_meta.user_meta_data
+        target = data.target if data is not None else None
+        if isinstance(target, Payload):
+            payloads.append(target)
+            continue
+        meta = NvDsPayload.cast(data)
+        raw = VoidPointer.target(meta, "payload")
+        if not isinstance(raw, bytes | bytearray | memoryview):
+            kind = "NULL" if raw is None else f"a {type(raw).__name__}"
+            raise ValueError(f"NvDsPayload.payload is {kind}, not the bytes of a message")
+        payloads.append(Payload(bytes(raw[: meta.payloadSize]), meta.componentId))
+    return payloads
 
 
 # -- json-glib's output format ----------------------------------------------------------------
@@ -1017,13 +1183,13 @@ class NvMsgConv:
     def convert(self, frame: FrameMeta, events: Sequence[EventMsg] | None = None) -> list[Payload]:
         """The payloads nvmsgconv attaches to ``frame``.
 
-        ``events`` default to the :class:`EventMsg` objects in ``frame.user_meta`` (where a
-        DeepStream probe attaches NVDS_EVENT_MSG_META). With ``msg2p_newapi`` events are ignored.
+        ``events`` default to the frame's NVDS_EVENT_MSG_META user metas (:func:`frame_events`:
+        where a DeepStream probe attaches them). With ``msg2p_newapi`` events are ignored.
         """
         if self.msg2p_newapi:
             return [self._payload(text) for text in self._convert_new_api(frame)]
         if events is None:
-            events = [m for m in frame.user_meta if isinstance(m, EventMsg)]
+            events = frame_events(frame)
         selected = [e for e in events if not self.comp_id or e.componentId == self.comp_id]
         if self.payload_type == PayloadType.DEEPSTREAM:
             return [self._payload(self._full(e, frame)) for e in selected]
