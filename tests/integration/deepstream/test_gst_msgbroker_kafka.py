@@ -1,0 +1,348 @@
+"""nvmsgconv → nvmsgbroker under real GStreamer into the real Kafka-protocol broker (tansu).
+
+The message branch is the one of DeepStream apps (``tee → queue → nvmsgconv → nvmsgbroker``, the
+other branch rendering); an appsrc stands in for nvstreammux + inference + tracker (it attaches a
+batch meta with object metas), and a pad probe attaches the event metas the way the seed's app and
+deepstream-test4 do. Messages are read back from the topic and checked field by field.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fake_device.deepstream import cmemory
+from fake_device.deepstream import meta as nvds
+from fake_device.deepstream.gst.carrier import attach_batch_meta, batch_meta_at
+from fake_device.deepstream.gst.registry import register_all
+from fake_device.deepstream.gst.runtime import Gst
+from fake_device.deepstream.meta_event import (
+    NvDsEventMsgMeta,
+    NvDsEventType,
+    NvDsObjectType,
+    NvDsPersonObject,
+    NvDsVehicleObject,
+)
+from harness.services.kafka import ExternalKafka, KafkaBroker
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[3]
+SEED_CONFIG = REPO / "scenarios" / "traffic" / "app" / "msgconv_config.txt"
+NVMM_CAPS = "video/x-raw(memory:NVMM),format=RGBA,width=64,height=48,framerate=30/1"
+KAFKA_LIB = "/opt/nvidia/deepstream/deepstream/lib/libnvds_kafka_proto.so"
+MAX_TIME_STAMP_LEN = 32
+FRAMES = 24
+EPOCH_NS = 1_700_000_000_000_000_000
+TEST4_CONFIG = """\
+[sensor0]
+enable=1
+type=Camera
+id=CAMERA_ID
+location=45.293701447;-75.8303914499;48.1557479338
+description=Entrance of Garage Right Lane
+coordinate=5.2;10.1;11.2
+
+[place0]
+enable=1
+id=1
+type=garage
+name=XYZ
+location=30.32;-40.55;100.0
+coordinate=1.0;2.0;3.0
+place-sub-field1=walsh
+place-sub-field2=lane1
+place-sub-field3=P2
+
+[analytics0]
+enable=1
+id=XYZ
+description=Vehicle Detection and License Plate Recognition
+source=OpenALR
+version=1.0
+"""
+
+register_all()
+
+Probe = Callable[[Any, Any, int], None]
+
+
+def conn_str(broker: KafkaBroker | ExternalKafka, topic: str) -> str:
+    host, _, port = broker.bootstrap_servers.split(",")[0].rpartition(":")
+    return f"{host.strip('[]')};{port};{topic}"
+
+
+def new_topic(broker: KafkaBroker | ExternalKafka) -> str:
+    topic = f"gst-msgbroker-{uuid.uuid4().hex[:8]}"
+    broker.create_topic(topic, partitions=2)
+    return topic
+
+
+def detections(frame_num: int) -> list[tuple[int, float, float, float, float, float, int]]:
+    """(class_id, confidence, left, top, width, height, object_id): a car and a person per frame."""
+    return [
+        (0, 0.875, 100.0 + frame_num, 200.5, 80.25, 40.0, 1000 + frame_num),
+        (1, 0.5, 10.0, 20.0, 5.5, 30.25, 2000 + frame_num),
+    ]
+
+
+def muxed_batch(frame_num: int) -> Any:
+    """What nvstreammux, the detector and the tracker leave on a buffer."""
+    batch = nvds.nvds_create_batch_meta(1)
+    frame = nvds.nvds_acquire_frame_meta_from_pool(batch)
+    frame.frame_num = frame_num
+    frame.ntp_timestamp = EPOCH_NS + frame_num * 33_333_333
+    frame.source_frame_width, frame.source_frame_height = 1280, 720
+    nvds.nvds_add_frame_meta_to_batch(batch, frame)
+    for class_id, confidence, left, top, width, height, object_id in detections(frame_num):
+        obj = nvds.nvds_acquire_obj_meta_from_pool(batch)
+        obj.class_id, obj.confidence, obj.object_id = class_id, confidence, object_id
+        obj.rect_params.left, obj.rect_params.top = left, top
+        obj.rect_params.width, obj.rect_params.height = width, height
+        nvds.nvds_add_obj_meta_to_frame(frame, obj)
+    return batch
+
+
+def timestamp(frame_num: int) -> str:
+    return f"2023-11-14T22:13:{20 + frame_num // 30:02d}.{(frame_num % 30) * 33:03d}Z"
+
+
+def seed_probe(frame: Any, obj: Any, frame_num: int) -> None:
+    """The seed app's event: minimal schema, sensorStr "sensor-0", ts from generate_ts_rfc3339."""
+    meta = NvDsEventMsgMeta()
+    _fill_from_object(meta, obj, frame_num)
+    meta.sensorStr = "sensor-0"
+    _attach(frame, meta)
+
+
+def deepstream_test4_probe(frame: Any, obj: Any, frame_num: int) -> None:
+    """deepstream-test4's generate_event_msg_meta: a car is a moving vehicle, a person an entry."""
+    meta = NvDsEventMsgMeta()
+    _fill_from_object(meta, obj, frame_num)
+    if obj.class_id == 0:
+        meta.type = NvDsEventType.NVDS_EVENT_MOVING
+        meta.objType = NvDsObjectType.NVDS_OBJECT_TYPE_VEHICLE
+        meta.objClassId = 0
+        vehicle = NvDsVehicleObject()
+        vehicle.type, vehicle.color, vehicle.make = "sedan", "blue", "Bugatti"
+        vehicle.model, vehicle.license, vehicle.region = "M", "XX1234", "CA"
+        meta.extMsg, meta.extMsgSize = vehicle, 48
+    else:
+        meta.type = NvDsEventType.NVDS_EVENT_ENTRY
+        meta.objType = NvDsObjectType.NVDS_OBJECT_TYPE_PERSON
+        meta.objClassId = 2
+        person = NvDsPersonObject()
+        person.age, person.cap, person.hair = 45, "none", "black"
+        person.gender, person.apparel = "male", "formal"
+        meta.extMsg, meta.extMsgSize = person, 40
+    _attach(frame, meta)
+
+
+def _fill_from_object(meta: NvDsEventMsgMeta, obj: Any, frame_num: int) -> None:
+    meta.bbox.top = obj.rect_params.top
+    meta.bbox.left = obj.rect_params.left
+    meta.bbox.width = obj.rect_params.width
+    meta.bbox.height = obj.rect_params.height
+    meta.frameId = frame_num
+    meta.trackingId = obj.object_id
+    meta.confidence = obj.confidence
+    meta.sensorId = meta.placeId = meta.moduleId = 0
+    meta.ts = cmemory.alloc(MAX_TIME_STAMP_LEN + 1)
+    cmemory.write_string(meta.ts, timestamp(frame_num), MAX_TIME_STAMP_LEN, "generate_ts_rfc3339")
+
+
+def _attach(frame: Any, meta: NvDsEventMsgMeta) -> None:
+    user_meta = nvds.nvds_acquire_user_meta_from_pool(frame.base_meta.batch_meta)
+    user_meta.user_meta_data = meta
+    user_meta.base_meta.meta_type = nvds.NvDsMetaType.NVDS_EVENT_MSG_META
+    nvds.nvds_add_user_meta_to_frame(frame, user_meta)
+
+
+def run_app(msgconv: str, broker_props: str, probe: Probe) -> tuple[Gst.Element, list[str], dict[str, Any]]:
+    """Push FRAMES buffers through the two-branch pipeline; returns the broker, errors, EOS-time facts."""
+    pipeline = Gst.parse_launch(
+        f"appsrc name=src format=time caps={NVMM_CAPS} ! queue ! identity name=osd ! tee name=nvsink-tee "
+        f"nvsink-tee. ! queue name=nvtee-que1 ! nvmsgconv name=nvmsg-converter {msgconv} "
+        f"! nvmsgbroker name=nvmsg-broker proto-lib={KAFKA_LIB} {broker_props} sync=false "
+        "nvsink-tee. ! queue name=nvtee-que2 ! fakesink sync=false"
+    )
+
+    def osd_sink_pad_buffer_probe(pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+        batch_meta = batch_meta_at(hash(info.get_buffer()))
+        l_frame = batch_meta.frame_meta_list
+        while l_frame is not None:
+            frame_meta = nvds.NvDsFrameMeta.cast(l_frame.data)
+            l_obj = frame_meta.obj_meta_list
+            while l_obj is not None:
+                probe(frame_meta, nvds.NvDsObjectMeta.cast(l_obj.data), frame_meta.frame_num)
+                l_obj = l_obj.next
+            l_frame = l_frame.next
+        return Gst.PadProbeReturn.OK
+
+    pipeline.get_by_name("osd").get_static_pad("sink").add_probe(
+        Gst.PadProbeType.BUFFER, osd_sink_pad_buffer_probe
+    )
+    broker = pipeline.get_by_name("nvmsg-broker")
+    errors: list[str] = []
+    at_eos: dict[str, Any] = {}
+    bus = pipeline.get_bus()
+    try:
+        assert pipeline.set_state(Gst.State.PLAYING) != Gst.StateChangeReturn.FAILURE
+        source = pipeline.get_by_name("src")
+        for n in range(FRAMES):
+            buffer = Gst.Buffer.new_allocate(None, 64 * 48 * 4, None)
+            buffer.pts = n * 33_333_333
+            attach_batch_meta(buffer, muxed_batch(n))
+            source.emit("push-buffer", buffer)
+        source.emit("end-of-stream")
+        while True:
+            message = bus.timed_pop_filtered(60 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+            assert message is not None, "no EOS within 60 s"
+            if message.type == Gst.MessageType.ERROR:
+                errors.append(message.parse_error()[0].message)
+                break
+            # the pipeline reports EOS: what has the broker delivered by now?
+            at_eos.update(
+                sent=broker.broker.sent, delivered=broker.broker.delivered, failed=broker.broker.failed
+            )
+            break
+    finally:
+        pipeline.set_state(Gst.State.NULL)
+    return broker, errors, at_eos
+
+
+def test_seed_apps_minimal_messages_arrive_field_by_field(kafka_broker: KafkaBroker) -> None:
+    topic = new_topic(kafka_broker)
+    _, errors, at_eos = run_app(
+        f"config={SEED_CONFIG} payload-type=1", f"conn-str={conn_str(kafka_broker, topic)}", seed_probe
+    )
+    assert errors == []
+    # every message produced before EOS was delivered before the pipeline reported EOS
+    assert at_eos == {"sent": FRAMES, "delivered": FRAMES, "failed": 0}
+    assert sum(kafka_broker.end_offsets(topic).values()) == FRAMES
+
+    records = kafka_broker.read_messages(topic, max_messages=FRAMES, timeout=30)
+    assert len(records) == FRAMES
+    assert {r.key for r in records} == {None}  # default partition-key sensor.id: not in the minimal schema
+    by_frame = {int(r.json()["id"]): r for r in records}
+    assert sorted(by_frame) == list(range(FRAMES))
+    for n, record in by_frame.items():
+        document = record.json()
+        assert list(document) == ["version", "id", "@timestamp", "sensorId", "objects"]
+        assert document["version"] == "4.0"
+        assert document["@timestamp"] == timestamp(n)
+        assert document["sensorId"] == "sensor-0"  # sensorStr wins over [sensor0] id
+        car, person = detections(n)
+        assert document["objects"] == [
+            f"{car[6]}|{car[2]:g}|200.5|{car[2] + 80.25:g}|240.5|Vehicle|#|||||||0.875",
+            f"{person[6]}|10|20|15.5|50.25|Vehicle|#|||||||0.5",
+        ]
+        # json-glib's pretty printing, byte for byte
+        assert record.value.startswith(b'{\n  "version" : "4.0",\n  "id" : "')
+
+
+def test_test4_full_schema_messages_arrive_field_by_field(kafka_broker: KafkaBroker, tmp_path: Path) -> None:
+    config = tmp_path / "dstest4_msgconv_config.txt"
+    config.write_text(TEST4_CONFIG)
+    broker_config = tmp_path / "cfg_kafka.txt"
+    broker_config.write_text('[message-broker]\nproto-cfg = "message.timeout.ms=20000"\n')
+    topic = new_topic(kafka_broker)
+    _, errors, at_eos = run_app(
+        f"config={config} payload-type=0",
+        f"conn-str={conn_str(kafka_broker, 'unused')} topic={topic} config={broker_config}",
+        deepstream_test4_probe,
+    )
+    assert errors == []
+    count = 2 * FRAMES  # one full-schema message per event
+    assert at_eos == {"sent": count, "delivered": count, "failed": 0}
+
+    records = kafka_broker.read_messages(topic, max_messages=count, timeout=30)
+    assert len(records) == count
+    assert {r.key for r in records} == {b"CAMERA_ID"}  # partition-key sensor.id
+    assert len({r.partition for r in records}) == 1  # one key, one partition
+    documents = [r.json() for r in records]
+    assert len({d["messageid"] for d in documents}) == count
+    for document in documents:
+        assert list(document) == [
+            "messageid",
+            "mdsversion",
+            "@timestamp",
+            "place",
+            "sensor",
+            "analyticsModule",
+            "object",
+            "event",
+            "videoPath",
+        ]
+        assert uuid.UUID(document["messageid"]).version == 4
+        assert uuid.UUID(document["event"]["id"]).version == 4
+        assert document["mdsversion"] == "1.0"
+        assert re.fullmatch(r"2023-11-14T22:13:2\d\.\d{3}Z", document["@timestamp"])
+        assert document["sensor"] == {
+            "id": "CAMERA_ID",
+            "type": "Camera",
+            "description": "Entrance of Garage Right Lane",
+            "location": {"lat": 45.293701447, "lon": -75.8303914499, "alt": 48.1557479338},
+            "coordinate": {"x": 5.2, "y": 10.1, "z": 11.2},
+        }
+        assert document["analyticsModule"] == {
+            "id": "XYZ",
+            "description": "Vehicle Detection and License Plate Recognition",
+            "source": "OpenALR",
+            "version": "1.0",
+        }
+        place = document["place"]
+        assert (place["id"], place["name"], place["type"]) == ("1", "XYZ", "garage")
+        assert place["location"] == {"lat": 30.32, "lon": -40.55, "alt": 100.0}
+        assert document["videoPath"] == ""
+        obj = document["object"]
+        assert (obj["speed"], obj["direction"], obj["orientation"]) == (0.0, 0.0, 0.0)
+        frame_num = int(obj["id"]) % 1000
+        car, person = detections(frame_num)
+        if document["event"]["type"] == "moving":
+            assert obj["id"] == str(car[6])
+            assert obj["vehicle"] == {
+                "type": "sedan",
+                "make": "Bugatti",
+                "model": "M",
+                "color": "blue",
+                "licenseState": "CA",
+                "license": "XX1234",
+                "confidence": 0.875,
+            }
+            assert obj["bbox"] == {
+                "topleftx": int(car[2]),
+                "toplefty": 200,
+                "bottomrightx": int(car[2] + 80.25),
+                "bottomrighty": 240,
+            }
+            assert place["aisle"] == {
+                "id": "walsh",
+                "name": "lane1",
+                "level": "P2",
+                "coordinate": {"x": 1.0, "y": 2.0, "z": 3.0},
+            }
+        else:
+            assert document["event"]["type"] == "entry"
+            assert obj["id"] == str(person[6])
+            assert obj["person"] == {
+                "age": 45,
+                "gender": "male",
+                "hair": "black",
+                "cap": "none",
+                "apparel": "formal",
+                "confidence": 0.5,
+            }
+            assert obj["bbox"] == {"topleftx": 10, "toplefty": 20, "bottomrightx": 15, "bottomrighty": 50}
+            assert place["entrance"] == {
+                "name": "walsh",
+                "lane": "lane1",
+                "level": "P2",
+                "coordinate": {"x": 1.0, "y": 2.0, "z": 3.0},
+            }
+    assert sorted(d["event"]["type"] for d in documents) == ["entry"] * FRAMES + ["moving"] * FRAMES
