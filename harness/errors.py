@@ -7,6 +7,7 @@ Everything a user can get wrong (a bad file, a missing binary, a port in use) is
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass, field
 
 # Exit codes of the `edge-harness` command (documented in docs/cli.md).
@@ -15,6 +16,25 @@ EXIT_FAILED = 1  # a check, validation or expectation failed
 EXIT_USAGE = 2  # bad command line (click's own convention)
 EXIT_SERVICE = 3  # a service could not be started or stopped
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+EXIT_TERMINATED = 143  # SIGTERM (a cancelled or timed-out CI job), as a shell reports it
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM, raised on the main thread by the command's signal handler.
+
+    A :class:`KeyboardInterrupt`, so that a SIGTERM unwinds exactly like Ctrl-C (every
+    ``finally`` and context manager stops what it started); it remembers the signal so that the
+    command exits with the code a shell would report (130, 143).
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.signal_name = signal.Signals(signum).name
+        super().__init__(self.signal_name)
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
 
 
 class HarnessError(Exception):

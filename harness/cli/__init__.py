@@ -1,7 +1,7 @@
 """The ``edge-harness`` command.
 
 Exit codes (docs/cli.md): 0 success; 1 a check, validation or expectation failed; 2 bad usage;
-3 a service could not be started; 130 interrupted by Ctrl-C.
+3 a service could not be started; 130 interrupted by Ctrl-C (SIGINT); 143 stopped by SIGTERM.
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ class HarnessGroup(click.Group):
         except HarnessError as err:
             err_console.print(f"[bold red]error:[/] {err}", markup=True, highlight=False, soft_wrap=True)
             sys.exit(err.exit_code)
-        except KeyboardInterrupt:
-            err_console.print("[yellow]interrupted[/]")
-            sys.exit(EXIT_INTERRUPTED)
+        except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM where a command turns it into one
+            name = getattr(err, "signal_name", "")
+            err_console.print(f"[yellow]interrupted{f' ({name})' if name else ''}[/]")
+            sys.exit(getattr(err, "exit_code", EXIT_INTERRUPTED))
 
 
 @click.group(cls=HarnessGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,7 +41,7 @@ def main(verbose: int) -> None:
     """Simulate and test Greengrass V2 + Triton + Kafka vision apps before they reach a Jetson.
 
     Exit codes: 0 success, 1 a check or validation failed, 2 bad usage,
-    3 a service could not start, 130 interrupted.
+    3 a service could not start, 130 interrupted (Ctrl-C), 143 stopped by SIGTERM.
     """
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(

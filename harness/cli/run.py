@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -11,7 +10,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from harness.cli.interrupts import orderly_stop_on_signals
 from harness.errors import EXIT_FAILED
+from harness.services.workdirs import OwnedFolder, sweep_dead_folders
 
 _STATUS_STYLE = {"passed": "green", "failed": "red", "error": "red", "skipped": "dim"}
 
@@ -45,7 +46,14 @@ _STATUS_STYLE = {"passed": "green", "failed": "red", "error": "red", "skipped": 
     "--work",
     "work_dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Keep device roots, artifacts and logs here (default: a temporary folder).",
+    help="Put device roots, artifacts and logs here and keep them (default: a temporary folder "
+    "/tmp/edge-harness-SCENARIO-*, removed after a passed or interrupted run, kept and named "
+    "after a failed one).",
+)
+@click.option(
+    "--keep-work",
+    is_flag=True,
+    help="Keep the temporary work folder whatever the outcome (its path is printed).",
 )
 @click.option("--dry-run", is_flag=True, help="Print the AWS calls the scenario would make and exit.")
 @click.option(
@@ -60,6 +68,7 @@ def run_command(
     report_dir: Path | None,
     junit_file: Path | None,
     work_dir: Path | None,
+    keep_work: bool,
     dry_run: bool,
     kafka_bootstrap: str | None,
     bucket: str | None,
@@ -67,7 +76,10 @@ def run_command(
     """Run SCENARIO: start the services it needs, run its steps, report, stop everything.
 
     Exits 0 when every step passed, 1 when an expectation was not met (or the scenario is not
-    valid), 3 when a service could not start, 130 on Ctrl-C.
+    valid), 3 when a service could not start, 130 on Ctrl-C, 143 on SIGTERM. Ctrl-C and SIGTERM
+    stop everything the run started before it exits; if the run is SIGKILLed its processes die
+    with it and the next run removes its work folder. A failed run keeps its work folder (device
+    roots and logs) and prints where it is; other runs remove it unless --keep-work.
     """
     from harness.scenario.load import load_scenario
 
@@ -94,24 +106,54 @@ def run_command(
                 f"[dim]{time.strftime('%H:%M:%S')}[/] [{_STATUS_STYLE.get(status, 'white')}]{text}[/]"
             )
 
-    work = work_dir or Path(tempfile.mkdtemp(prefix=f"edge-harness-{scenario.name}-"))
-    work.mkdir(parents=True, exist_ok=True)
-    os.chmod(work, 0o755)  # component users must reach the device roots inside
-    console.print(f"scenario [bold]{scenario.name}[/] ({len(scenario.steps)} steps), work folder {work}")
-    with console.status("running…", spinner="dots"):
-        result = ScenarioRunner(
-            scenario,
-            work,
-            backend=backend or scenario.services.backend,
-            target=target,
-            kafka_bootstrap=kafka_bootstrap,
-            bucket=bucket,
-            progress=progress,
-        ).run()
-    _summary(console, result)
-    _write_reports(console, result, report_dir, junit_file)
-    if not result.passed:
+    with orderly_stop_on_signals():  # SIGTERM unwinds like Ctrl-C from here on
+        sweep_dead_folders()  # what runs that were SIGKILLed left in the temporary directory
+        owned: OwnedFolder | None = None
+        if work_dir is None:
+            owned = OwnedFolder.create(f"edge-harness-{scenario.name}-")
+            work = owned.path
+        else:
+            work = work_dir
+            work.mkdir(parents=True, exist_ok=True)
+        os.chmod(work, 0o755)  # component users must reach the device roots inside
+        console.print(f"scenario [bold]{scenario.name}[/] ({len(scenario.steps)} steps), work folder {work}")
+        outcome = "failed"  # until the run says otherwise: an error (a service that cannot start) too
+        try:
+            with console.status("running…", spinner="dots"):
+                result = ScenarioRunner(
+                    scenario,
+                    work,
+                    backend=backend or scenario.services.backend,
+                    target=target,
+                    kafka_bootstrap=kafka_bootstrap,
+                    bucket=bucket,
+                    progress=progress,
+                ).run()
+            _summary(console, result)
+            _write_reports(console, result, report_dir, junit_file)
+            outcome = "passed" if result.passed else "failed"
+        except KeyboardInterrupt:
+            outcome = "interrupted"
+            raise
+        finally:
+            _finish_work_folder(console, owned, work, outcome, keep=keep_work)
+    if outcome != "passed":
         raise SystemExit(EXIT_FAILED)
+
+
+def _finish_work_folder(
+    console: Console, owned: OwnedFolder | None, work: Path, outcome: str, *, keep: bool
+) -> None:
+    """Remove the temporary work folder after a passed or interrupted run; keep it (and say
+    where) after a failure, with --keep-work, or when it was given with --work."""
+    if owned is None:
+        console.print(f"work folder (--work): {work}")
+    elif keep or outcome == "failed":
+        owned.keep()
+        why = "--keep-work" if keep else "the run failed"
+        console.print(f"work folder kept ({why}): {work}")
+    else:
+        owned.remove()
 
 
 def _summary(console: Console, result: object) -> None:
@@ -126,13 +168,16 @@ def _summary(console: Console, result: object) -> None:
     for step in result.steps:
         style = _STATUS_STYLE.get(step.status, "white")
         table.add_row(
-            str(step.index + 1),
+            str(step.index),
             step.name,
             f"[{style}]{step.status}[/]",
             f"{step.duration_s:.1f}",
-            step.message[:300],
+            step.message.split("\ncause: ")[0][:300],  # the causes follow the table, in full
         )
     console.print(table)
+    for step in result.steps:  # in full: the table cuts long messages
+        for cause in step.details.get("causes", []):
+            console.print(f"[red]step {step.index}: {step.name}: cause:[/] {cause}", highlight=False)
 
 
 def _write_reports(

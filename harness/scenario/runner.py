@@ -33,6 +33,7 @@ from fake_device.deepstream.measure import (
 from harness.errors import HarnessError
 from harness.scenario import model as m
 from harness.scenario.backends import BACKENDS, DockerBackend, ProcessBackend, make_backend
+from harness.scenario.causes import failure_causes
 from harness.scenario.checks import (
     Number,
     check_sequence,
@@ -923,7 +924,7 @@ class ScenarioRunner:
         self.kafka_bootstrap = kafka_bootstrap
         self.bucket = bucket
         self.progress = progress or (lambda _text, _step: None)
-        self._interrupted = False
+        self._interrupted: KeyboardInterrupt | None = None
 
     def run(self) -> ScenarioResult:
         from harness.services.kafka import ExternalKafka
@@ -1032,16 +1033,17 @@ class ScenarioRunner:
                 end_open_faults(ctx)
                 read_perf_lines(ctx, result)
                 read_element_latency(ctx, result)
-            except KeyboardInterrupt:
-                self._interrupted = True
+            except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM turned into one by the CLI
+                self._interrupted = interrupt
+                how = getattr(interrupt, "signal_name", "") or "Ctrl-C"
                 result.steps.append(
                     StepResult(
-                        len(result.steps), "interrupt", "interrupted", "error", time.time(), 0.0, "Ctrl-C"
+                        len(result.steps) + 1, "interrupt", "interrupted", "error", time.time(), 0.0, how
                     )
                 )
         result.duration_s = round(time.monotonic() - t0, 2)
-        if self._interrupted:
-            raise KeyboardInterrupt
+        if self._interrupted is not None:
+            raise self._interrupted
         return result
 
     def _values(self, kafka: Any, fleet: FleetOperator) -> dict[str, str]:
@@ -1156,6 +1158,8 @@ class ScenarioRunner:
             except HarnessError as err:
                 outcome = StepResult(index, step.kind, step.name, "error", started, 0.0, str(err))
                 outcome.logs.update(_device_logs(ctx, {}))
+            if outcome.status != "passed":
+                _name_causes(ctx, outcome, since=started)
             outcome.duration_s = round(time.monotonic() - t, 2)
             result.phases[f"step {index}: {step.name}"] = outcome.duration_s
             result.steps.append(outcome)
@@ -1259,6 +1263,30 @@ def _log_offsets(ctx: RunContext) -> dict[Path, int]:
         for path in logs.glob("*.log") if logs.exists() else []:
             offsets[path] = path.stat().st_size
     return offsets
+
+
+def _name_causes(ctx: RunContext, outcome: StepResult, since: float) -> None:
+    """Append to a failed step's message what is wrong with the run (a component ERRORED or
+    BROKEN, with its status and last error lines; a device or service that died), so the summary
+    and every report show the cause next to the symptom. Read as any fleet operator would: the
+    devices' reported states through boto3, their log files."""
+    installed: dict[str, dict[str, dict[str, Any]]] = {}
+    for thing in ctx.devices:
+        try:
+            installed[thing] = ctx.fleet.installed(thing)
+        except Exception:  # the AWS endpoint may be what died; the other causes still count
+            installed[thing] = {}
+    causes = failure_causes(
+        devices=ctx.devices,
+        installed=installed,
+        components=ctx.scenario.components,
+        services=ctx.services,
+        timeline=list(ctx.result.timeline) if ctx.result is not None else [],
+        since=since,
+    )
+    if causes:
+        outcome.details["causes"] = causes
+        outcome.message += "".join(f"\ncause: {cause}" for cause in causes)
 
 
 def _device_logs(ctx: RunContext, already: dict[str, str]) -> dict[str, str]:
