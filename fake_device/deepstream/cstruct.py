@@ -429,6 +429,7 @@ class Struct:
     _defaults: ClassVar[dict[str, Any]] = {}
     _factories: ClassVar[dict[str, Callable[[], Any]]] = {}
     _not_emulated: ClassVar[dict[str, str]] = {}
+    _inline: ClassVar[frozenset[str]] = frozenset()  # members stored in the struct itself
     _c_freed: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -452,6 +453,7 @@ class Struct:
                     defaults[name] = value
         cls._defaults = defaults
         cls._factories = factories
+        cls._inline = frozenset(name for name, m in members.items() if isinstance(m, Embedded | IntArray))
 
     def __init__(self, **members: Any) -> None:
         d = self.__dict__
@@ -517,21 +519,21 @@ class Struct:
 
     # -- copies --------------------------------------------------------------------------------
     def _c_memcpy(self) -> Any:
-        """A member-wise copy, as C's struct assignment or memcpy: embedded structs are copied,
-        pointers and lists are shared (the same ``char *``/``void *``/GList)."""
+        """A member-wise copy, as C's struct assignment or memcpy: embedded structs and arrays are
+        copied, pointers and lists are shared (the same ``char *``/``void *``/GList/parent)."""
         clone = type(self).__new__(type(self))
         d = clone.__dict__
         d.update(self.__dict__)
         d.pop("_c_address", None)
         d.pop("_c_freed", None)
         for key, value in list(d.items()):
-            if isinstance(value, Struct):
+            if key in self._inline and isinstance(value, Struct):
                 d[key] = value._c_memcpy()
             elif key.startswith("_a_"):
                 d[key] = [element._c_memcpy() for element in value]
             elif key.startswith("_b_"):
                 d[key] = bytearray(value)
-            elif type(value).__name__ == "ndarray":
+            elif key in self._inline:
                 d[key] = value.copy()
         return clone
 
