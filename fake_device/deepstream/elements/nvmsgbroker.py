@@ -77,6 +77,10 @@ class NvMsgBrokerElement(PropertyStore, GstBase.BaseSink):
         self.init_properties()
         self.broker: NvMsgBroker | None = None
         self._loss_reported = False
+        # EOS is caught on the sink pad, before GstBaseSink handles it and posts EOS on the bus.
+        # (Not a do_event override: chaining up to GstBaseSink's event vfunc from Python frees the
+        # event twice — it takes ownership and PyGObject unrefs it again.)
+        self.sinkpad.add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, self._on_event)
 
     def do_set_property(self, pspec: Any, value: Any) -> None:
         if pspec.name == "topic" and value is not None:
@@ -182,12 +186,13 @@ class NvMsgBrokerElement(PropertyStore, GstBase.BaseSink):
             frame.latency.append((self.get_name(), t_in, t_out))
         return Gst.FlowReturn.OK
 
-    def do_event(self, event: Gst.Event) -> bool:
-        if event.type == Gst.EventType.EOS and self.broker is not None:
-            self._deliver_before_eos(self.broker)
-        return GstBase.BaseSink.do_event(self, event)
-
     # -- helpers ----------------------------------------------------------------------------------
+    def _on_event(self, pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+        broker = self.broker
+        if broker is not None and info.get_event().type == Gst.EventType.EOS:
+            self._deliver_before_eos(broker)
+        return Gst.PadProbeReturn.OK
+
     def _deliver_before_eos(self, broker: NvMsgBroker) -> None:
         """Wait for the delivery report of every message sent so far; warn about any not delivered."""
         pending = broker.flush(DISCONNECT_FLUSH_TIMEOUT_S)

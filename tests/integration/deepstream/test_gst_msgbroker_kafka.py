@@ -8,7 +8,9 @@ deepstream-test4 do. Messages are read back from the topic and checked field by 
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +21,7 @@ import pytest
 from fake_device.deepstream import cmemory
 from fake_device.deepstream import meta as nvds
 from fake_device.deepstream.gst.carrier import attach_batch_meta, batch_meta_at
+from fake_device.deepstream.gst.environment import deepstream_environment
 from fake_device.deepstream.gst.registry import register_all
 from fake_device.deepstream.gst.runtime import Gst
 from fake_device.deepstream.meta_event import (
@@ -346,3 +349,34 @@ def test_test4_full_schema_messages_arrive_field_by_field(kafka_broker: KafkaBro
                 "coordinate": {"x": 1.0, "y": 2.0, "z": 3.0},
             }
     assert sorted(d["event"]["type"] for d in documents) == ["entry"] * FRAMES + ["moving"] * FRAMES
+
+
+def test_a_gst_launch_line_sends_dummy_payloads(kafka_broker: KafkaBroker) -> None:
+    """gst-launch-1.0 on the device: the muxer's frames, a minimal dummy payload each, into Kafka."""
+    topic = new_topic(kafka_broker)
+    line = (
+        "videotestsrc num-buffers=5 ! video/x-raw,width=64,height=48 ! nvvideoconvert "
+        "! video/x-raw(memory:NVMM),format=NV12 "
+        "! m.sink_0 nvstreammux name=m batch-size=1 width=64 height=48 "
+        f"! nvmsgconv config={SEED_CONFIG} payload-type=PAYLOAD_DEEPSTREAM_MINIMAL dummy-payload=true "
+        f"! nvmsgbroker proto-lib={KAFKA_LIB} conn-str={conn_str(kafka_broker, topic)} sync=false"
+    )
+    result = subprocess.run(
+        ["gst-launch-1.0", *line.split()],
+        env=deepstream_environment(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "CRITICAL" not in result.stderr
+    # gst-launch-1.0 has exited: every message was delivered before EOS let it finish
+    assert sum(kafka_broker.end_offsets(topic).values()) == 5
+    documents = sorted(
+        (r.json() for r in kafka_broker.read_messages(topic, max_messages=5, timeout=30)),
+        key=lambda d: int(d["id"]),
+    )
+    assert [d["id"] for d in documents] == ["0", "1", "2", "3", "4"]
+    assert {d["sensorId"] for d in documents} == {"highway-cam-0"}  # [sensor0] of the frame's source
+    assert all(d["objects"] == [] for d in documents)
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", d["@timestamp"]) for d in documents)
