@@ -550,26 +550,32 @@ class CoreDevice:
             return DeploymentResult.failed("FAILED_NO_STATE_CHANGE", err)
         self._check_cancelled(record.job_id)
         new = prepared.config
-        self._notify_update_policy(document)
-        invalid = self._validate_configuration(record.job_id, document, new)
-        if invalid is not None:
-            return DeploymentResult.failed("FAILED_NO_STATE_CHANGE", invalid)
-        # commit point: the record first (it holds both configurations), then the config
-        record.previous = self.config.to_document()
-        record.tracked = self._changed_services(self.config, new)
-        record.stage = "merged"
-        record.merge_time = time.time()
-        record.save(self.current_record_path)
-        self.log.info(
-            MERGER,
-            "merge-config",
-            "Applying deployment changes",
-            DeploymentId=record.job_id,
-            tracked=record.tracked,
-        )
-        self._commit(new)
-        self._apply_services(new.specs(), remove_obsolete=False)
-        return self._wait_and_conclude(record, document)
+        notified = self._notify_update_policy(document)
+        if self._stop.is_set():
+            return None  # stopped while components deferred: resumed at the next boot
+        try:
+            invalid = self._validate_configuration(record.job_id, document, new)
+            if invalid is not None:
+                return DeploymentResult.failed("FAILED_NO_STATE_CHANGE", invalid)
+            # commit point: the record first (it holds both configurations), then the config
+            record.previous = self.config.to_document()
+            record.tracked = self._changed_services(self.config, new)
+            record.stage = "merged"
+            record.merge_time = time.time()
+            record.save(self.current_record_path)
+            self.log.info(
+                MERGER,
+                "merge-config",
+                "Applying deployment changes",
+                DeploymentId=record.job_id,
+                tracked=record.tracked,
+            )
+            self._commit(new)
+            self._apply_services(new.specs(), remove_obsolete=False)
+            return self._wait_and_conclude(record, document)
+        finally:
+            if notified:
+                self.ipc.component_updates_done(document.deployment_id)
 
     def _member_groups(self) -> set[str] | None:
         try:
@@ -578,16 +584,20 @@ class CoreDevice:
             return None
         return {f"thinggroup/{g['groupName']}" for g in answer.get("thingGroups", [])}
 
-    def _notify_update_policy(self, document: DeploymentDocument) -> None:
-        """``componentUpdatePolicy``: NOTIFY_COMPONENTS would ask running components over IPC whether
-        to defer (waiting up to the timeout); the simulator has no IPC, so no component defers."""
-        if document.update_policy_action == "NOTIFY_COMPONENTS" and self.services:
-            self.log.info(
-                MERGER,
-                "merge-config-notify",
-                "Notifying components of the update; none defers",
-                timeout=document.update_policy_timeout,
-            )
+    def _notify_update_policy(self, document: DeploymentDocument) -> bool:
+        """``componentUpdatePolicy`` NOTIFY_COMPONENTS: components subscribed over IPC hear of the
+        update and may defer it (``UpdateSystemPolicyService``). Returns whether they were told; if
+        so they hear again when the deployment is done (PostComponentUpdateEvent)."""
+        if document.update_policy_action != "NOTIFY_COMPONENTS":
+            return False
+        self.log.info(
+            MERGER,
+            "merge-config-notify",
+            "Notifying components of the update",
+            timeout=document.update_policy_timeout,
+        )
+        self.ipc.wait_for_disruptable(document.deployment_id, document.update_policy_timeout, self._stop)
+        return True
 
     def _validate_configuration(
         self, job_id: str, document: DeploymentDocument, new: EffectiveConfig

@@ -25,6 +25,11 @@ error counting) and ``GenericExternalService.java`` (what each step's exit code 
 
 A ``Skipif`` that holds makes a step "nothing done": a skipped install counts as installed, a
 skipped ``startup`` falls through to ``run``, a skipped ``run`` finishes the component.
+
+A component's own process may report its state over IPC (``UpdateState``, :meth:`report_state`):
+only the transitions ``Lifecycle.ALLOWED_STATE_TRANSITION_FOR_REPORTING`` allows count. RUNNING
+while ``startup`` still runs makes the component RUNNING (the startup script keeps running; a
+non-zero exit still errors it); ERRORED while STARTING or RUNNING takes the usual error path.
 """
 
 from __future__ import annotations
@@ -64,6 +69,18 @@ class State(StrEnum):
 
 #: Lifecycle.STATES_TO_ERRORED: errors from these states count towards BROKEN
 _COUNTED = frozenset({State.NEW, State.STARTING, State.RUNNING})
+#: Lifecycle.ALLOWED_STATE_TRANSITION_FOR_REPORTING: what a component may report from each state
+REPORTABLE: dict[State, frozenset[State]] = {
+    State.NEW: frozenset({State.ERRORED}),
+    State.STARTING: frozenset({State.RUNNING, State.ERRORED, State.FINISHED}),
+    State.RUNNING: frozenset({State.ERRORED, State.FINISHED}),
+    State.STOPPING: frozenset({State.ERRORED, State.FINISHED}),
+}
+#: ComponentStatusCode.getDefaultErrorCodeFrom: a reported ERRORED's code and description
+_REPORTED_ERRORS = {
+    State.STARTING: ("STARTUP_ERROR", "An error occurred during startup."),
+    State.RUNNING: ("RUN_ERROR", "An error occurred while running the component."),
+}
 
 
 @dataclass(frozen=True)
@@ -111,6 +128,8 @@ class _StepResult:
     nothing_done: bool = False
     interrupted: bool = False
     error: str = ""
+    reported: State | None = None  # the component reported this state while the step ran
+    process: ScriptProcess | None = None  # the step's process, still running when ``reported``
 
     @property
     def ok(self) -> bool:
@@ -142,6 +161,8 @@ class ComponentService:
         self._errors: dict[State, list[float]] = {}
         self._processes: list[ScriptProcess] = []
         self._run_process: ScriptProcess | None = None
+        self._startup_process: ScriptProcess | None = None
+        self._reported: State | None = None
         self._run_deadline: float | None = None
         self._closing = False
         self._shutdown_spec = spec
@@ -202,6 +223,33 @@ class ComponentService:
             return "restart"
         return ""
 
+    def report_state(self, new: State) -> bool:
+        """A state the component's process reports (``UpdateState``): taken by the lifecycle
+        thread if ``Lifecycle.reportState`` allows it from the current state, else logged and
+        ignored. Returns whether it was taken."""
+        with self._cv:
+            current = self.state
+            if new not in REPORTABLE.get(current, frozenset()) or current not in _REPORTED_ERRORS:
+                allowed = new in REPORTABLE.get(current, frozenset())
+                self.host.log.component(
+                    self.name,
+                    "WARN",
+                    "service-invalid-state-error" if not allowed else "service-report-state-ignored",
+                    "Invalid reported state" if not allowed else "Reported state not simulated in this state",
+                    serviceName=self.name,
+                    currentState=current,
+                    newState=new,
+                )
+                return False
+            self._reported = new
+            self._cv.notify_all()
+        return True
+
+    def _take_reported(self) -> State | None:
+        with self._cv:
+            reported, self._reported = self._reported, None
+            return reported
+
     def close(self, timeout: float = 60.0) -> None:
         """Stop the component (shutdown, then kill its processes) and end the thread."""
         with self._cv:
@@ -254,6 +302,7 @@ class ComponentService:
         if len(self._errors.get(current, [])) >= MAXIMUM_CONTINUAL_ERROR:
             new = State.BROKEN
         with self._cv:
+            self._reported = None
             self.previous_state = current
             self.state = new
             self.status_code = code
@@ -370,7 +419,12 @@ class ComponentService:
             result = self._run_step("startup", keep_running_on_change=False)
             if self.state != State.STARTING:
                 return
-            if result.interrupted:
+            if result.reported == State.RUNNING:
+                self._startup_process = result.process  # still running: its exit is watched
+                self._report(State.RUNNING)
+            elif result.reported is not None:
+                self._report(State.ERRORED, *_REPORTED_ERRORS[State.STARTING])
+            elif result.interrupted:
                 self._report(State.STOPPING)
             elif result.timed_out:
                 self._report(State.ERRORED, "STARTUP_TIMEOUT", "startup timeout")
@@ -404,6 +458,18 @@ class ComponentService:
             if self._desired_changed_from(State.RUNNING) or self._closing:
                 self._report(State.STOPPING)
                 return
+            reported = self._take_reported()
+            if reported is not None:
+                self._report(State.ERRORED, *_REPORTED_ERRORS[State.RUNNING])
+                return
+            startup = self._startup_process
+            if startup is not None and startup.popen.poll() is not None:
+                self._startup_process = None
+                code = startup.wait(1.0)
+                self.host.log.component(self.name, "INFO", "", "Startup script exited", exitCode=code)
+                if code:
+                    self._report(State.ERRORED, "STARTUP_ERROR", f"Non-zero exit code {code} in startup")
+                    return
             process = self._run_process
             if process is not None:
                 code = process.popen.poll()
@@ -584,6 +650,10 @@ class ComponentService:
             if not keep_running_on_change and (self._desired_changed_from(State.RUNNING) or self._closing):
                 process.stop()
                 return _StepResult(interrupted=True)
+            if self.state == State.STARTING and name == "startup":
+                reported = self._take_reported()
+                if reported is not None:
+                    return _StepResult(reported=reported, process=process)
 
     def _kill_processes(self) -> None:
         """``stopAllLifecycleProcesses``."""
@@ -594,6 +664,7 @@ class ComponentService:
             else:
                 process.stop(grace=0.5)  # children of an exited script may live on in its group
         self._run_process = None
+        self._startup_process = None
 
 
 def _title(step: str) -> str:

@@ -11,6 +11,7 @@ the nucleus's split (aws-greengrass-nucleus ``ipc/``, ``builtin/services/``, ``a
 - :mod:`.authorization` — ``accessControl`` policies and the nucleus's wildcard rules;
 - :mod:`.configuration` — configuration operations and validation;
 - :mod:`.pubsub` — local publish/subscribe;
+- :mod:`.lifecycle` — state reports and component update notifications;
 - :mod:`.service` — all of it for one device (what :class:`~fake_device.nucleus.kernel.CoreDevice`
   starts and stops).
 

@@ -9,6 +9,7 @@ a deployment about to change them).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -16,6 +17,7 @@ from typing import Protocol
 from fake_device.nucleus.ipc.authentication import AuthenticationTokens
 from fake_device.nucleus.ipc.authorization import Authorizer
 from fake_device.nucleus.ipc.configuration import ConfigurationAgent, ConfigurationHost, ValidationRequest
+from fake_device.nucleus.ipc.lifecycle import LifecycleAgent, LifecycleHost
 from fake_device.nucleus.ipc.pubsub import PubSubAgent
 from fake_device.nucleus.ipc.server import IpcServer
 from fake_device.nucleus.logs import NucleusLog
@@ -26,7 +28,7 @@ __all__ = ["IpcHost", "IpcService"]
 AUTHORIZATION_LOGGER = "com.aws.greengrass.authorization.AuthorizationHandler"
 
 
-class IpcHost(ConfigurationHost, Protocol):
+class IpcHost(ConfigurationHost, LifecycleHost, Protocol):
     """Everything the operation groups need from the device."""
 
     log: NucleusLog
@@ -44,6 +46,8 @@ class IpcService:
         self.configuration.register(self.server)
         self.pubsub = PubSubAgent(self.authorizer)
         self.pubsub.register(self.server)
+        self.lifecycle = LifecycleAgent(host)
+        self.lifecycle.register(self.server)
 
     def _policy_warning(self, message: str) -> None:
         self.host.log.error(AUTHORIZATION_LOGGER, "load-authorization-config-error", message)
@@ -70,3 +74,10 @@ class IpcService:
         self, deployment_id: str, requests: Sequence[ValidationRequest], timeout: float
     ) -> str | None:
         return self.configuration.validate(deployment_id, requests, timeout)
+
+    def wait_for_disruptable(self, deployment_id: str, timeout: float, stop: threading.Event) -> None:
+        """Tell subscribed components a deployment is coming; wait while they defer it."""
+        self.lifecycle.wait_for_disruptable(deployment_id, timeout, stop)
+
+    def component_updates_done(self, deployment_id: str) -> None:
+        self.lifecycle.send_post_update(deployment_id)

@@ -205,3 +205,123 @@ def test_local_pubsub_with_authorization(aws_endpoint, device_root: Path) -> Non
     denied = step(device_root, subscriber, "publish-denied")
     assert denied["type"] == "UnauthorizedError"
     assert f"Principal {subscriber} is not authorized" in denied["message"]
+
+
+def test_lifecycle_operations(aws_endpoint, device_root: Path) -> None:
+    operator = Operator(aws_endpoint)
+    updates, starter, crasher = (
+        unique("com.example.Updates"),
+        unique("com.example.Starter"),
+        unique("com.example.Crasher"),
+    )
+    operator.component(
+        updates,
+        "1.0.0",
+        _python("updates_app.py"),
+        files={"updates_app.py": _app("updates_app.py")},
+        defaults={"n": 1},
+    )
+    startup = {
+        "Script": "python3 -u {artifacts:decompressedPath}/app/startup_app.py",
+        "RequiresPrivilege": True,
+    }
+    operator.component(
+        starter,
+        "1.0.0",
+        {"Startup": {**startup, "Timeout": 30}},
+        files={"startup_app.py": _app("startup_app.py")},
+    )
+    operator.component(
+        crasher, "1.0.0", _python("errored_app.py"), files={"errored_app.py": _app("errored_app.py")}
+    )
+    group, group_arn = operator.group()
+    thing = unique("jetson")
+    components = {updates: "1.0.0", starter: "1.0.0", crasher: "1.0.0"}
+    with running_device(aws_endpoint, device_root, thing, group) as device:
+        first = operator.deploy(group_arn, components)
+        succeeded(operator, thing, first, device_root, *components)
+        # a startup script that never exits: RUNNING because the component said so
+        step(device_root, starter, "reported")
+        assert device.services[starter].state == "RUNNING"
+        # ERRORED reported by the running component: recover, restart
+        step(device_root, crasher, "second-run")
+        crash_log = component_log(device_root, crasher)
+        assert "currentState=RUNNING, newState=ERRORED" in crash_log
+        assert "statusCode=RUN_ERROR" in crash_log
+        assert device.services[crasher].state == "RUNNING"
+
+        step(device_root, updates, "ready")
+        steps = {s["step"]: s for s in ipc_steps(device_root, updates)}
+        assert steps["running-again"]["error"] is None  # RUNNING → RUNNING is ignored, not an error
+        assert "Invalid reported state" in component_log(device_root, updates)
+        assert steps["defer-unsubscribed"]["error"] == {
+            "type": "InvalidArgumentsError",
+            "message": "Component is not subscribed to component update events",
+        }
+
+        # the next deployment waits while the component defers it, then goes on
+        merge = {"componentVersion": "1.0.0", "configurationUpdate": {"merge": {"n": 2}}}
+        second = operator.deploy(group_arn, {**components, updates: merge})
+        succeeded(operator, thing, second, device_root, *components)
+        wait_for(
+            lambda: len(steps_named(device_root, updates, "late-defer")) == 2, 30, "two post-update events"
+        )
+        assert device.config.services[updates]["configuration"] == {"n": 2}
+    seen = [(s["step"], s["deployment"]) for s in ipc_steps(device_root, updates) if "update" in s["step"]]
+    # subscribed while the first deployment ran: told when it was done; then the second one
+    assert seen == [
+        ("post-update", first),
+        ("pre-update", second),
+        ("pre-update", second),
+        ("post-update", second),
+    ]
+    assert steps_named(device_root, updates, "pre-update")[0]["restarting"] is False
+    assert steps_named(device_root, updates, "late-defer")[1]["error"] == {
+        "type": "ServiceError",
+        "message": "Time limit to respond to PreComponentUpdateEvent exceeded",
+    }
+    main_log = component_log(device_root, "greengrass")
+    assert "service-update-deferred. deferred for 1500 millis with message busy" in main_log
+
+
+def steps_named(root: Path, component: str, name: str) -> list[dict[str, Any]]:
+    return [s for s in ipc_steps(root, component) if s["step"] == name]
+
+
+def test_configuration_validation(aws_endpoint, device_root: Path) -> None:
+    operator = Operator(aws_endpoint)
+    name = unique("com.example.Validator")
+    app = {"validator_app.py": _app("validator_app.py")}
+    operator.component(name, "1.0.0", _python("validator_app.py"), files=app, defaults={"level": 1})
+    group, group_arn = operator.group()
+    thing = unique("jetson")
+
+    def merge(values: dict[str, Any]) -> dict[str, Any]:
+        return {name: {"componentVersion": "1.0.0", "configurationUpdate": {"merge": values}}}
+
+    with running_device(aws_endpoint, device_root, thing, group) as device:
+        first = operator.deploy(group_arn, {name: "1.0.0"})
+        succeeded(operator, thing, first, device_root, name)
+        step(device_root, name, "ready")
+        rejected = operator.wait_deployment(
+            thing, operator.deploy(group_arn, merge({"level": 2, "reject": True}))
+        )
+        assert rejected["coreDeviceExecutionStatus"] == "FAILED"
+        assert rejected["reason"] == "FAILED_NO_STATE_CHANGE"
+        assert rejected["statusDetails"]["errorStack"][-1] == "COMPONENT_CONFIGURATION_NOT_VALID"
+        assert device.config.services[name]["configuration"] == {"level": 1}  # nothing changed
+        accepted = operator.deploy(group_arn, merge({"level": 3}))
+        succeeded(operator, thing, accepted, device_root, name)
+        assert device.config.services[name]["configuration"] == {"level": 3}
+    proposals = steps_named(device_root, name, "validate")
+    assert [p["configuration"] for p in proposals] == [{"level": 2, "reject": True}, {"level": 3}]
+    assert proposals[0]["deployment"] == rejected["iotJobId"]
+    assert steps_named(device_root, name, "unrequested-report")[0] == {
+        "step": "unrequested-report",
+        "type": "InvalidArgumentsError",
+        "message": "Validation request either timed out or was never made",
+    }
+    assert (
+        "Components reported that their to-be-deployed configuration is invalid "
+        f"{{ name = {name}, message = reject is set }}" in component_log(device_root, "greengrass")
+    )
