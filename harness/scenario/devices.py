@@ -3,7 +3,8 @@
 A device runs as its own process (as the nucleus is its own JVM on a Jetson) so that a fault
 step can SIGKILL it and restart it on the same root, exactly like a power cut; it reaches the
 cloud only through the AWS endpoint's environment. Its components run in their own process
-groups, which the device's reaper kills if the device dies, so nothing outlives a scenario.
+groups, which the device's reaper kills if the device dies, and the device dies with the harness
+(``PR_SET_PDEATHSIG`` and ``--parent-pid``), so nothing outlives a scenario, even a SIGKILLed one.
 
 Device faults are methods with the same names on every kind of device (``kill``, ``start``,
 ``pause``/``resume``, ``disconnect``/``reconnect``), so the runner's ``inject`` step does not care
