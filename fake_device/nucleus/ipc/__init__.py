@@ -12,6 +12,7 @@ the nucleus's split (aws-greengrass-nucleus ``ipc/``, ``builtin/services/``, ``a
 - :mod:`.configuration` — configuration operations and validation;
 - :mod:`.pubsub` — local publish/subscribe;
 - :mod:`.lifecycle` — state reports and component update notifications;
+- :mod:`.cli` — the Greengrass CLI's component operations;
 - :mod:`.service` — all of it for one device (what :class:`~fake_device.nucleus.kernel.CoreDevice`
   starts and stops).
 

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from fake_device.nucleus.ipc.authentication import AuthenticationTokens
 from fake_device.nucleus.ipc.authorization import Authorizer
+from fake_device.nucleus.ipc.cli import CliAgent, CliHost
 from fake_device.nucleus.ipc.configuration import ConfigurationAgent, ConfigurationHost, ValidationRequest
 from fake_device.nucleus.ipc.lifecycle import LifecycleAgent, LifecycleHost
 from fake_device.nucleus.ipc.pubsub import PubSubAgent
@@ -28,7 +29,7 @@ __all__ = ["IpcHost", "IpcService"]
 AUTHORIZATION_LOGGER = "com.aws.greengrass.authorization.AuthorizationHandler"
 
 
-class IpcHost(ConfigurationHost, LifecycleHost, Protocol):
+class IpcHost(ConfigurationHost, LifecycleHost, CliHost, Protocol):
     """Everything the operation groups need from the device."""
 
     log: NucleusLog
@@ -48,6 +49,8 @@ class IpcService:
         self.pubsub.register(self.server)
         self.lifecycle = LifecycleAgent(host)
         self.lifecycle.register(self.server)
+        self.cli = CliAgent(host, self.authorizer)
+        self.cli.register(self.server)
 
     def _policy_warning(self, message: str) -> None:
         self.host.log.error(AUTHORIZATION_LOGGER, "load-authorization-config-error", message)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,11 @@ def test_connection_errors(aws_endpoint, device_root: Path) -> None:
     assert steps["not-served"]["error"] == {
         "type": "ServiceError",
         "message": "Operation aws.greengrass#GetSecretValue is not supported by Greengrass",
+    }
+    # the CLI's operations are served only with aws.greengrass.Cli on the device
+    assert steps["no-cli"]["error"] == {
+        "type": "ServiceError",
+        "message": "Operation aws.greengrass#ListComponents is not supported by Greengrass",
     }
     assert steps["still-connected"]["value"] == {"mode": "probe"}
     log = component_log(device_root, "greengrass")
@@ -325,3 +331,56 @@ def test_configuration_validation(aws_endpoint, device_root: Path) -> None:
         "Components reported that their to-be-deployed configuration is invalid "
         f"{{ name = {name}, message = reject is set }}" in component_log(device_root, "greengrass")
     )
+
+
+def test_cli_operations(aws_endpoint, device_root: Path) -> None:
+    operator = Operator(aws_endpoint)
+    caller, worker = unique("com.example.Operator"), unique("com.example.Worker")
+    missing = unique("com.example.Missing")
+    cli = "aws.greengrass.Cli"
+    cli_version = f"2.12.{uuid.uuid4().int % 999999}"  # the endpoint is shared: a fresh version each run
+    operator.component(cli, cli_version, {"Run": "echo greengrass-cli stand-in"})
+    operator.component(worker, "1.0.0", {"Run": "echo worker-start; exec sleep 600"}, defaults={"rate": 5})
+    ops = ["GetComponentDetails", "RestartComponent"]
+    access = {
+        "accessControl": {
+            cli: {
+                f"{caller}:cli:1": _policy(
+                    *(f"aws.greengrass#{o}" for o in ops), resources=[worker, missing]
+                ),
+                f"{caller}:cli:2": _policy("aws.greengrass#ListComponents", resources=["*"]),
+            }
+        }
+    }
+    app = {"cli_app.py": _app("cli_app.py")}
+    operator.component(caller, "1.0.0", _python("cli_app.py", worker, missing), files=app, defaults=access)
+    group, group_arn = operator.group()
+    thing = unique("jetson")
+    with running_device(aws_endpoint, device_root, thing, group):
+        deployment = operator.deploy(group_arn, {cli: cli_version, worker: "1.0.0", caller: "1.0.0"})
+        succeeded(operator, thing, deployment, device_root, caller, worker)
+        step(device_root, caller, "stop")
+        wait_for(
+            lambda: component_log(device_root, worker).count("stdout. worker-start.") == 2, 30, "a restart"
+        )
+    steps = {s["step"]: s for s in ipc_steps(device_root, caller)}
+    assert steps["list"]["components"][worker] == "RUNNING"
+    assert set(steps["list"]["components"]) == {cli, worker, caller}
+    assert steps["details"] == {
+        "step": "details",
+        "name": worker,
+        "version": "1.0.0",
+        "state": "RUNNING",
+        "configuration": {"rate": 5},
+    }
+    assert steps["missing"]["error"] == {
+        "type": "ResourceNotFoundError",
+        "message": f"Component with name {missing} not found in Greengrass",
+    }
+    assert steps["empty"]["error"] == {
+        "type": "InvalidArgumentsError",
+        "message": "Component name cannot be empty",
+    }
+    assert steps["restart"]["status"] == "SUCCEEDED"
+    assert steps["stop"]["error"]["type"] == "UnauthorizedError"
+    assert f"{cli}:aws.greengrass#StopComponent on resource {worker}" in steps["stop"]["error"]["message"]

@@ -40,6 +40,7 @@ def unknown_operation():
 
 report("unknown-operation", error=error_of(unknown_operation))
 report("not-served", error=error_of(lambda: client.get_secret_value(secret_id="db-password")))
+report("no-cli", error=error_of(lambda: client.list_components()))
 report("still-connected", value=client.get_configuration().value)
 client.close()
 report("done")
