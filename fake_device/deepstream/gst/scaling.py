@@ -78,6 +78,7 @@ class Transform:
     src_crop: Rect | None = None
     dest_crop: Rect | None = None
     flip: int = 0  # flip-method (FLIPS)
+    blank_outside: bool = True  # with dest_crop: black outside it (False: leave it, as the tiler does)
 
 
 def _scaled(plane: np.ndarray, width: int, height: int, transform: Transform, fill: int) -> np.ndarray:
@@ -105,8 +106,8 @@ def transform_frame(src: FrameView, dst: FrameView, transform: Transform = Trans
     src_rect = (transform.src_crop or Rect(0, 0, src.layout.width, src.layout.height)).clamp(
         src.layout.width, src.layout.height
     )
-    if transform.dest_crop is not None:
-        _fill_black(dst)
+    if transform.dest_crop is not None and transform.blank_outside:
+        fill_black(dst)
     fmt = dst.layout.format
     if src.layout.format == fmt:
         planar = fmt in PLANAR
@@ -132,7 +133,8 @@ def transform_frame(src: FrameView, dst: FrameView, transform: Transform = Trans
     dst.write_bgr(canvas)
 
 
-def _fill_black(frame: FrameView) -> None:
+def fill_black(frame: FrameView) -> None:
+    """Paint ``frame`` black (opaque for formats with alpha)."""
     fmt = frame.layout.format
     for index, plane in enumerate(frame.planes):
         plane[...] = _black(fmt in PLANAR, index)
