@@ -1122,6 +1122,7 @@ class _SourceContext:
                     oc_status=oc_status,
                     lc_status=lc_status,
                     dir_status=dir_status,
+                    obj_status=status,
                     unique_id=unique_id,
                 )
 
@@ -1339,13 +1340,3 @@ def analytics_overlay(analytics: NvDsAnalytics, source_id: int, counts: FrameAna
         _arrow(overlay, lc.direction[0], lc.direction[1], LINE_CROSSING_RGBA)
         overlay.lines.append(OverlayLine(*lc.segment[0], *lc.segment[1], LINE_CROSSING_RGBA))
     return overlay
-
-
-def object_status(analytics: ObjectAnalytics) -> str:
-    """The status string gst-nvdsanalytics builds for an object (``objStatus``, appended to its
-    label in osd-mode 2): `` ROI:<label>`` per ROI, the raw direction status, `` LC:<label> `` per
-    line crossed."""
-    text = "".join(f" ROI:{label}" for label in analytics.roi_status)
-    text += analytics.dir_status
-    text += "".join(f" LC:{label} " for label in analytics.lc_status)
-    return text

@@ -18,7 +18,6 @@ from fake_device.deepstream.analytics import (
     NvDsAnalytics,
     analytics_overlay,
     load_analytics_config,
-    object_status,
     parse_analytics_config,
     point_in_roi,
 )
@@ -28,7 +27,6 @@ from fake_device.deepstream.meta import (
     BatchMeta,
     FrameAnalytics,
     FrameMeta,
-    ObjectAnalytics,
     ObjectMeta,
 )
 
@@ -620,6 +618,12 @@ def test_stopped_track_gets_meta_without_direction() -> None:
     metas = [f.objects[0].analytics for f in frames]
     assert metas[:5] == [None] * 5
     assert all(m is not None and m.dir_status == "" and m.roi_status == [] for m in metas[5:])
+    assert {m.obj_status for m in metas[5:]} == {" STOPPED "}  # objStatus says it
+
+
+def test_obj_status_is_the_plugins_status_string() -> None:
+    frames = run(NvDsAnalytics(config(DIRECTIONS), 1280, 720), path_frames(down(n=12)))
+    assert frames[-1].objects[0].analytics.obj_status == " DIR:South "
 
 
 # --------------------------------------------------------------------------------------------
@@ -784,8 +788,3 @@ def test_overlay_osd_mode_one_labels_only_and_mode_zero_nothing() -> None:
     assert [t.text for t in one.texts] == ["TL1", "North", "Exit "]
     zero = analytics_overlay(NvDsAnalytics(config(OVERLAY_BODY, HEAD + "osd-mode=0\n"), 1280, 720), 0, counts)
     assert zero.texts == [] and zero.lines == []
-
-
-def test_object_status_is_the_plugins_string() -> None:
-    status = object_status(ObjectAnalytics(roi_status=["A", "B"], lc_status=["Exit"], dir_status=" DIR:N "))
-    assert status == " ROI:A ROI:B DIR:N  LC:Exit "
