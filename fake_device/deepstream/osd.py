@@ -318,9 +318,13 @@ class Painter:
         ox, oy = x0 - round(left), y0 - round(top)
         inside = stretched[oy : oy + (y1 - y0), ox : ox + (x1 - x0)] > threshold
         region = self.image[y0:y1, x0:x1]
-        tint = np.array(self.colour(colour), dtype=np.float32)
-        blended = region[inside].astype(np.float32) * (1.0 - alpha) + tint * alpha
-        region[inside] = blended.round().astype(np.uint8)
+        tint = np.array(self.colour(colour), dtype=np.float32)[:3]
+        blended = region[inside][:, :3].astype(np.float32) * (1.0 - alpha) + tint * alpha
+        pixels = region[inside]
+        pixels[:, :3] = blended.round().astype(np.uint8)
+        if self.order == "RGBA":
+            pixels[:, 3] = 255  # a drawn pixel is opaque
+        region[inside] = pixels
 
 
 def object_text(obj: ObjectMeta, *, with_status: bool = False) -> str:
