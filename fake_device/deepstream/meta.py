@@ -29,6 +29,7 @@ The emulated elements predate this model and use shorter names; these stay, docu
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from typing import Any, overload
 
@@ -760,6 +761,9 @@ class NvDsBatchMeta(Struct):
     ) -> None:
         super().__init__(max_frames_in_batch=max_frames_in_batch, **members)
         self.base_meta.batch_meta = self
+        # DeepStream releases a batch's user metas when the buffer carrying it is freed; here that
+        # is when the last reference to the batch goes (the carrier holds one per buffer)
+        weakref.finalize(self, _release_on_free, self.__dict__).atexit = False
         if frames is not None:
             self.frames = frames
             for frame in self.frames:
@@ -819,10 +823,25 @@ def _give_back(meta: Any) -> None:
 
 
 def _release_user_meta(user_meta: NvDsUserMeta) -> None:
-    release = user_meta.__dict__.get("_release_func")
+    release = user_meta.__dict__.pop("_release_func", None)
     if release is not None:
         release(Pointer(user_meta), None)
     _give_back(user_meta)
+
+
+def _release_on_free(state: dict[str, Any]) -> None:
+    """Call the release callbacks of a freed batch's user metas (each once). A user meta that
+    belongs to a batch still alive (shared by a shallow frame copy) is left to that batch."""
+    user_metas = list(state["_batch_user_meta"])
+    for frame in state["frames"]:
+        d = frame.__dict__
+        user_metas += d["_frame_user_meta"]
+        for obj in d["objects"]:
+            user_metas += obj.__dict__["_obj_user_meta"]
+    for user_meta in user_metas:
+        if user_meta.__dict__.get("_release_func") is not None and _batch_of(user_meta) is None:
+            release = user_meta.__dict__.pop("_release_func")
+            release(Pointer(user_meta), None)
 
 
 def _release_object(obj: NvDsObjectMeta) -> None:

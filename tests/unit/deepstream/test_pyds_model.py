@@ -7,6 +7,7 @@ gives them, including the errors a misuse gets here instead of a crash.
 
 from __future__ import annotations
 
+import gc
 import re
 import sys
 
@@ -24,6 +25,7 @@ from fake_device.deepstream.meta import (
     ObjectAnalytics,
     ObjectMeta,
     copy_batch_meta,
+    set_user_meta_callbacks,
 )
 
 pytestmark = pytest.mark.unit
@@ -496,3 +498,33 @@ def test_meta_lock_is_recursive() -> None:
     pyds.nvds_acquire_meta_lock(batch)
     pyds.nvds_release_meta_lock(batch)
     pyds.nvds_release_meta_lock(batch)
+
+
+def test_a_freed_batch_releases_its_user_metas_once() -> None:
+    """DeepStream calls the release callbacks when the buffer carrying the batch is freed; here when
+    the batch itself goes. A user meta still owned by a live batch is left alone."""
+    released: list[int] = []
+
+    def track(data: object, user_data: object) -> None:
+        released.append(pyds.NvDsUserMeta.cast(data).base_meta.meta_type)
+
+    batch = _batch(1)
+    frame = batch.frames[0]
+    for owner, add in (
+        (frame, pyds.nvds_add_user_meta_to_frame),
+        (frame.objects[0], pyds.nvds_add_user_meta_to_obj),
+    ):
+        user_meta = pyds.nvds_acquire_user_meta_from_pool(batch)
+        user_meta.base_meta.meta_type = pyds.NVDS_USER_META
+        set_user_meta_callbacks(user_meta, None, track)
+        add(owner, user_meta)
+    survivor = pyds.nvds_create_batch_meta(1)
+    kept = pyds.nvds_acquire_user_meta_from_pool(survivor)
+    set_user_meta_callbacks(kept, None, track)
+    pyds.nvds_add_user_meta_to_frame(frame, kept)  # shared: belongs to a batch that lives on
+
+    del batch, frame, user_meta
+    gc.collect()
+    assert released == [pyds.NVDS_USER_META] * 2
+    pyds.nvds_destroy_batch_meta(survivor)  # nothing of it is in a list: no more calls
+    assert len(released) == 2
