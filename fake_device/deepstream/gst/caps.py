@@ -3,9 +3,10 @@
 Apps put ``video/x-raw(memory:NVMM), format=RGBA`` in capsfilters and check
 ``caps.get_features(0).contains("memory:NVMM")`` on uridecodebin's new pads ("Decodebin did not pick
 nvidia decoder plugin" otherwise). A caps feature is only a label for negotiation, so the emulated
-elements keep it on their caps while the memory stays system memory: elements that do not accept NVMM
-(videoconvert, x264enc) refuse to link to NVMM pads, exactly as on a Jetson, where nvvideoconvert
-is the bridge.
+elements keep it on their caps while the memory stays system memory: elements that read pixels
+(x264enc, jpegenc, appsink with raw caps) refuse NVMM caps as on a Jetson, where nvvideoconvert is
+the bridge; videoconvert accepts any caps features when it has nothing to convert (passthrough), here
+as there.
 """
 
 from __future__ import annotations
