@@ -122,13 +122,7 @@ class NvDsAnalyticsElement(DeepStreamFilter):
     def do_start(self) -> bool:
         name = self.get_name()
         if self.config_error is not None:
-            post_error(
-                self,
-                f"{name}: config-file: {self.config_error}",
-                'DeepStream says "Configuration file parsing failed"',
-                domain=Gst.LibraryError,
-                code=Gst.LibraryError.SETTINGS,
-            )
+            self._config_failed()
             return False
         if self.config is None:
             post_error(
@@ -140,6 +134,15 @@ class NvDsAnalyticsElement(DeepStreamFilter):
             )
             return False
         return True
+
+    def _config_failed(self) -> None:
+        post_error(
+            self,
+            f"{self.get_name()}: config-file: {self.config_error}",
+            'DeepStream says "Configuration file parsing failed"',
+            domain=Gst.LibraryError,
+            code=Gst.LibraryError.SETTINGS,
+        )
 
     def caps_changed(self, caps: Gst.Caps) -> bool:
         structure = caps.get_structure(0)
@@ -163,9 +166,12 @@ class NvDsAnalyticsElement(DeepStreamFilter):
         return self.analytics
 
     # -- one batch -------------------------------------------------------------------------------
-    def process_batch(self, buffer: Gst.Buffer, batch_meta: NvDsBatchMeta) -> None:
+    def process_batch(self, buffer: Gst.Buffer, batch_meta: NvDsBatchMeta) -> Gst.FlowReturn | None:
+        if self.config_error is not None:  # config-file set again while running, and broken
+            self._config_failed()
+            return Gst.FlowReturn.ERROR
         if not self.prop("enable"):
-            return
+            return None
         t_in = time.monotonic()
         analytics = self._processor()
         analytics.process(batch_meta)
@@ -182,6 +188,7 @@ class NvDsAnalyticsElement(DeepStreamFilter):
         name = self.get_name()
         for frame in batch_meta.frames:
             frame.latency.append((name, t_in, t_out))
+        return None
 
     @staticmethod
     def _show_status(obj: NvDsObjectMeta, font_size: int) -> None:

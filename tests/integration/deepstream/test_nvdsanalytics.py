@@ -10,6 +10,7 @@ import pytest
 from batch_feed import Detection, batch_meta, nvmm_rgba, run
 
 from fake_device.deepstream import cmemory
+from fake_device.deepstream.gst.carrier import attach_batch_meta
 from fake_device.deepstream.gst.registry import register_all
 from fake_device.deepstream.gst.runtime import GObject, Gst
 from fake_device.deepstream.meta import (
@@ -216,3 +217,29 @@ def test_missing_config_file_property_is_an_error() -> None:
 def test_a_config_file_that_does_not_exist(tmp_path: Path) -> None:
     out = run(f"nvdsanalytics config-file={tmp_path / 'nope.txt'}", _crossing(1))
     assert len(out.errors) == 1 and "nope.txt" in out.errors[0]
+
+
+def test_a_broken_config_set_while_playing_fails_the_next_buffer(tmp_path: Path) -> None:
+    pipeline = Gst.parse_launch(
+        f"appsrc name=src format=time caps={nvmm_rgba(320, 240)} "
+        f"! nvdsanalytics name=analytics config-file={_config(tmp_path)} ! fakesink"
+    )
+    src, analytics = pipeline.get_by_name("src"), pipeline.get_by_name("analytics")
+    broken = tmp_path / "broken.txt"
+    broken.write_text("[property]\nenable=1\nconfig-width=0\nconfig-height=480\n")
+    try:
+        pipeline.set_state(Gst.State.PLAYING)
+        for n, meta in enumerate(_crossing(2)):
+            if n == 1:
+                analytics.set_property("config-file", str(broken))
+            buffer = Gst.Buffer.new_wrapped(bytes(320 * 240 * 4))
+            buffer.pts = n * Gst.SECOND // 30
+            attach_batch_meta(buffer, meta)
+            src.emit("push-buffer", buffer)
+        src.emit("end-of-stream")
+        ended = Gst.MessageType.EOS | Gst.MessageType.ERROR
+        message = pipeline.get_bus().timed_pop_filtered(30 * Gst.SECOND, ended)
+    finally:
+        pipeline.set_state(Gst.State.NULL)
+    assert message is not None and message.type == Gst.MessageType.ERROR
+    assert f"config-file: {broken}:3:" in message.parse_error()[0].message

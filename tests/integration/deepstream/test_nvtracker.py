@@ -323,6 +323,12 @@ def test_a_library_other_than_nvmultiobjecttracker_is_refused(library: str | Non
     assert "libnvds_nvmultiobjecttracker.so" in out.errors[0]
 
 
+def test_operate_on_class_ids_that_are_not_integers_are_refused() -> None:
+    out = run(f"nvtracker ll-lib-file={LIB} operate-on-class-ids=car;2", _moving(1))
+    assert len(out.errors) == 1
+    assert "operate-on-class-ids='car;2'" in out.errors[0] and "semicolon-separated integer" in out.errors[0]
+
+
 def test_nvdcf_config_runs_with_a_warning(tmp_path: Path) -> None:
     config = tmp_path / "nvdcf.yml"
     config.write_text("%YAML:1.0\nVisualTracker:\n  visualTrackerType: 1\n  useColorNames: 1\n")
