@@ -46,6 +46,7 @@ import contextlib
 import json
 import os
 import socket
+import tempfile
 import threading
 import traceback
 from collections.abc import Callable, Mapping
@@ -367,6 +368,7 @@ class IpcServer:
         self._thread: threading.Thread | None = None
         self._connections: set[_Connection] = set()
         self._server: asyncio.AbstractServer | None = None
+        self._short_folder: Path | None = None
 
     def register(self, operation: str, handler: Handler) -> None:
         if operation not in OPERATIONS:
@@ -382,11 +384,17 @@ class IpcServer:
         """Bind the socket (rw for everyone, as the nucleus sets it) and serve on a thread."""
         path = self.socket_path
         if len(os.fsencode(str(path))) > MAX_SOCKET_PATH_BYTES:
-            raise HarnessError(
-                f"the IPC socket path {path} is {len(os.fsencode(str(path)))} bytes; a Unix socket path "
-                f"holds at most {MAX_SOCKET_PATH_BYTES}",
-                hint="use a shorter device root (the socket is <root>/ipc.socket)",
+            # A Unix socket address holds 107 bytes. The nucleus links ./nucleusRoot in its working
+            # directory; the simulator serves from a short folder of its own and hands that path
+            # to the components (they read it from the environment either way).
+            self._short_folder = Path(tempfile.mkdtemp(prefix="gg-ipc-"))
+            os.chmod(self._short_folder, 0o755)
+            self.log.warn(
+                LOGGER,
+                "ipc-socket-path-too-long",
+                f"{path} is longer than a Unix socket address; serving on {self._short_folder / path.name}",
             )
+            path = self.socket_path = self._short_folder / path.name
         path.unlink(missing_ok=True)  # a socket left by a killed device (prepareIpcFilepath)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -395,6 +403,7 @@ class IpcServer:
             listener.listen(64)
         except OSError as err:
             listener.close()
+            self._remove_short_folder()
             raise HarnessError(f"cannot open the IPC socket {path}: {err.strerror}") from None
         loop = asyncio.new_event_loop()
         started = threading.Event()
@@ -438,6 +447,12 @@ class IpcServer:
             loop.close()
         self._loop = self._thread = None
         self.socket_path.unlink(missing_ok=True)  # cleanupIpcFiles
+        self._remove_short_folder()
+
+    def _remove_short_folder(self) -> None:
+        if self._short_folder is not None:
+            with contextlib.suppress(OSError):
+                self._short_folder.rmdir()
 
     async def _shutdown(self) -> None:
         if self._server is not None:

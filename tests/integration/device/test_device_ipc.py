@@ -336,11 +336,13 @@ def test_configuration_validation(aws_endpoint, device_root: Path) -> None:
 def test_cli_operations(aws_endpoint, device_root: Path) -> None:
     operator = Operator(aws_endpoint)
     caller, worker = unique("com.example.Operator"), unique("com.example.Worker")
+    stoppable = unique("com.example.Stoppable")
     missing = unique("com.example.Missing")
     cli = "aws.greengrass.Cli"
     cli_version = f"2.12.{uuid.uuid4().int % 999999}"  # the endpoint is shared: a fresh version each run
     operator.component(cli, cli_version, {"Run": "echo greengrass-cli stand-in"})
     operator.component(worker, "1.0.0", {"Run": "echo worker-start; exec sleep 600"}, defaults={"rate": 5})
+    operator.component(stoppable, "1.0.0", {"Run": "exec sleep 600"})
     ops = ["GetComponentDetails", "RestartComponent"]
     access = {
         "accessControl": {
@@ -349,23 +351,28 @@ def test_cli_operations(aws_endpoint, device_root: Path) -> None:
                     *(f"aws.greengrass#{o}" for o in ops), resources=[worker, missing]
                 ),
                 f"{caller}:cli:2": _policy("aws.greengrass#ListComponents", resources=["*"]),
+                f"{caller}:cli:3": _policy("aws.greengrass#StopComponent", resources=[stoppable]),
             }
         }
     }
     app = {"cli_app.py": _app("cli_app.py")}
-    operator.component(caller, "1.0.0", _python("cli_app.py", worker, missing), files=app, defaults=access)
+    operator.component(
+        caller, "1.0.0", _python("cli_app.py", worker, missing, stoppable), files=app, defaults=access
+    )
     group, group_arn = operator.group()
     thing = unique("jetson")
-    with running_device(aws_endpoint, device_root, thing, group):
-        deployment = operator.deploy(group_arn, {cli: cli_version, worker: "1.0.0", caller: "1.0.0"})
+    components = {cli: cli_version, worker: "1.0.0", stoppable: "1.0.0", caller: "1.0.0"}
+    with running_device(aws_endpoint, device_root, thing, group) as device:
+        deployment = operator.deploy(group_arn, components)
         succeeded(operator, thing, deployment, device_root, caller, worker)
-        step(device_root, caller, "stop")
+        step(device_root, caller, "stopped")
         wait_for(
             lambda: component_log(device_root, worker).count("stdout. worker-start.") == 2, 30, "a restart"
         )
+        wait_for(lambda: device.services[stoppable].state == "FINISHED", 30, "the stopped component")
     steps = {s["step"]: s for s in ipc_steps(device_root, caller)}
     assert steps["list"]["components"][worker] == "RUNNING"
-    assert set(steps["list"]["components"]) == {cli, worker, caller}
+    assert set(steps["list"]["components"]) == set(components)
     assert steps["details"] == {
         "step": "details",
         "name": worker,
@@ -384,3 +391,4 @@ def test_cli_operations(aws_endpoint, device_root: Path) -> None:
     assert steps["restart"]["status"] == "SUCCEEDED"
     assert steps["stop"]["error"]["type"] == "UnauthorizedError"
     assert f"{cli}:aws.greengrass#StopComponent on resource {worker}" in steps["stop"]["error"]["message"]
+    assert steps["stopped"]["status"] == "SUCCEEDED"

@@ -19,7 +19,7 @@ def error_of(call):
     return None
 
 
-worker, missing = sys.argv[1], sys.argv[2]
+worker, missing, stoppable = sys.argv[1:4]
 client = GreengrassCoreIPCClientV2()
 components = client.list_components().components
 report("list", components={c.component_name: c.state for c in components})
@@ -35,5 +35,6 @@ report("missing", error=error_of(lambda: client.get_component_details(component_
 report("empty", error=error_of(lambda: client.get_component_details(component_name="")))
 report("restart", status=client.restart_component(component_name=worker).restart_status)
 report("stop", error=error_of(lambda: client.stop_component(component_name=worker)))
+report("stopped", status=client.stop_component(component_name=stoppable).stop_status)
 while True:
     time.sleep(1)
