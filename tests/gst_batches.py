@@ -1,4 +1,4 @@
-"""A real GStreamer pipeline for element tests: appsrc → elements → appsink, one batch at a time.
+"""A real GStreamer pipeline for DeepStream element tests: appsrc → elements → appsink, one batch at a time.
 
 Batches are what nvstreammux makes: one buffer of ``len(images)`` frames of NVMM caps with an
 NvDsBatchMeta carrying one frame meta per image (``batch_id`` = index). The test pushes a batch
@@ -48,6 +48,8 @@ class BatchPipeline:
         self.bus = self.pipeline.get_bus()
         self.frame_num = 0
         self.running = False
+        self._errors: list[str] = []
+        self._warnings: list[str] = []
 
     def element(self, name: str) -> Gst.Element:
         return self.pipeline.get_by_name(name)
@@ -75,19 +77,25 @@ class BatchPipeline:
         assert out is meta
         return out
 
+    def _drain(self) -> None:
+        # pop_filtered drops what does not match: take errors and warnings in one pass
+        wanted = Gst.MessageType.ERROR | Gst.MessageType.WARNING
+        while (message := self.bus.pop_filtered(wanted)) is not None:
+            if message.type == Gst.MessageType.ERROR:
+                error, debug = message.parse_error()
+                self._errors.append(f"{message.src.get_name()}: {error.message}\n{debug or ''}")
+            else:
+                self._warnings.append(message.parse_warning()[0].message)
+
     def errors(self) -> list[str]:
         """Text and debug of the ERROR messages posted so far."""
-        found = []
-        while (message := self.bus.pop_filtered(Gst.MessageType.ERROR)) is not None:
-            error, debug = message.parse_error()
-            found.append(f"{message.src.get_name()}: {error.message}\n{debug or ''}")
-        return found
+        self._drain()
+        return list(self._errors)
 
     def warnings(self) -> list[str]:
-        found = []
-        while (message := self.bus.pop_filtered(Gst.MessageType.WARNING)) is not None:
-            found.append(message.parse_warning()[0].message)
-        return found
+        """Text of the WARNING messages posted so far."""
+        self._drain()
+        return list(self._warnings)
 
     def close(self) -> None:
         if self.running and self.frame_num:
