@@ -247,8 +247,12 @@ class ConfigurationAgent:
         with self._lock:
             self._validators.setdefault(component, call.stream)
         # the nucleus drops the component's validator when any of its validate streams closes
-        call.stream.on_close(lambda: self._validators.pop(component, None))
+        call.stream.on_close(lambda: self._drop_validator(component))
         return Reply(shape("SubscribeToValidateConfigurationUpdatesResponse"), keep_open=True)
+
+    def _drop_validator(self, component: str) -> None:
+        with self._lock:
+            self._validators.pop(component, None)
 
     def send_configuration_validity_report(self, call: Call) -> Reply:
         report = field(call.request, "configurationValidityReport", dict)

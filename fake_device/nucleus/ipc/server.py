@@ -369,6 +369,7 @@ class IpcServer:
         self._connections: set[_Connection] = set()
         self._server: asyncio.AbstractServer | None = None
         self._short_folder: Path | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     def register(self, operation: str, handler: Handler) -> None:
         if operation not in OPERATIONS:
@@ -459,7 +460,9 @@ class IpcServer:
             self._server.close()
         for connection in list(self._connections):
             connection.close()
-        await asyncio.sleep(0)  # let the transports flush and close
+        tasks = [t for t in self._tasks if not t.done()]
+        if tasks:  # each connection's reader sees its socket close and ends
+            await asyncio.wait(tasks, timeout=2.0)
 
     def call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
         """Run ``callback`` on the server's loop (from any thread); dropped once stopped."""
@@ -473,6 +476,10 @@ class IpcServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         connection = _Connection(self, writer)
         self._connections.add(connection)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         try:
             while not connection.closed:
                 data = await reader.read(65536)
