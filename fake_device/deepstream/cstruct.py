@@ -215,7 +215,8 @@ class VoidPointer(_Member):
 class CharArray(_Member):
     """A ``gchar name[size]`` member: reads as str (up to the first NUL); assignment copies the
     string's bytes over the start of the array WITHOUT a terminating NUL, as pyds's setter does
-    (a shorter string leaves the tail of the previous one)."""
+    (a shorter string leaves the tail of the previous one). The array always holds the visible
+    string followed by zeros, so the string is all that is stored."""
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -223,10 +224,6 @@ class CharArray(_Member):
 
     def default(self) -> str:
         return ""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-        self.slot = f"_b_{name}"
 
     def __set__(self, obj: Any, value: Any) -> None:
         if not isinstance(value, str):
@@ -238,12 +235,10 @@ class CharArray(_Member):
                 hint=f"keep it under {self.size} bytes",
             )
         d = obj.__dict__
-        array = d.get(self.slot)
-        if array is None:
-            array = d[self.slot] = bytearray(self.size)
-        array[: len(data)] = data
-        end = array.find(0)
-        d[self.name] = array[: end if end >= 0 else self.size].decode("utf-8", errors="replace")
+        old = d[self.name]
+        if old:
+            data += old.encode("utf-8")[len(data) :]
+        d[self.name] = data.split(b"\0", 1)[0].decode("utf-8", errors="replace")
 
 
 class CString(_Member):
@@ -326,8 +321,8 @@ class CharPointer(_Member):
 
 
 class Embedded(_Member):
-    """A struct member: read gives the member itself (created on first use), assignment copies
-    the other struct's members into it."""
+    """A struct member: read gives the member itself (created on first use, then a plain
+    instance-dict read), assignment copies the other struct's members into it."""
 
     def __init__(self, struct_type: Callable[[], Any], **initial: Any) -> None:
         self.struct_type = struct_type
@@ -337,16 +332,14 @@ class Embedded(_Member):
         return _LAZY
 
     def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        # a non-data descriptor: called only until the member exists in the instance dict
         if obj is None:
             return self
-        d = obj.__dict__
-        value = d.get(self.name)
-        if value is None:
-            value = d[self.name] = self.struct_type(**self.initial)
+        value = obj.__dict__[self.name] = self.struct_type(**self.initial)
         return value
 
-    def __set__(self, obj: Any, value: Any) -> None:
-        target = self.__get__(obj)
+    def assign(self, obj: Any, value: Any) -> None:
+        target = getattr(obj, self.name)
         if type(value) is not type(target):
             raise PointerTypeError(
                 f"{_owner(obj)}.{self.name} is a {type(target).__name__}: it takes a "
@@ -430,6 +423,8 @@ class Struct:
     _factories: ClassVar[dict[str, Callable[[], Any]]] = {}
     _not_emulated: ClassVar[dict[str, str]] = {}
     _inline: ClassVar[frozenset[str]] = frozenset()  # members stored in the struct itself
+    _setters: ClassVar[dict[str, Callable[[Any, Any], None]]] = {}
+    _kinds: ClassVar[dict[str, tuple[str, int, int]]] = {}  # int and float members, for fill()
     _c_freed: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -454,19 +449,35 @@ class Struct:
         cls._defaults = defaults
         cls._factories = factories
         cls._inline = frozenset(name for name, m in members.items() if isinstance(m, Embedded | IntArray))
+        setters: dict[str, Callable[[Any, Any], None]] = {}
+        for klass in reversed(cls.__mro__):
+            for name, value in vars(klass).items():
+                if isinstance(value, Embedded):
+                    setters[name] = value.assign
+                elif isinstance(value, _Member | property) and hasattr(value, "__set__"):
+                    setters[name] = value.__set__
+        cls._setters = setters
+        kinds: dict[str, tuple[str, int, int]] = {}
+        for name, member in members.items():
+            if type(member) is Int:
+                kinds[name] = ("i", member.low, member.high)
+            elif type(member) is Float:
+                kinds[name] = ("f", 0, 0)
+        cls._kinds = kinds
 
     def __init__(self, **members: Any) -> None:
         d = self.__dict__
         d.update(self._defaults)
         for name, factory in self._factories.items():
             d[name] = factory()
-        for name, value in members.items():
-            setattr(self, name, value)
+        if members:
+            fill(self, members)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if not hasattr(type(self), name):
+        setter = self._setters.get(name)
+        if setter is None:
             self._missing(name, "has no member")
-        object.__setattr__(self, name, value)
+        setter(self, value)  # type: ignore[misc]
 
     def __getattr__(self, name: str) -> Any:
         # only called when normal lookup failed
@@ -531,8 +542,6 @@ class Struct:
                 d[key] = value._c_memcpy()
             elif key.startswith("_a_"):
                 d[key] = [element._c_memcpy() for element in value]
-            elif key.startswith("_b_"):
-                d[key] = bytearray(value)
             elif key in self._inline:
                 d[key] = value.copy()
         return clone
@@ -547,6 +556,25 @@ class Struct:
         d.clear()
         d.update(clone.__dict__)
         d.update(keep)
+
+
+def fill(obj: Struct, values: dict[str, Any]) -> None:
+    """Set several members as assignments do; a Python int within range or a float goes straight
+    into the struct (the elements create thousands of metas a second)."""
+    d = obj.__dict__
+    kinds = obj._kinds
+    for name, value in values.items():
+        kind = kinds.get(name)
+        if kind is not None:
+            t = type(value)
+            if kind[0] == "i":
+                if t is int and kind[1] <= value <= kind[2]:
+                    d[name] = value
+                    continue
+            elif t is float or t is int:
+                d[name] = float(value)
+                continue
+        obj.__setattr__(name, value)
 
 
 class CEnum(enum.IntEnum):

@@ -29,7 +29,6 @@ The emulated elements predate this model and use shorter names; these stay, docu
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from typing import Any, overload
 
@@ -498,8 +497,7 @@ class NvDsObjectMeta(Struct):
             **members,
         )
         if left or top or width or height:
-            rect = self.rect_params
-            rect.left, rect.top, rect.width, rect.height = left, top, width, height
+            self.__dict__["rect_params"] = NvOSD_RectParams(left=left, top=top, width=width, height=height)
         if obj_label:
             self.obj_label = obj_label
         if analytics is not None:
@@ -752,18 +750,20 @@ class NvDsBatchMeta(Struct):
     label_info_meta_pool = Ref("NvDsMetaPool")
     misc_batch_info = IntArray(MAX_USER_FIELDS)
     reserved = IntArray(MAX_RESERVED_FIELDS)
-    _lock = Plain(factory=threading.RLock)
 
     _not_emulated = {"meta_mutex": "use pyds.nvds_acquire_meta_lock / nvds_release_meta_lock"}  # noqa: RUF012
+
+    def __del__(self) -> None:
+        # DeepStream releases a batch's user metas when the buffer carrying it is freed; here that
+        # is when the last reference to the batch goes (the carrier holds one per buffer)
+        if "frames" in self.__dict__:
+            _release_on_free(self)
 
     def __init__(
         self, frames: Iterable[NvDsFrameMeta] | None = None, max_frames_in_batch: int = 0, **members: Any
     ) -> None:
         super().__init__(max_frames_in_batch=max_frames_in_batch, **members)
         self.base_meta.batch_meta = self
-        # DeepStream releases a batch's user metas when the buffer carrying it is freed; here that
-        # is when the last reference to the batch goes (the carrier holds one per buffer)
-        weakref.finalize(self, _release_on_free, self.__dict__).atexit = False
         if frames is not None:
             self.frames = frames
             for frame in self.frames:
@@ -829,9 +829,10 @@ def _release_user_meta(user_meta: NvDsUserMeta) -> None:
     _give_back(user_meta)
 
 
-def _release_on_free(state: dict[str, Any]) -> None:
+def _release_on_free(batch: NvDsBatchMeta) -> None:
     """Call the release callbacks of a freed batch's user metas (each once). A user meta that
-    belongs to a batch still alive (shared by a shallow frame copy) is left to that batch."""
+    belongs to another batch (shared by a shallow frame copy) is left to that batch."""
+    state = batch.__dict__
     user_metas = list(state["_batch_user_meta"])
     for frame in state["frames"]:
         d = frame.__dict__
@@ -839,7 +840,8 @@ def _release_on_free(state: dict[str, Any]) -> None:
         for obj in d["objects"]:
             user_metas += obj.__dict__["_obj_user_meta"]
     for user_meta in user_metas:
-        if user_meta.__dict__.get("_release_func") is not None and _batch_of(user_meta) is None:
+        owner = _batch_of(user_meta)
+        if user_meta.__dict__.get("_release_func") is not None and (owner is None or owner is batch):
             release = user_meta.__dict__.pop("_release_func")
             release(Pointer(user_meta), None)
 
@@ -908,7 +910,7 @@ def nvds_destroy_batch_meta(batch_meta: NvDsBatchMeta) -> bool:
     """
     _check(batch_meta, NvDsBatchMeta, "nvds_destroy_batch_meta", "batch_meta")
     d = batch_meta.__dict__
-    with d["_lock"]:
+    with _meta_lock(batch_meta):
         for frame in d["frames"]:
             _release_frame(frame)
         d["frames"] = []
@@ -918,13 +920,25 @@ def nvds_destroy_batch_meta(batch_meta: NvDsBatchMeta) -> bool:
     return True
 
 
+_lock_creation = threading.Lock()
+
+
+def _meta_lock(batch_meta: NvDsBatchMeta) -> threading.RLock:
+    """The batch's GRecMutex, made on first use (most batches are never locked)."""
+    lock = batch_meta.__dict__.get("_lock")
+    if lock is None:
+        with _lock_creation:
+            lock = batch_meta.__dict__.setdefault("_lock", threading.RLock())
+    return lock
+
+
 def nvds_acquire_meta_lock(batch_meta: NvDsBatchMeta) -> None:
     """Lock the batch's metadata against other threads (recursive, as GRecMutex)."""
-    batch_meta.__dict__["_lock"].acquire()
+    _meta_lock(batch_meta).acquire()
 
 
 def nvds_release_meta_lock(batch_meta: NvDsBatchMeta) -> None:
-    batch_meta.__dict__["_lock"].release()
+    _meta_lock(batch_meta).release()
 
 
 def nvds_acquire_frame_meta_from_pool(batch_meta: NvDsBatchMeta) -> NvDsFrameMeta:
