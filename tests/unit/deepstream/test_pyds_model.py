@@ -528,3 +528,36 @@ def test_a_freed_batch_releases_its_user_metas_once() -> None:
     assert released == [pyds.NVDS_USER_META] * 2
     pyds.nvds_destroy_batch_meta(survivor)  # nothing of it is in a list: no more calls
     assert len(released) == 2
+
+
+def test_person_event_is_copied_and_released_by_pyds_callbacks() -> None:
+    batch = _batch(1)
+    frame = batch.frames[0]
+    user_meta = pyds.nvds_acquire_user_meta_from_pool(batch)
+    meta = pyds.alloc_nvds_event_msg_meta(user_meta)
+    meta.objType = pyds.NVDS_OBJECT_TYPE_PERSON
+    person = pyds.NvDsPersonObject.cast(pyds.alloc_nvds_person_object())
+    person.age, person.gender, person.apparel = 45, "male", "formal"
+    meta.extMsg = person
+    meta.extMsgSize = sys.getsizeof(pyds.NvDsPersonObject)
+    user_meta.user_meta_data = meta
+    user_meta.base_meta.meta_type = pyds.NVDS_EVENT_MSG_META
+    pyds.nvds_add_user_meta_to_frame(frame, user_meta)
+
+    copy = pyds.nvds_create_batch_meta(1)
+    pyds.nvds_copy_frame_meta_list(batch.frame_meta_list, copy)
+    copied = pyds.NvDsEventMsgMeta.cast(
+        pyds.NvDsUserMeta.cast(copy.frames[0].frame_user_meta_list.data).user_meta_data
+    )
+    other = pyds.NvDsPersonObject.cast(copied.extMsg)
+    assert other is not person and other.age == 45 and other.gender != person.gender
+    assert (pyds.get_string(other.gender), pyds.get_string(other.apparel)) == ("male", "formal")
+
+    gender = person.gender
+    pyds.nvds_remove_user_meta_from_frame(frame, user_meta)
+    assert meta.extMsgSize == 0
+    with pytest.raises(cmemory.MemoryFault, match="freed already"):
+        pyds.get_string(gender)
+    with pytest.raises(cmemory.MemoryFault, match="freed already"):
+        pyds.NvDsPersonObject.cast(meta.extMsg)
+    assert pyds.get_string(other.gender) == "male"
