@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -18,19 +19,11 @@ from typing import Any
 
 import pytest
 
-from fake_device.deepstream import cmemory
-from fake_device.deepstream import meta as nvds
-from fake_device.deepstream.gst.carrier import attach_batch_meta, batch_meta_at
+from fake_device.deepstream import pyds_api as pyds  # what `import pyds` gives an app on the device
+from fake_device.deepstream.gst.carrier import attach_batch_meta
 from fake_device.deepstream.gst.environment import deepstream_environment
 from fake_device.deepstream.gst.registry import register_all
 from fake_device.deepstream.gst.runtime import Gst
-from fake_device.deepstream.meta_event import (
-    NvDsEventMsgMeta,
-    NvDsEventType,
-    NvDsObjectType,
-    NvDsPersonObject,
-    NvDsVehicleObject,
-)
 from harness.services.kafka import ExternalKafka, KafkaBroker
 
 pytestmark = pytest.mark.integration
@@ -72,7 +65,7 @@ version=1.0
 
 register_all()
 
-Probe = Callable[[Any, Any, int], None]
+Probe = Callable[[Any, Any, Any], None]
 
 
 def conn_str(broker: KafkaBroker | ExternalKafka, topic: str) -> str:
@@ -96,78 +89,84 @@ def detections(frame_num: int) -> list[tuple[int, float, float, float, float, fl
 
 def muxed_batch(frame_num: int) -> Any:
     """What nvstreammux, the detector and the tracker leave on a buffer."""
-    batch = nvds.nvds_create_batch_meta(1)
-    frame = nvds.nvds_acquire_frame_meta_from_pool(batch)
+    batch = pyds.nvds_create_batch_meta(1)
+    frame = pyds.nvds_acquire_frame_meta_from_pool(batch)
     frame.frame_num = frame_num
     frame.ntp_timestamp = EPOCH_NS + frame_num * 33_333_333
     frame.source_frame_width, frame.source_frame_height = 1280, 720
-    nvds.nvds_add_frame_meta_to_batch(batch, frame)
+    pyds.nvds_add_frame_meta_to_batch(batch, frame)
     for class_id, confidence, left, top, width, height, object_id in detections(frame_num):
-        obj = nvds.nvds_acquire_obj_meta_from_pool(batch)
+        obj = pyds.nvds_acquire_obj_meta_from_pool(batch)
         obj.class_id, obj.confidence, obj.object_id = class_id, confidence, object_id
         obj.rect_params.left, obj.rect_params.top = left, top
         obj.rect_params.width, obj.rect_params.height = width, height
-        nvds.nvds_add_obj_meta_to_frame(frame, obj)
+        pyds.nvds_add_obj_meta_to_frame(frame, obj, None)
     return batch
 
 
-def timestamp(frame_num: int) -> str:
-    return f"2023-11-14T22:13:{20 + frame_num // 30:02d}.{(frame_num % 30) * 33:03d}Z"
+# The probes below are written as the seed's app and deepstream-test4 write theirs, with pyds.
+# ``stamps`` records the timestamps each frame's events got from generate_ts_rfc3339, in order.
+stamps: dict[int, list[str]] = {}
 
 
-def seed_probe(frame: Any, obj: Any, frame_num: int) -> None:
-    """The seed app's event: minimal schema, sensorStr "sensor-0", ts from generate_ts_rfc3339."""
-    meta = NvDsEventMsgMeta()
-    _fill_from_object(meta, obj, frame_num)
-    meta.sensorStr = "sensor-0"
-    _attach(frame, meta)
+def seed_probe(batch_meta: Any, frame_meta: Any, obj_meta: Any) -> None:
+    """The seed app's event (minimal schema): sensorStr "sensor-0", the app's own ts buffer."""
+    user_event_meta = pyds.nvds_acquire_user_meta_from_pool(batch_meta)
+    msg_meta = pyds.alloc_nvds_event_msg_meta(user_event_meta)
+    _fill_from_object(msg_meta, frame_meta, obj_meta)
+    msg_meta.sensorStr = "sensor-0"
+    _attach(frame_meta, user_event_meta, msg_meta)
 
 
-def deepstream_test4_probe(frame: Any, obj: Any, frame_num: int) -> None:
+def deepstream_test4_probe(batch_meta: Any, frame_meta: Any, obj_meta: Any) -> None:
     """deepstream-test4's generate_event_msg_meta: a car is a moving vehicle, a person an entry."""
-    meta = NvDsEventMsgMeta()
-    _fill_from_object(meta, obj, frame_num)
-    if obj.class_id == 0:
-        meta.type = NvDsEventType.NVDS_EVENT_MOVING
-        meta.objType = NvDsObjectType.NVDS_OBJECT_TYPE_VEHICLE
-        meta.objClassId = 0
-        vehicle = NvDsVehicleObject()
+    user_event_meta = pyds.nvds_acquire_user_meta_from_pool(batch_meta)
+    msg_meta = pyds.alloc_nvds_event_msg_meta(user_event_meta)
+    _fill_from_object(msg_meta, frame_meta, obj_meta)
+    if obj_meta.class_id == 0:
+        msg_meta.type = pyds.NvDsEventType.NVDS_EVENT_MOVING
+        msg_meta.objType = pyds.NvDsObjectType.NVDS_OBJECT_TYPE_VEHICLE
+        msg_meta.objClassId = 0
+        vehicle = pyds.NvDsVehicleObject.cast(pyds.alloc_nvds_vehicle_object())
         vehicle.type, vehicle.color, vehicle.make = "sedan", "blue", "Bugatti"
         vehicle.model, vehicle.license, vehicle.region = "M", "XX1234", "CA"
-        meta.extMsg, meta.extMsgSize = vehicle, 48
+        msg_meta.extMsg = vehicle
+        msg_meta.extMsgSize = sys.getsizeof(pyds.NvDsVehicleObject)
     else:
-        meta.type = NvDsEventType.NVDS_EVENT_ENTRY
-        meta.objType = NvDsObjectType.NVDS_OBJECT_TYPE_PERSON
-        meta.objClassId = 2
-        person = NvDsPersonObject()
+        msg_meta.type = pyds.NvDsEventType.NVDS_EVENT_ENTRY
+        msg_meta.objType = pyds.NvDsObjectType.NVDS_OBJECT_TYPE_PERSON
+        msg_meta.objClassId = 2
+        person = pyds.NvDsPersonObject.cast(pyds.alloc_nvds_person_object())
         person.age, person.cap, person.hair = 45, "none", "black"
         person.gender, person.apparel = "male", "formal"
-        meta.extMsg, meta.extMsgSize = person, 40
-    _attach(frame, meta)
+        msg_meta.extMsg = person
+        msg_meta.extMsgSize = sys.getsizeof(pyds.NvDsPersonObject)
+    _attach(frame_meta, user_event_meta, msg_meta)
 
 
-def _fill_from_object(meta: NvDsEventMsgMeta, obj: Any, frame_num: int) -> None:
-    meta.bbox.top = obj.rect_params.top
-    meta.bbox.left = obj.rect_params.left
-    meta.bbox.width = obj.rect_params.width
-    meta.bbox.height = obj.rect_params.height
-    meta.frameId = frame_num
-    meta.trackingId = obj.object_id
-    meta.confidence = obj.confidence
-    meta.sensorId = meta.placeId = meta.moduleId = 0
-    meta.ts = cmemory.alloc(MAX_TIME_STAMP_LEN + 1)
-    cmemory.write_string(meta.ts, timestamp(frame_num), MAX_TIME_STAMP_LEN, "generate_ts_rfc3339")
+def _fill_from_object(msg_meta: Any, frame_meta: Any, obj_meta: Any) -> None:
+    msg_meta.bbox.top = obj_meta.rect_params.top
+    msg_meta.bbox.left = obj_meta.rect_params.left
+    msg_meta.bbox.width = obj_meta.rect_params.width
+    msg_meta.bbox.height = obj_meta.rect_params.height
+    msg_meta.frameId = frame_meta.frame_num
+    msg_meta.trackingId = obj_meta.object_id
+    msg_meta.confidence = obj_meta.confidence
+    msg_meta.sensorId = msg_meta.placeId = msg_meta.moduleId = 0
+    msg_meta.ts = pyds.alloc_buffer(MAX_TIME_STAMP_LEN + 1)
+    pyds.generate_ts_rfc3339(msg_meta.ts, MAX_TIME_STAMP_LEN)
+    stamps.setdefault(frame_meta.frame_num, []).append(pyds.get_string(msg_meta.ts))
 
 
-def _attach(frame: Any, meta: NvDsEventMsgMeta) -> None:
-    user_meta = nvds.nvds_acquire_user_meta_from_pool(frame.base_meta.batch_meta)
-    user_meta.user_meta_data = meta
-    user_meta.base_meta.meta_type = nvds.NvDsMetaType.NVDS_EVENT_MSG_META
-    nvds.nvds_add_user_meta_to_frame(frame, user_meta)
+def _attach(frame_meta: Any, user_event_meta: Any, msg_meta: Any) -> None:
+    user_event_meta.user_meta_data = msg_meta
+    user_event_meta.base_meta.meta_type = pyds.NvDsMetaType.NVDS_EVENT_MSG_META
+    pyds.nvds_add_user_meta_to_frame(frame_meta, user_event_meta)
 
 
 def run_app(msgconv: str, broker_props: str, probe: Probe) -> tuple[Gst.Element, list[str], dict[str, Any]]:
     """Push FRAMES buffers through the two-branch pipeline; returns the broker, errors, EOS-time facts."""
+    stamps.clear()
     pipeline = Gst.parse_launch(
         f"appsrc name=src format=time caps={NVMM_CAPS} ! queue ! identity name=osd ! tee name=nvsink-tee "
         f"nvsink-tee. ! queue name=nvtee-que1 ! nvmsgconv name=nvmsg-converter {msgconv} "
@@ -176,13 +175,13 @@ def run_app(msgconv: str, broker_props: str, probe: Probe) -> tuple[Gst.Element,
     )
 
     def osd_sink_pad_buffer_probe(pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
-        batch_meta = batch_meta_at(hash(info.get_buffer()))
+        batch_meta = pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer()))
         l_frame = batch_meta.frame_meta_list
         while l_frame is not None:
-            frame_meta = nvds.NvDsFrameMeta.cast(l_frame.data)
+            frame_meta = pyds.NvDsFrameMeta.cast(l_frame.data)
             l_obj = frame_meta.obj_meta_list
             while l_obj is not None:
-                probe(frame_meta, nvds.NvDsObjectMeta.cast(l_obj.data), frame_meta.frame_num)
+                probe(batch_meta, frame_meta, pyds.NvDsObjectMeta.cast(l_obj.data))
                 l_obj = l_obj.next
             l_frame = l_frame.next
         return Gst.PadProbeReturn.OK
@@ -238,7 +237,7 @@ def test_seed_apps_minimal_messages_arrive_field_by_field(kafka_broker: KafkaBro
         document = record.json()
         assert list(document) == ["version", "id", "@timestamp", "sensorId", "objects"]
         assert document["version"] == "4.0"
-        assert document["@timestamp"] == timestamp(n)
+        assert document["@timestamp"] == stamps[n][0]  # the first event's ts, as the app wrote it
         assert document["sensorId"] == "sensor-0"  # sensorStr wins over [sensor0] id
         car, person = detections(n)
         assert document["objects"] == [
@@ -285,7 +284,7 @@ def test_test4_full_schema_messages_arrive_field_by_field(kafka_broker: KafkaBro
         assert uuid.UUID(document["messageid"]).version == 4
         assert uuid.UUID(document["event"]["id"]).version == 4
         assert document["mdsversion"] == "1.0"
-        assert re.fullmatch(r"2023-11-14T22:13:2\d\.\d{3}Z", document["@timestamp"])
+        assert document["@timestamp"] in stamps[int(document["object"]["id"]) % 1000]
         assert document["sensor"] == {
             "id": "CAMERA_ID",
             "type": "Camera",
