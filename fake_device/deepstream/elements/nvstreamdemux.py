@@ -95,8 +95,9 @@ class NvStreamDemux(PropertyStore, Gst.Element):
         return pad
 
     def do_release_pad(self, pad: Gst.Pad) -> None:
-        with self._lock:
-            self._outputs.pop(_index(pad), None)
+        if hasattr(self, "_lock"):  # not when dispose releases pads on a fresh wrapper (see nvstreammux)
+            with self._lock:
+                self._outputs.pop(_index(pad), None)
         pad.set_active(False)
         self.remove_pad(pad)
 

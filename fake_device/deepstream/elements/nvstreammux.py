@@ -220,6 +220,11 @@ class NvStreamMux(PropertyStore, GstBase.Aggregator):
         return pad
 
     def do_release_pad(self, pad: Gst.Pad) -> None:
+        if not hasattr(self, "_lock"):
+            # GstElement's dispose releases request pads after PyGObject has dropped the Python
+            # wrapper: this is a fresh wrapper without our state, and nothing is left to tidy
+            GstBase.Aggregator.do_release_pad(self, pad)
+            return
         with self._lock:
             source = self._sources.pop(pad.get_name(), None)
             if source is not None:
