@@ -8,20 +8,23 @@ deepstream-test4 do. Messages are read back from the topic and checked field by 
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
+from batch_feed import Detection, batch_meta, nvmm_rgba
 
 from fake_device.deepstream import pyds_api as pyds  # what `import pyds` gives an app on the device
 from fake_device.deepstream.gst.carrier import attach_batch_meta
-from fake_device.deepstream.gst.environment import deepstream_environment
+from fake_device.deepstream.gst.environment import SITE_DIR, deepstream_environment
 from fake_device.deepstream.gst.registry import register_all
 from fake_device.deepstream.gst.runtime import Gst
 from harness.services.kafka import ExternalKafka, KafkaBroker
@@ -379,3 +382,109 @@ def test_a_gst_launch_line_sends_dummy_payloads(kafka_broker: KafkaBroker) -> No
     assert {d["sensorId"] for d in documents} == {"highway-cam-0"}  # [sensor0] of the frame's source
     assert all(d["objects"] == [] for d in documents)
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", d["@timestamp"]) for d in documents)
+
+
+# -- the seed app's own probe and message branch ----------------------------------------------------
+
+MIRROR = Path("/work/.mirror")
+SEED_REPO = MIRROR / "jastinjn+deepstream-greengrass-app" / "repo"
+TRACKER_LIB = "/opt/nvidia/deepstream/deepstream/lib/libnvds_nvmultiobjecttracker.so"
+
+
+@pytest.fixture
+def seed_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ModuleType, Path]]:
+    """The seed's deepstream_app module, unmodified from the mirror, imported as a device imports it
+    (``import pyds`` finds the emulation in the site directory), and the folder of its files."""
+    if not SEED_REPO.is_dir():
+        pytest.skip(f"the seed app is not mirrored under {MIRROR}")
+    git = ["git", "-C", str(SEED_REPO)]
+    names = subprocess.run(
+        [*git, "ls-tree", "-r", "--name-only", "HEAD"], check=True, capture_output=True, text=True
+    )
+    source = tmp_path / "seed"
+    for name in names.stdout.splitlines():
+        if name.startswith("artifacts/source/") and name.endswith((".py", ".txt", ".yml")):
+            target = source / name.removeprefix("artifacts/source/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(
+                subprocess.run([*git, "show", f"HEAD:{name}"], check=True, capture_output=True).stdout
+            )
+    before = set(sys.modules)
+    monkeypatch.syspath_prepend(str(source))
+    monkeypatch.syspath_prepend(str(SITE_DIR))
+    app = importlib.import_module("deepstream_app")
+    app.perf_data = app.PERF_DATA(1)
+    yield app, source
+    for name in set(sys.modules) - before:
+        if name == "pyds" or name.split(".")[0] in ("common", "cuda") or name.startswith("deepstream"):
+            del sys.modules[name]
+
+
+@pytest.mark.filterwarnings("ignore:GstRtspServer was imported without specifying a version")
+def test_the_seed_apps_probe_and_message_branch(
+    seed_app: tuple[ModuleType, Path], kafka_broker: KafkaBroker, tmp_path: Path
+) -> None:
+    """nvtracker → nvdsanalytics (the seed's probe on its src pad) → nvdsosd → tee → queue →
+    nvmsgconv (the seed's msgconv_config.txt, payload-type 1) → nvmsgbroker (the seed's proto-lib and
+    conn-str; sync left at its default, as the seed leaves it); the other branch renders."""
+    app, source = seed_app
+    width, height = 320, 240
+    tracker_config = tmp_path / "tracker.yml"
+    tracker_config.write_text("%YAML:1.0\nTargetManagement:\n  probationAge: 2\n")
+    analytics_config = tmp_path / "analytics.txt"
+    analytics_config.write_text(
+        f"[property]\nenable=1\nconfig-width={width}\nconfig-height={height}\nosd-mode=0\n\n"
+        "[roi-filtering-stream-0]\nenable=1\nroi-TL1=0;0;160;0;160;240;0;240\n"
+    )
+    topic = new_topic(kafka_broker)
+    pipeline = Gst.parse_launch(
+        f"appsrc name=src format=time caps={nvmm_rgba(width, height)} "
+        f"! nvtracker ll-lib-file={TRACKER_LIB} ll-config-file={tracker_config} "
+        f"! nvdsanalytics name=analytics config-file={analytics_config} ! nvdsosd ! tee name=nvsink-tee "
+        "nvsink-tee. ! queue name=nvtee-que1 "
+        f"! nvmsgconv name=nvmsg-converter config={source / 'msgconv_config.txt'} payload-type=1 "
+        f"! nvmsgbroker name=nvmsg-broker proto-lib={KAFKA_LIB} conn-str={conn_str(kafka_broker, topic)} "
+        "nvsink-tee. ! queue name=nvtee-que2 ! fakesink sync=false"
+    )
+    pipeline.get_by_name("analytics").get_static_pad("src").add_probe(
+        Gst.PadProbeType.BUFFER, app.nvanalytics_src_pad_buffer_probe, 0
+    )
+    broker = pipeline.get_by_name("nvmsg-broker")
+    at_eos: dict[str, int] = {}
+    source_element = pipeline.get_by_name("src")
+    try:
+        assert pipeline.set_state(Gst.State.PLAYING) != Gst.StateChangeReturn.FAILURE
+        for n in range(4):
+            # a car inside TL1 (the left half) and one outside it; frames 0, 30, 60, 90
+            cars = [
+                Detection((20.0 + 3 * n, 60.0, 40.0, 30.0)),
+                Detection((220.0 + 3 * n, 150.0, 40.0, 30.0)),
+            ]
+            buffer = Gst.Buffer.new_wrapped(bytes(width * height * 4))
+            buffer.pts, buffer.duration = n * Gst.SECOND // 30, Gst.SECOND // 30
+            attach_batch_meta(buffer, batch_meta([(0, n * 30, cars)], width, height))
+            assert source_element.emit("push-buffer", buffer) == Gst.FlowReturn.OK
+        source_element.emit("end-of-stream")
+        message = pipeline.get_bus().timed_pop_filtered(
+            30 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR
+        )
+        assert message is not None and message.type == Gst.MessageType.EOS, message and message.parse_error()
+        at_eos.update(sent=broker.broker.sent, delivered=broker.broker.delivered)
+    finally:
+        pipeline.set_state(Gst.State.NULL)
+
+    # the tracker confirms the car on the third frame: events on frames 60 and 90, one object each
+    assert at_eos == {"sent": 2, "delivered": 2}
+    records = kafka_broker.read_messages(topic, max_messages=2, timeout=30)
+    documents = sorted((r.json() for r in records), key=lambda d: int(d["id"]))
+    assert [d["id"] for d in documents] == ["60", "90"]
+    for document in documents:
+        assert document["version"] == "4.0"
+        assert document["sensorId"] == "sensor-0"
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", document["@timestamp"])
+        [obj] = document["objects"]
+        tracking_id, left, top, right, bottom, kind, *rest = obj.split("|")
+        assert (tracking_id, kind) == ("0", "Vehicle")  # objType left at 0: a vehicle
+        assert float(left) < 160 and float(right) - float(left) == pytest.approx(40, abs=4)
+        assert float(bottom) - float(top) == pytest.approx(30, abs=4)
+        assert rest == ["#", "", "", "", "", "", "", "0.9"]  # no extMsg; the detector's confidence
