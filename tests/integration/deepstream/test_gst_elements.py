@@ -391,3 +391,67 @@ def test_deepstream_exec_runs_an_app_that_knows_nothing_of_the_harness(
     )
     assert result.returncode == 3, result.stderr  # the app's own exit code
     assert result.stdout.split() == ["batches", "30"]
+
+
+def test_sources_are_added_and_removed_while_playing(videos: dict[str, Path]) -> None:
+    """What deepstream_python_apps' runtime_source_add_delete does: request a pad while PLAYING,
+    and at the source's stream-eos set its bin to NULL, flush-stop and release the pad."""
+    pipeline = Gst.Pipeline()
+    mux = Gst.ElementFactory.make("nvstreammux", "m")
+    for name, value in (("batch-size", 4), ("live-source", 1), ("batched-push-timeout", 25000)):
+        mux.set_property(name, value)
+    mux.set_property("width", 160)
+    mux.set_property("height", 120)
+    sink = Gst.ElementFactory.make("fakesink", "out")
+    sink.set_property("sync", True)  # paced: the added source joins while the first still plays
+    pipeline.add(mux)
+    pipeline.add(sink)
+    mux.link(sink)
+    sources: dict[int, Gst.Element] = {}
+
+    def add_source(index: int, video: Path) -> None:
+        source = Gst.ElementFactory.make("nvurisrcbin", f"source-bin-{index:02d}")
+        source.set_property("uri", f"file://{video}")
+        source.connect("pad-added", lambda _b, pad: pad.link(mux.request_pad_simple(f"sink_{index}")))
+        sources[index] = source
+        pipeline.add(source)
+        source.sync_state_with_parent()
+
+    seen = _batches(pipeline, "m")
+    deleted: list[int] = []
+
+    def on_event(_pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+        parsed = events.parse_stream_event(info.get_event())
+        if parsed is not None and parsed[0] == events.PAD_DELETED:
+            deleted.append(parsed[1])
+        return Gst.PadProbeReturn.OK
+
+    sink.get_static_pad("sink").add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, on_event)
+
+    def ask_for_second(_pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+        if len(seen) == 5:
+            mux.post_message(Gst.Message.new_application(mux, Gst.Structure.new_empty("add")))
+        return Gst.PadProbeReturn.OK
+
+    mux.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, ask_for_second)
+    add_source(0, videos["a"])
+
+    def on_message(message: Gst.Message) -> None:
+        structure = message.get_structure()
+        if message.type == Gst.MessageType.APPLICATION and structure.has_name("add"):
+            add_source(1, videos["red"])
+        elif message.type == Gst.MessageType.ELEMENT and structure.has_name("stream-eos"):
+            stream_id = structure.get_uint("stream-id")[1]
+            if stream_id == 1:
+                sources[1].set_state(Gst.State.NULL)
+                pad = mux.get_static_pad("sink_1")
+                pad.send_event(Gst.Event.new_flush_stop(False))
+                mux.release_request_pad(pad)
+                pipeline.remove(sources[1])
+
+    _run(pipeline, on_message)
+    assert [n for batch in seen for s, n, _ in batch if s == 1] == list(range(12))
+    assert [n for batch in seen for s, n, _ in batch if s == 0] == list(range(30))
+    assert any(len(batch) == 2 for batch in seen)  # the added source was batched with the first
+    assert deleted == [1]
+    assert mux.get_static_pad("sink_1") is None
