@@ -3,10 +3,16 @@
 As NVIDIA's gst-nvtiler (open source since DeepStream 9): source N goes to tile N in row-major order
 (``rows`` × ``columns`` tiles over ``width`` × ``height``, each frame stretched to its tile); a
 source missing from a batch keeps its previous picture (the tiler keeps a scratch frame against
-flicker); ``show-source`` N ≥ 0 shows that source alone over the whole output. The output carries
-a NEW batch meta of one frame (``frame_num`` counts the tiler's outputs, ``source_frame_width/height``
-are the tiled size) whose objects are the input objects with their boxes scaled into their tiles,
-so nvdsosd behind the tiler draws them in the right place.
+flicker); ``show-source`` N ≥ 0 shows that source alone over the whole output.
+
+The batch meta is transformed, not replaced (DeepStream's INvTiler: "iterate through
+NvDsBatchMeta->NvDsFrameMeta[according to stream id]->NvDsObjectMeta list and scale all bounding
+boxes to the computed tile rect"; the plugin's output is "transformed metadata (NvDsBatchMeta)"):
+every frame meta stays, with its user metas — the event messages a probe attached before the tiler
+still reach nvmsgconv behind it, as in the seed's app — and its objects' boxes are scaled into the
+frame's tile, so nvdsosd behind the tiler draws them in the right place. Every frame now refers to
+the one composed surface (``batch_id`` 0). Objects of a source that has no tile (``show-source``
+names another) keep their boxes.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from fake_device.deepstream.gst.element import (
 from fake_device.deepstream.gst.runtime import GObject, Gst, GstBase
 from fake_device.deepstream.gst.scaling import Rect, Transform, fill_black, transform_frame
 from fake_device.deepstream.gst.surface import FrameLayout, FrameView, SurfaceError, map_surface
-from fake_device.deepstream.meta import BatchMeta, FrameMeta, ObjectMeta
+from fake_device.deepstream.meta import BatchMeta, ObjectMeta
 
 
 def _round_up_4(value: int) -> int:
@@ -81,7 +87,6 @@ class NvMultiStreamTiler(PropertyStore, GstBase.BaseTransform):
         self.in_layout: FrameLayout | None = None
         self.out_layout: FrameLayout | None = None
         self._scratch: list[np.ndarray] | None = None  # the last output: tiles of absent sources stay
-        self._frame_num = 0
 
     def _size(self) -> tuple[int, int]:
         return _round_up_4(self.prop("width")), _round_up_4(self.prop("height"))
@@ -91,7 +96,6 @@ class NvMultiStreamTiler(PropertyStore, GstBase.BaseTransform):
             return Gst.StateChangeReturn.FAILURE
         if transition == Gst.StateChange.PAUSED_TO_READY:
             self._scratch = None
-            self._frame_num = 0
         return GstBase.BaseTransform.do_change_state(self, transition)
 
     def property_changed(self, name: str, value: object) -> None:
@@ -166,27 +170,18 @@ class NvMultiStreamTiler(PropertyStore, GstBase.BaseTransform):
             )
             return Gst.FlowReturn.ERROR
         try:
-            out_frame = self._compose(inbuf, outbuf, batch)
+            self._compose(inbuf, outbuf, batch)
         except (SurfaceError, ValueError) as err:
             post_error(self, f"{self.get_name()}: {err}", domain=Gst.StreamError, code=Gst.StreamError.FAILED)
             return Gst.FlowReturn.ERROR
-        attach_batch_meta(outbuf, BatchMeta(frames=[out_frame], max_frames_in_batch=1))
+        attach_batch_meta(outbuf, batch)
         attach_surface_layout(outbuf, self.out_layout)
-        self._frame_num += 1
         return Gst.FlowReturn.OK
 
-    def _compose(self, inbuf: Gst.Buffer, outbuf: Gst.Buffer, batch: BatchMeta) -> FrameMeta:
+    def _compose(self, inbuf: Gst.Buffer, outbuf: Gst.Buffer, batch: BatchMeta) -> None:
+        """Blit each frame into its tile and scale its objects' boxes into the tile, in place."""
         assert self.in_layout is not None and self.out_layout is not None
         interpolation = self.prop("interpolation-method")
-        out_frame = FrameMeta(
-            source_id=0,
-            frame_num=self._frame_num,
-            ntp_timestamp=batch.frames[0].ntp_timestamp if batch.frames else 0,
-            source_frame_width=self.out_layout.width,
-            source_frame_height=self.out_layout.height,
-            buf_pts=outbuf.pts if outbuf.pts != Gst.CLOCK_TIME_NONE else 0,
-            batch_id=0,
-        )
         with (
             map_surface(inbuf, self.in_layout) as src,
             map_surface(outbuf, self.out_layout, write=True) as dst,
@@ -205,9 +200,10 @@ class NvMultiStreamTiler(PropertyStore, GstBase.BaseTransform):
                 sx = tile.width / self.in_layout.width
                 sy = tile.height / self.in_layout.height
                 for obj in frame.objects:
-                    out_frame.objects.append(_scaled_object(obj, tile, sx, sy))
+                    _scale_into(obj, tile, sx, sy)
             self._scratch = [plane.copy() for plane in target.planes]
-        return out_frame
+        for frame in batch.frames:
+            frame.batch_id = 0
 
 
 def _restore(frame: FrameView, planes: list[np.ndarray]) -> None:
@@ -215,19 +211,12 @@ def _restore(frame: FrameView, planes: list[np.ndarray]) -> None:
         dst[...] = src
 
 
-def _scaled_object(obj: ObjectMeta, tile: Rect, sx: float, sy: float) -> ObjectMeta:
-    return ObjectMeta(
-        class_id=obj.class_id,
-        confidence=obj.confidence,
-        left=tile.left + obj.left * sx,
-        top=tile.top + obj.top * sy,
-        width=obj.width * sx,
-        height=obj.height * sy,
-        obj_label=obj.obj_label,
-        object_id=obj.object_id,
-        tracker_confidence=obj.tracker_confidence,
-        unique_component_id=obj.unique_component_id,
-    )
+def _scale_into(obj: ObjectMeta, tile: Rect, sx: float, sy: float) -> None:
+    rect = obj.rect_params
+    rect.left = tile.left + rect.left * sx
+    rect.top = tile.top + rect.top * sy
+    rect.width = rect.width * sx
+    rect.height = rect.height * sy
 
 
 ELEMENT = NvMultiStreamTiler

@@ -222,14 +222,17 @@ def test_the_tiler_places_sources_and_scales_their_boxes(videos: dict[str, Path]
             boxes.append(
                 [
                     (o.left, o.top, o.width, o.height)
-                    for o in batch_meta_at(hash(info.get_buffer())).frames[0].objects
+                    for f in batch_meta_at(hash(info.get_buffer())).frames
+                    for o in f.objects
                 ]
             )
             or Gst.PadProbeReturn.OK
         ),
     )
     frame = _last_rgba(pipeline, "out", 320, 240)
-    assert out == [[(0, n, 0)] for n in range(len(out))]  # one frame per output, counted by the tiler
+    # the batch meta is transformed, not replaced: each source's frame meta stays, on the one surface
+    assert {source for frames in out for source, _, _ in frames} == {0, 1}
+    assert all(frames and {batch_id for _, _, batch_id in frames} == {0} for frames in out)
     # boxes halved with the frames, in tiles 0 and 1
     assert [(16.0, 12.0, 32.0, 24.0), (176.0, 12.0, 32.0, 24.0)] in [sorted(b) for b in boxes]
     assert frame[60, 80, 0] > 200 and frame[60, 80, 2] < 40  # tile 0: red source
