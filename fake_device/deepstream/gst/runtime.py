@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import gi
 
+from fake_device.deepstream.gst.unwind import keep_cxx_exceptions
+
+keep_cxx_exceptions()  # before libgstreamer (and its libunwind) is loaded: see unwind.py
+
 gi.require_version("Gst", "1.0")
 gi.require_version("GstBase", "1.0")
 gi.require_version("GstVideo", "1.0")

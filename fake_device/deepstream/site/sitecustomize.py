@@ -18,6 +18,7 @@ run afterwards, as if this one were not there.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -65,6 +66,10 @@ class _GstLoader(importlib.abc.Loader):
         return self._inner.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
+        with contextlib.suppress(ImportError):  # before libgstreamer loads: gst/unwind.py says why
+            from fake_device.deepstream.gst.unwind import keep_cxx_exceptions
+
+            keep_cxx_exceptions()
         self._inner.exec_module(module)
         import gi
 
