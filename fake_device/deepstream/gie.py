@@ -286,11 +286,11 @@ class Gie:
             return
         engine = self.engine
         step = engine.batch_size
-        for start in range(0, len(jobs), step):  # one request per batch-size, tensors made per request
+        for start in range(0, len(jobs), step):  # one request per batch-size, filled in place
             chunk = jobs[start : start + step]
-            tensors = [
-                engine.tensor(job.source.layout.format, job.source.planes, job.geometry) for job in chunk
-            ]
+            tensors = engine.input_batch(len(chunk))
+            for job, slot in zip(chunk, tensors, strict=True):
+                engine.tensor(job.source.layout.format, job.source.planes, job.geometry, out=slot)
             for job, outputs in zip(chunk, engine.run(tensors), strict=True):
                 job.frame_meta.bInferDone = 1
                 if engine.config.classification is not None:

@@ -546,52 +546,57 @@ class NvInferServer:
         geometry = self.geometry(image.shape[1], image.shape[0])
         return self.tensor("BGR", (image,), geometry), geometry
 
-    def tensor(self, format: str, planes: Sequence[np.ndarray], geometry: ScaleGeometry) -> np.ndarray:
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The network input of one frame: (C, H, W) for TENSOR_ORDER_LINEAR, else (H, W, C)."""
+        net = self.network
+        if self.model_input.tensor_order == "LINEAR":
+            return (net.channels, net.height, net.width)
+        return (net.height, net.width, net.channels)
+
+    def input_batch(self, count: int) -> np.ndarray:
+        """An uninitialised request of ``count`` frames, for :meth:`tensor` to fill slot by slot."""
+        return np.empty((count, *self.input_shape), self._dtype)
+
+    def tensor(
+        self,
+        format: str,
+        planes: Sequence[np.ndarray],
+        geometry: ScaleGeometry,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
         """The network tensor (no batch dim) for the geometry's rectangle of one frame.
 
         ``format``/``planes`` as :func:`~.network_input.scaled_pixels` takes them: the GStreamer
         surface's frames (NV12, RGBA, …) or a BGR image. Scaling and colour conversion first (on
-        the planes, cheap), then padding and ``scale × (x − offset)`` in the network's layout.
+        the planes, cheap), then ``scale × (x − offset)`` straight into ``out`` (a slot of
+        :meth:`input_batch`; a new array if None) in the network's layout, padding being black
+        before normalisation. One numpy pass over the network-sized pixels, no intermediate copies.
         """
         pre, net = self.config.preprocess, self.network
         pixels = scaled_pixels(format, planes, geometry, pre.network_format, self._interpolation)
-        if self._blob_path_ok(geometry):
-            # The common detector case (no padding, NCHW float, three channels): OpenCV's
-            # blobFromImage computes scale * (x - offset) and the transpose in one C++ pass,
-            # about 4x faster than the general path below; the unit tests check equality.
-            blob = cv2.dnn.blobFromImage(
-                pixels,
-                scalefactor=float(self._scale),
-                size=(net.width, net.height),
-                mean=tuple(float(v) for v in self._offsets),
-                swapRB=False,
-                crop=False,
-            )
-            return blob[0]
-        canvas = np.zeros((net.height, net.width, pixels.shape[2]), np.uint8)  # black padding
+        linear = self.model_input.tensor_order == "LINEAR"
+        if out is None:
+            out = np.empty(self.input_shape, self._dtype)
+        offsets = self._offsets[:, None, None] if linear else self._offsets
         top, left = geometry.offset_top, geometry.offset_left
-        canvas[top : top + geometry.dst_height, left : left + geometry.dst_width] = pixels
-        tensor = self._scale * (canvas.astype(np.float32) - self._offsets)
-        if self.model_input.tensor_order == "LINEAR":
-            tensor = tensor.transpose(2, 0, 1)
-        return np.ascontiguousarray(tensor, dtype=self._dtype)
+        height, width = geometry.dst_height, geometry.dst_width
+        if (width, height) != (net.width, net.height):
+            out[...] = self._scale * -offsets  # black padding, normalised
+        if linear:
+            region, source = out[:, top : top + height, left : left + width], pixels.transpose(2, 0, 1)
+        else:
+            region, source = out[top : top + height, left : left + width], pixels
+        if self._offsets.any():
+            np.subtract(source, offsets, out=region, dtype=np.float32, casting="unsafe")
+            region *= self._scale
+        else:
+            np.multiply(source, self._scale, out=region, dtype=np.float32, casting="unsafe")
+        return out
 
-    def _blob_path_ok(self, geometry: ScaleGeometry) -> bool:
-        """Whether :func:`cv2.dnn.blobFromImage` gives the same tensor as the general path."""
-        net = self.network
-        return (
-            geometry.dst_width == net.width
-            and geometry.dst_height == net.height
-            and geometry.offset_top == 0
-            and geometry.offset_left == 0
-            and self.model_input.tensor_order == "LINEAR"
-            and self.config.preprocess.network_format in ("RGB", "BGR")
-            and self._dtype == np.float32
-            and len(self._offsets) == 3
-        )
-
-    def run(self, tensors: Sequence[np.ndarray]) -> list[dict[str, np.ndarray]]:
-        """Infer on tensors made by :meth:`tensor`, ``batch_size`` per request; outputs per tensor.
+    def run(self, tensors: np.ndarray | Sequence[np.ndarray]) -> list[dict[str, np.ndarray]]:
+        """Infer on tensors made by :meth:`tensor` (or a whole :meth:`input_batch`), ``batch_size``
+        per request; outputs per tensor.
 
         Each returned dict maps the requested output names to that tensor's slice of the batch
         output (views, no copies).
@@ -600,7 +605,8 @@ class NvInferServer:
         results: list[dict[str, np.ndarray]] = []
         for start in range(0, len(tensors), self.batch_size):
             chunk = tensors[start : start + self.batch_size]
-            feed = {self.model_input.tensor_name: np.stack(chunk)}
+            batch = chunk if isinstance(chunk, np.ndarray) else np.stack(chunk)
+            feed = {self.model_input.tensor_name: batch}
             if ORIG_TARGET_SIZES_INPUT in self.backend.inputs:
                 spec = self.backend.inputs[ORIG_TARGET_SIZES_INPUT]
                 size = [self.network.width, self.network.height]

@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from batches import iou, make_batch
@@ -327,20 +328,25 @@ def test_frames_must_be_bgr_images(app_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["IMAGE_FORMAT_RGB", "IMAGE_FORMAT_BGR"])
-def test_blob_fast_path_equals_the_general_preprocessing(app_dir: Path, fmt: str) -> None:
-    """The plain-resize fast path (cv2.dnn.blobFromImage) gives the general path's tensor."""
+def test_tensor_is_the_normalised_resized_frame(app_dir: Path, fmt: str) -> None:
+    """``scale × (resize(frame) − offset)`` in the network's channel order, NCHW, float32."""
     path = config_with(
         app_dir,
         ("network_format: IMAGE_FORMAT_RGB", f"network_format: {fmt}"),
         ("scale_factor: 0.0039215697906911373", "scale_factor: 0.0172"),
         ("channel_offsets: [0.0, 0.0, 0.0]", "channel_offsets: [123.675, 116.28, 103.53]"),
+        ("frame_scaling_filter: 1", "frame_scaling_filter: 3"),
     )
     rng = np.random.default_rng(7)
     image = rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8)
     with NvInferServer(path, backend=ScriptedBackend()) as element:
-        fast, geometry = element.preprocess(image)
-        assert element._blob_path_ok(geometry)
-        element._blob_path_ok = lambda _g: False  # type: ignore[method-assign]
-        general, _ = element.preprocess(image)
-    assert fast.shape == general.shape == (3, 640, 640) and fast.dtype == general.dtype
-    np.testing.assert_allclose(fast, general, rtol=0, atol=1e-5)
+        tensor, geometry = element.preprocess(image)
+        slot = element.input_batch(2)[1]
+        assert element.tensor("BGR", (image,), geometry, out=slot) is slot
+    resized = cv2.resize(image, (640, 640), interpolation=cv2.INTER_AREA).astype(np.float32)
+    if fmt == "IMAGE_FORMAT_RGB":
+        resized = resized[..., ::-1]
+    want = (0.0172 * (resized - np.float32([123.675, 116.28, 103.53]))).transpose(2, 0, 1)
+    assert tensor.shape == (3, 640, 640) and tensor.dtype == np.float32
+    np.testing.assert_allclose(tensor, want, rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(slot, tensor)

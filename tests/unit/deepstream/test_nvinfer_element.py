@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from gst_batches import BatchPipeline, frame_metas, square
-from tiny_models import box_finder, colour_classifier, detectnet
+from tiny_models import build
 
 from fake_device.deepstream import cmemory
 from fake_device.deepstream.gst.registry import register
@@ -73,10 +73,7 @@ SGIE = {
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("models")
-    box_finder(folder / "box_finder.onnx")
-    colour_classifier(folder / "colour_classifier.onnx")
-    detectnet(folder / "detectnet.onnx")
+    folder = build(tmp_path_factory.mktemp("models"))
     (folder / "labels.txt").write_text(LABELS, encoding="utf-8")
     (folder / "colours.txt").write_text("red;green;blue\n", encoding="utf-8")
     return folder

@@ -11,28 +11,43 @@ metadata in muxer pixels.
   means;
 * :func:`detectnet` — NVIDIA's DetectNet_v2 layout for the built-in parser: per 16×16 cell the
   share of bright pixels as coverage, and box offsets that make each cell's box the cell itself.
+
+Tests call :func:`build`, which writes them from a child process: the ``onnx`` package loaded into
+a process that already loaded OpenCV and then GStreamer makes ONNX Runtime crash (SIGSEGV/SIGABRT)
+when it later parses an invalid model file, which other tests of the same session do on purpose.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
-import onnx
-from onnx import TensorProto, helper
-
-_OPSET = [helper.make_opsetid("", 13)]
+MODELS = ("box_finder", "colour_classifier", "detectnet")
 
 
-def _save(graph: onnx.GraphProto, path: Path) -> Path:
-    model = helper.make_model(graph, opset_imports=_OPSET)
+def build(folder: Path, *names: str) -> Path:
+    """Write the named models (all by default) as ``<name>.onnx`` into ``folder``."""
+    subprocess.run([sys.executable, __file__, str(folder), *(names or MODELS)], check=True)
+    return folder
+
+
+def _save(graph: Any, path: Path) -> Path:
+    import onnx
+    from onnx import helper
+
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path
 
 
-def _bright_mask() -> list[onnx.NodeProto]:
+def _bright_mask() -> list[Any]:
     """``input`` → ``mask`` [N, 1, H, W]: 1 where any channel is above 0.5."""
+    from onnx import TensorProto, helper
+
     return [
         helper.make_node("ReduceMax", ["input"], ["bright"], axes=[1], keepdims=1),
         helper.make_node("Greater", ["bright", "half"], ["mask_bool"]),
@@ -41,6 +56,8 @@ def _bright_mask() -> list[onnx.NodeProto]:
 
 
 def box_finder(path: Path, size: tuple[int, int] = (128, 128), input_name: str = "input") -> Path:
+    from onnx import TensorProto, helper
+
     h, w = size
     image = helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["N", 3, h, w])
     out = helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 1, 6])
@@ -76,6 +93,8 @@ def box_finder(path: Path, size: tuple[int, int] = (128, 128), input_name: str =
 
 
 def colour_classifier(path: Path, size: tuple[int, int] = (32, 32)) -> Path:
+    from onnx import TensorProto, helper
+
     h, w = size
     image = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, h, w])
     out = helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 3])
@@ -89,6 +108,8 @@ def colour_classifier(path: Path, size: tuple[int, int] = (32, 32)) -> Path:
 
 
 def detectnet(path: Path, size: tuple[int, int] = (64, 64), cell: int = 16) -> Path:
+    from onnx import TensorProto, helper
+
     h, w = size
     image = helper.make_tensor_value_info("input_1:0", TensorProto.FLOAT, ["N", 3, h, w])
     cov = helper.make_tensor_value_info(
@@ -116,3 +137,9 @@ def detectnet(path: Path, size: tuple[int, int] = (64, 64), cell: int = 16) -> P
         helper.make_node("Concat", ["x1", "x1", "x2", "x2"], ["output_bbox/BiasAdd:0"], axis=1),
     ]
     return _save(helper.make_graph(nodes, "detectnet", [image], [cov, bbox], initializer=constants), path)
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1])
+    for name in sys.argv[2:]:
+        globals()[name](target / f"{name}.onnx")
