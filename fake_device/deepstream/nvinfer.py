@@ -37,7 +37,10 @@ from fake_device.deepstream.nvinfer_config import CLUSTER_NMS, NvInferConfig, lo
 
 
 class NvInfer(NvInferServer):
-    """gst-nvinfer for a primary detector, driven by its key-file config.
+    """gst-nvinfer's inference engine (a detector or a classifier), driven by its key-file config.
+
+    The ``nvinfer`` GStreamer element (:mod:`.elements.nvinfer`) runs one; the old Python runtime
+    uses it as its element through :meth:`process`.
 
     ``threads`` is ONNX Runtime's intra-op thread count (None: ONNX Runtime's default, one per
     core). ``batch-size`` caps the frames per inference call; ``name`` is the element name in
