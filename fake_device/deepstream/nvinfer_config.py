@@ -172,6 +172,10 @@ NOT_EMULATED: dict[str, str] = {
     "output-instance-mask": "instance segmentation",
 }
 
+#: keys of Caffe and UFF models: beside onnx-file they change nothing (TrtModelBuilder::buildNetwork
+#: parses ONNX only), alone they are an error
+_OTHER_MODEL_KEYS = {key for key, what in NOT_EMULATED.items() if what in ("Caffe models", "UFF models")}
+
 #: [class-attrs-*] key → (kind, ClassAttrs field)
 _CLASS_KEYS: dict[str, tuple[str, str]] = {
     "pre-cluster-threshold": ("double", "pre_cluster_threshold"),
@@ -659,10 +663,14 @@ class _Loader:
     def read_property(self, group: KeyFileGroup) -> tuple[dict[str, Any], dict[str, KeyFileEntry]]:
         values: dict[str, Any] = {}
         entries: dict[str, KeyFileEntry] = {}
+        other_models: list[KeyFileEntry] = []
         for key in group.key_names():
             entry = group.get(key)
             assert entry is not None
             self.lines[(PROPERTY, key)] = entry.line
+            if key in _OTHER_MODEL_KEYS:
+                other_models.append(entry)
+                continue
             if key in NOT_EMULATED:
                 raise self.fail(
                     f"{key} is valid in DeepStream but not emulated ({NOT_EMULATED[key]})",
@@ -679,6 +687,15 @@ class _Loader:
             entries[key] = entry
             if key in _NO_EFFECT:
                 self.warn(f"{key} has no effect in the emulation: {_NO_EFFECT[key]}", entry.line)
+        for entry in other_models:
+            if "onnx-file" not in values:
+                raise self.fail(
+                    f"{entry.key} is valid in DeepStream but not emulated ({NOT_EMULATED[entry.key]})",
+                    entry,
+                    hint="the emulation runs ONNX models: give onnx-file",
+                )
+            # DeepStream 7 builds engines from ONNX files only: beside onnx-file these keys are dead
+            self.warn(f"{entry.key} has no effect: onnx-file is the model", entry.line)
         return values, entries
 
     def property_fields(

@@ -283,10 +283,6 @@ def test_class_group_beyond_the_classes(app_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("key", "what"),
     [
-        ("uff-file=model.uff", "UFF models"),
-        ("uff-input-blob-name=input", "UFF models"),
-        ("model-file=model.caffemodel", "Caffe models"),
-        ("proto-file=model.prototxt", "Caffe models"),
         ("tlt-model-key=tlt_encode", "TAO (TLT) encoded models"),
         ("tlt-encoded-model=model.etlt", "TAO (TLT) encoded models"),
         ("mean-file=mean.ppm", "mean image subtraction"),
@@ -302,6 +298,20 @@ def test_keys_that_are_not_emulated(app_dir: Path, key: str, what: str) -> None:
     name = key.split("=")[0]
     assert_at(err, app_dir, text, key, f"{name} is valid in DeepStream but not emulated ({what})")
     assert err.hint is not None and "give onnx-file" in err.hint
+
+
+def test_uff_and_caffe_keys_beside_an_onnx_file_are_dead(app_dir: Path) -> None:
+    """deepstream-test3's PeopleNet config keeps UFF keys next to onnx-file; DeepStream 7 builds ONNX only."""
+    text = edited(("gpu-id=0", "gpu-id=0\ninput-dims=3;544;960;0\nuff-input-blob-name=input_1"))
+    config = parse_nvinfer_config(KeyFile.parse(text, app_dir / "c.txt"), app_dir / "c.txt")
+    assert "input-dims has no effect: onnx-file is the model" in config.warnings
+    assert "uff-input-blob-name has no effect: onnx-file is the model" in config.warnings
+    text = edited(("onnx-file=models/rtdetr/2/model.onnx", "uff-file=model.uff"))
+    err = error(app_dir, text)
+    assert_at(
+        err, app_dir, text, "uff-file=", "uff-file is valid in DeepStream but not emulated (UFF models)"
+    )
+    assert err.hint == "the emulation runs ONNX models: give onnx-file"
 
 
 def test_onnx_file_missing_names_the_resolved_path(app_dir: Path) -> None:
