@@ -15,11 +15,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gst_batches import BatchPipeline
+from gst_batches import BatchPipeline, frame_metas
 
 from fake_device.deepstream.inferserver import NvInferServer, OnnxRuntimeBackend
 from fake_device.deepstream.inferserver_config import load_inferserver_config
-from fake_device.deepstream.meta import BatchMeta, FrameMeta, NvDsBatchMeta
+from fake_device.deepstream.meta import (
+    UNTRACKED_OBJECT_ID,
+    BatchMeta,
+    FrameMeta,
+    NvDsBatchMeta,
+    nvds_acquire_obj_meta_from_pool,
+    nvds_add_obj_meta_to_frame,
+)
 from harness.world import WorldParams, iter_world
 
 pytestmark = pytest.mark.integration
@@ -167,6 +174,43 @@ def test_grpc_element_uses_the_running_triton(
         assert_same(run(pipeline, images), in_process)
     finally:
         pipeline.close()
+
+
+def test_clip_objects_detects_inside_the_parent_objects(
+    model_repo_pipeline: BatchPipeline, app_config: Path, images: list[np.ndarray]
+) -> None:
+    """PROCESS_MODE_CLIP_OBJECTS: a secondary detector on the objects of GIE 7 only."""
+    server = model_repo_pipeline.element("pgie")._gie.engine.server
+    text = app_config.read_text(encoding="utf-8").replace(MODEL_REPO, f'grpc {{ url: "{server.grpc_url}" }}')
+    text = text.replace("PROCESS_MODE_FULL_FRAME", "PROCESS_MODE_CLIP_OBJECTS")
+    text = text.replace("operate_on_gie_id: -1", "operate_on_gie_id: 7").replace(
+        "unique_id: 1", "unique_id: 3"
+    )
+    path = app_config.with_name("config_clip.yml")
+    path.write_text(text, encoding="utf-8")
+    pipeline = BatchPipeline(f"nvinferserver config-file-path={path}", format="RGBA", width=1280, height=720)
+    try:
+        assert pipeline.start(), pipeline.errors()
+        batch = frame_metas(2, 0, 1280, 720)
+        parents = []
+        for frame, gie in zip(batch.frames, (7, 8), strict=True):
+            parent = nvds_acquire_obj_meta_from_pool(batch)
+            parent.unique_component_id, parent.object_id = gie, UNTRACKED_OBJECT_ID
+            parent.rect_params.left, parent.rect_params.top = 400.0, 100.0
+            parent.rect_params.width, parent.rect_params.height = 640.0, 480.0
+            nvds_add_obj_meta_to_frame(frame, parent, None)
+            parents.append(parent)
+        out = pipeline.push([images[0], images[0]], batch)
+    finally:
+        pipeline.close()
+    children = [o for o in out.frames[0].objects if o is not parents[0]]
+    assert children, "the parent's crop holds vehicles"
+    for child in children:
+        assert child.parent is parents[0] and child.unique_component_id == 3
+        rect = child.rect_params
+        assert rect.left >= 400 - 1 and rect.left + rect.width <= 400 + 640 + 1
+        assert rect.top >= 100 - 1 and rect.top + rect.height <= 100 + 480 + 1
+    assert out.frames[1].objects == [parents[1]]  # GIE 8's object: not inferred on
 
 
 def test_stopping_the_pipeline_stops_triton(app_config: Path) -> None:

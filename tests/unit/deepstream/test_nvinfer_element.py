@@ -341,6 +341,38 @@ def test_secondary_classifier_on_the_primary_detectors_objects(
     assert [len(f.latency) for f in batch.frames] == [2, 2, 2]
 
 
+def test_infer_on_class_ids_property_replaces_the_files_class_ids(
+    models: Path, pipelines: list[BatchPipeline]
+) -> None:
+    pgie = write_config(models, "pgie4.txt", PGIE, CLASS_ATTRS, batch_size="2")
+    sgie = write_config(models, "sgie_blue.txt", SGIE)  # the file says class 0
+    pipeline = started(
+        pipelines,
+        f"nvinfer config-file-path={pgie} ! nvinfer config-file-path={sgie} infer-on-class-ids=2:1",
+    )
+    batch = pipeline.push([square(W, H, (40, 40, 80, 60), RED), square(W, H, (40, 40, 80, 60), BLUE)])
+    red, blue = (f.objects[0] for f in batch.frames)
+    assert red.classifier_meta_list is None
+    [classifier] = list(_walk(blue.classifier_meta_list))
+    assert [info.result_label for info in _walk(classifier.label_info_list)] == ["blue"]
+
+
+def test_full_frame_classifier_adds_an_object_for_the_frame(
+    models: Path, pipelines: list[BatchPipeline]
+) -> None:
+    config = write_config(models, "frame_classifier.txt", SGIE, process_mode="1", operate_on_gie_id=None)
+    pipeline = started(pipelines, f"nvinfer config-file-path={config}")
+    frame = pipeline.push([np.full((H, W, 3), GREEN, np.uint8)]).frames[0]
+    [obj] = frame.objects
+    rect = obj.rect_params
+    assert (obj.class_id, obj.unique_component_id, obj.object_id) == (-1, 2, UNTRACKED_OBJECT_ID)
+    assert (rect.left, rect.top, rect.width, rect.height, rect.border_width) == (0, 0, W, H, 6)
+    assert text_of(obj) == " green "
+    [classifier] = list(_walk(obj.classifier_meta_list))
+    [info] = list(_walk(classifier.label_info_list))
+    assert (info.result_class_id, info.result_label) == (1, "green")
+
+
 def tracked_batch(
     pipeline: BatchPipeline, objects: Sequence[tuple[int, tuple[float, float, float, float]]]
 ) -> NvDsBatchMeta:
