@@ -190,6 +190,10 @@ class OnnxRuntimeBackend(InferBackend):
             self.model_name = model.stem
         options = ort.SessionOptions()
         options.intra_op_num_threads = intra_op_threads
+        # Idle worker threads sleep instead of spinning: in a pipeline the decoder, the other
+        # elements and other simulated devices need the cores between inferences (on 2 busy cores
+        # a spinning pool doubled the inference time; alone it is ~10 % faster)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._runtime = ort.InferenceSession(
             str(onnx_file), sess_options=options, providers=["CPUExecutionProvider"]
         )
