@@ -1,7 +1,7 @@
 """The ``nvinferserver`` element without a Triton: properties, and what fails its start.
 
 Inference through the real tritonserver is tested in
-tests/integration/deepstream/test_nvinferserver_element.py.
+tests/integration/deepstream/test_nvinferserver_element_triton.py.
 """
 
 from __future__ import annotations
@@ -111,6 +111,17 @@ def test_a_missing_model_repository_fails_the_start(app: Path, pipelines: list[B
     [error] = failed_start(pipelines, f"nvinferserver name=pgie config-file-path={app}").errors()
     line = next(i for i, t in enumerate(app.read_text().splitlines(), 1) if 'root: "./models"' in t)
     assert f"{app}:{line}: model_repo.root './models' does not exist" in error
+
+
+def test_a_model_missing_from_the_repository_fails_the_start(
+    app: Path, pipelines: list[BatchPipeline]
+) -> None:
+    text = app.read_text(encoding="utf-8").replace('model_name: "rtdetr"', 'model_name: "yolov8"')
+    app.write_text(text, encoding="utf-8")
+    [error] = failed_start(pipelines, f"nvinferserver name=pgie config-file-path={app}").errors()
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if 'model_name: "yolov8"' in t)
+    assert f"{app}:{line}: model 'yolov8' is not in the model repository" in error
+    assert "(expected one of: rtdetr)" in error
 
 
 def test_properties_replace_the_files_values_with_a_warning_and_an_unreachable_triton_fails(

@@ -213,6 +213,26 @@ def test_clip_objects_detects_inside_the_parent_objects(
     assert out.frames[1].objects == [parents[1]]  # GIE 8's object: not inferred on
 
 
+def test_a_tensor_name_the_model_lacks_fails_the_start(
+    model_repo_pipeline: BatchPipeline, app_config: Path
+) -> None:
+    server = model_repo_pipeline.element("pgie")._gie.engine.server
+    text = app_config.read_text(encoding="utf-8").replace(MODEL_REPO, f'grpc {{ url: "{server.grpc_url}" }}')
+    text = text.replace('tensor_name: "input"', 'tensor_name: "images"')
+    path = app_config.with_name("config_tensor.yml")
+    path.write_text(text, encoding="utf-8")
+    pipeline = BatchPipeline(f"nvinferserver name=pgie config-file-path={path}", format="RGBA")
+    try:
+        assert not pipeline.start()
+        [error] = pipeline.errors()
+    finally:
+        pipeline.close()
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if 'tensor_name: "images"' in t)
+    assert "pgie: Failed to initialize InferTrtIsContext" in error
+    assert f"{path}:{line}: preprocess.tensor_name 'images' is not an input of model 'rtdetr'" in error
+    assert "(expected one of 'input')" in error
+
+
 def test_stopping_the_pipeline_stops_triton(app_config: Path) -> None:
     pipeline = BatchPipeline(f"nvinferserver name=pgie config-file-path={app_config}", format="RGBA")
     assert pipeline.start(), pipeline.errors()
