@@ -844,6 +844,8 @@ def step_snapshot(ctx: RunContext, step: m.SnapshotStep) -> dict[str, Any]:
 
     url = substitute(step.url, ctx.values)
     os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
+    # joining a stream between key frames makes FFmpeg log "non-existing PPS" until the next one
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
     deadline = time.monotonic() + step.timeout_s
     capture = None
     while capture is None and time.monotonic() < deadline:
