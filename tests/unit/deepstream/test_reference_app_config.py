@@ -13,8 +13,8 @@ from fake_device.deepstream.reference_app import (
     VERSION_LINE,
     AppConfig,
     Color,
-    FrameDropSource,
     KittiWriter,
+    ObjectDisplay,
     SinkType,
     SourceType,
     load_app_config,
@@ -442,13 +442,77 @@ def test_kitti_track_lines_follow_deepstream_app(tmp_path: Path) -> None:
     )
 
 
-def test_drop_frame_interval_keeps_the_first_of_every_n(monkeypatch: pytest.MonkeyPatch) -> None:
-    from fake_device.deepstream import source as source_module
+def test_keys_the_elements_get(tmp_path: Path) -> None:
+    config = load(
+        tmp_path,
+        "\n[sink1]\nenable=1\ntype=4\nudp-port=5600\nudp-buffer-size=1000\nenc-type=1\niframeinterval=15\n"
+        "\n[osd]\nenable=1\nshow-clock=1\nclock-color=1;0;0;1\nclock-text-size=20\nfont=Sans\nprocess-mode=0\n"
+        "\n[tracker]\nenable=1\ndisplay-tracking-id=0\ntracking-id-reset-mode=2\n",
+    )
+    rtsp = config.sinks[1]
+    assert (rtsp.udp_port, rtsp.udp_buffer_size, rtsp.enc_type, rtsp.iframeinterval) == (5600, 1000, 1, 15)
+    assert (
+        config.sinks[0].udp_port == 5000 and config.sinks[0].iframeinterval is None
+    )  # parse_sink's defaults
+    osd = config.osd
+    assert osd.show_clock and osd.clock_color == Color(1, 0, 0, 1) and osd.clock_text_size == 20
+    assert (osd.font, osd.process_mode) == ("Sans", 0)
+    assert not config.tracker.display_tracking_id and config.tracker.tracking_id_reset_mode == 2
+    err = error(tmp_path, "\n[sink1]\nenable=1\ntype=4\nudp-port=70000\n")
+    assert err.line == 18 and "[sink1] udp-port=70000 is not a port" in str(err)
 
-    decoded = iter(range(10))
-    monkeypatch.setattr(source_module.UriSource, "read", lambda self: next(decoded, None))
-    dropping = FrameDropSource("file:///x.mp4", 0, interval=3)
-    assert list(iter(dropping.read, None)) == [0, 3, 6, 9]
+
+def test_object_display_writes_what_process_meta_writes(tmp_path: Path) -> None:
+    from fake_device.deepstream.meta import BatchMeta
+
+    frame = FrameMeta(
+        source_id=0, frame_num=0, ntp_timestamp=0, source_frame_width=1280, source_frame_height=720
+    )
+    car = ObjectMeta(
+        class_id=0,
+        confidence=0.9,
+        left=10,
+        top=20,
+        width=30,
+        height=40,
+        obj_label="car",
+        object_id=(7 << 32) | 5,
+        unique_component_id=1,
+    )
+    bus = ObjectMeta(
+        class_id=2,
+        confidence=0.8,
+        left=100,
+        top=200,
+        width=30,
+        height=40,
+        obj_label="bus",
+        unique_component_id=1,
+    )  # untracked
+    other = ObjectMeta(class_id=0, confidence=0.8, left=5, top=5, width=3, height=4, obj_label="x",
+                       unique_component_id=9)  # fmt: skip
+    frame.objects.extend([car, bus, other])
+    display = ObjectDisplay(
+        gie_unique_id=1,
+        border_colors={2: Color(0, 0, 1, 1)},
+        bg_colors={0: Color(0, 1, 0, 0.5)},
+        border_width=4,
+        text_color=Color(1, 1, 1, 1),
+        text_size=12,
+    )
+    display(BatchMeta(frames=[frame]))
+    assert [display.label(o) for o in (car, bus)] == ["car 5", "bus"]  # the lower 32 bits of the id
+    assert (car.rect_params.border_color.red, car.rect_params.border_width) == (1.0, 4)  # default red
+    assert car.rect_params.has_bg_color == 1 and car.rect_params.bg_color.green == 1.0
+    assert bus.rect_params.border_color.blue == 1.0 and bus.rect_params.has_bg_color == 0
+    assert other.rect_params.border_width != 4  # another GIE's object keeps its colours
+    assert (car.text_params.x_offset, car.text_params.y_offset) == (10, 0)  # top - 30, not below 0
+    assert bus.text_params.y_offset == 170 and bus.text_params.font_params.font_size == 12
+    display.show_text = False
+    display(BatchMeta(frames=[frame]))
+    from fake_device.deepstream import cmemory
+
+    assert cmemory.string_at(car.text_params.display_text) == ""  # tiled, several sources, no -t
 
 
 # -- command line ------------------------------------------------------------------------------

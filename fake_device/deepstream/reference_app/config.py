@@ -1,11 +1,11 @@
-"""deepstream-app on the CPU: runs a ``deepstream_app_config.txt`` with the emulated elements.
+"""deepstream-app's config file: ``deepstream_app_config.txt`` read as deepstream-app reads it.
 
 Apps built on NVIDIA's reference application ship no pipeline code of their own: the device runs
 ``deepstream-app -c deepstream_app_config.txt`` and the key file decides the pipeline. This module
-reads that file the way deepstream-app reads it and builds the same pipeline from the emulated
-elements, so such an app can be tested in CI without a Jetson. The parsing follows the open
-sources of deepstream-app (github NVIDIA/DeepStream, ``src/apps/sample_apps/deepstream-app/
-deepstream_app_config_parser.c`` and ``src/apps/common/src/deepstream_config_file_parser.c``):
+is the reading half (the GStreamer pipeline is built from the result by
+:mod:`.pipeline`). It follows the open sources of deepstream-app (github NVIDIA/DeepStream,
+``src/apps/sample_apps/deepstream-app/deepstream_app_config_parser.c`` and
+``src/apps/common/src/deepstream_config_file_parser.c``):
 
 * group and key names, and which value type each key has (``g_key_file_get_integer`` /
   ``_boolean`` / ``_string`` / ``_double_list``);
@@ -19,87 +19,41 @@ deepstream_app_config_parser.c`` and ``src/apps/common/src/deepstream_config_fil
   with ``num-sources=N`` are appended after all groups (the URI is passed through
   ``printf(uri, j)``, so a ``%d`` in it numbers the copies, else the URI is repeated);
 * ``[tests] file-loop`` loops every file source; ``[application]`` perf settings drive the
-  ``**PERF:`` lines; ``kitti-track-output-dir`` / ``gie-kitti-output-dir`` write deepstream-app's
-  per-frame KITTI files (:class:`KittiWriter`).
+  ``**PERF:`` lines; ``kitti-track-output-dir`` / ``gie-kitti-output-dir`` ask for deepstream-app's
+  per-frame KITTI files.
 
 Where deepstream-app logs "Unknown key" and carries on, or silently ignores a group, this
-parser raises :class:`~.errors.ConfigError` naming file, line and a likely fix. Keys that only
-tune GPU memory or hardware are accepted and have no effect; keys and groups whose behaviour is
-not emulated (secondary GIEs, smart record, ...) are rejected when they would change something.
-
-The pipeline (:func:`build_reference_pipeline`)::
-
-    sources → nvstreammux → queue → primary GIE (nvinfer | nvinferserver) → queue → nvtracker
-    → nvdsanalytics → [KITTI probes] → [event probe] → queue → nvdsosd → [common nvmsgconv]
-    → per type-6 sink: nvmsgconv → nvmsgbroker → display sinks (fakesink | file | RTSP)
-
-deepstream-app itself attaches no event metadata: a type-6 sink with the old nvmsgconv API
-(``msg-conv-msg2p-new-api=0``) only sends something in apps that add events in a probe. The
-usual such app is deepstream-test5-app, whose probe attaches one event per object of every
-frame; :class:`ObjectEventProbe` does the same, so a type-6 sink sends what test5 would send.
-With the old API ``msg-conv-frame-interval`` has no effect (gst-nvmsgconv applies it only to
-the new API): every frame with objects gives a payload.
+parser raises :class:`~fake_device.deepstream.errors.ConfigError` naming file, line and a likely
+fix. Keys that only tune GPU memory or hardware are accepted and have no effect; keys and groups
+whose behaviour is not emulated (secondary GIEs, smart record, ...) are rejected when they would
+change something. Nothing here imports GStreamer: linting a config needs no pipeline.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import dataclasses
 import logging
-import os
 import re
-import signal
-import sys
-import threading
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from copy import copy as shallow_copy
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from fake_device.deepstream.errors import ConfigError
-from fake_device.deepstream.measure import LatencyRecorder, PerfMeter, Printer
-from fake_device.deepstream.meta import BatchMeta, FrameMeta, ObjectMeta
 from fake_device.deepstream.msgbroker import MsgBrokerError, parse_conn_str
 from fake_device.deepstream.msgconv import (
     DEFAULT_FRAME_INTERVAL,
-    EventMsg,
     KeyFile,
     KeyFileEntry,
     KeyFileGroup,
-    ObjectType,
-    Rect,
     did_you_mean,
 )
-from fake_device.deepstream.pipeline import (
-    BatchSource,
-    MsgBrokerElement,
-    MsgConvElement,
-    Named,
-    Pipeline,
-    Probe,
-    Queue,
-)
-from fake_device.deepstream.source import DecodedFrame, SourceError, UriSource, parse_uri
-from fake_device.deepstream.streammux import NvStreamMux, StreamMuxConfig
-from harness.errors import HarnessError
 
 log = logging.getLogger(__name__)
 
-#: the deepstream-app release whose config format is reproduced
-APP_VERSION = "7.1.0"
-VERSION_LINE = f"deepstream-app version {APP_VERSION} (edge-harness emulation)"
 #: deepstream-app's tracker library; the emulated NvSORT stands in for it
 TRACKER_LIB = "libnvds_nvmultiobjecttracker.so"
 _KAFKA_PROTO_LIBS = ("kafka", "libnvds_kafka_proto.so")
-#: the default RTSP mount of deepstream-app's RTSP sink (deepstream_sink_bin.c)
-RTSP_MOUNT = "/ds-test"
-DEFAULT_FPS = 30.0
 
 
 class SourceType(IntEnum):
@@ -311,17 +265,21 @@ _PRIMARY_GIE_KEYS = _keys(
     _GPU,
 )
 _TRACKER_KEYS = _keys(
-    {"enable": INT, "ll-lib-file": PATH, "ll-config-file": PATH},
     {
-        **dict.fromkeys(_GPU, INT),
+        "enable": INT,
+        "ll-lib-file": PATH,
+        "ll-config-file": PATH,
         "tracker-width": INT,
         "tracker-height": INT,
         "display-tracking-id": INT,
+        "tracking-surface-type": INT,
+        "tracking-id-reset-mode": INT,
+    },
+    {
+        **dict.fromkeys(_GPU, INT),
         "enable-batch-process": INT,
         "enable-past-frame": INT,
-        "tracking-surface-type": INT,
         "tracker-surface-type": INT,
-        "tracking-id-reset-mode": INT,
         "compute-hw": INT,
         "user-meta-pool-size": INT,
     },
@@ -334,9 +292,7 @@ _OSD_KEYS = _keys(
         "text-size": INT,
         "display-text": INT,
         "display-bbox": INT,
-    },
-    {
-        **dict.fromkeys(_GPU, INT),
+        "display-mask": INT,
         "text-color": COLOR,
         "text-bg-color": COLOR,
         "font": STR,
@@ -345,10 +301,12 @@ _OSD_KEYS = _keys(
         "clock-y-offset": INT,
         "clock-text-size": INT,
         "clock-color": COLOR,
-        "border-color": COLOR,
         "process-mode": INT,
+    },
+    {
+        **dict.fromkeys(_GPU, INT),
+        "border-color": COLOR,
         "hw-blend-color-attr": STR,
-        "display-mask": INT,
     },
 )
 _MSGCONV_KEYS = {
@@ -371,6 +329,11 @@ _SINK_KEYS = _keys(
         "bitrate": INT,
         "output-file": STR,
         "rtsp-port": INT,
+        "udp-port": INT,
+        "udp-buffer-size": INT,
+        "enc-type": INT,
+        "iframeinterval": INT,
+        "qos": INT,
         **_MSGCONV_KEYS,
         "msg-broker-proto-lib": STR,
         "msg-broker-conn-str": STR,
@@ -381,14 +344,9 @@ _SINK_KEYS = _keys(
     },
     {
         **dict.fromkeys(_GPU, INT),
-        "udp-port": INT,
-        "udp-buffer-size": INT,
         "width": INT,
         "height": INT,
-        "qos": INT,
-        "enc-type": INT,
         "profile": INT,
-        "iframeinterval": INT,
         "copy-meta": INT,
         "output-io-mode": INT,
         "sw-preset": INT,
@@ -606,6 +564,11 @@ class TrackerGroupConfig:
     enable: bool = False
     ll_lib_file: Path | None = None
     ll_config_file: Path | None = None
+    width: int | None = None  # tracker-width / -height: set on nvtracker only when given
+    height: int | None = None
+    display_tracking_id: bool = True
+    tracking_surface_type: int = 0
+    tracking_id_reset_mode: int = 0
     line: int = 0
 
 
@@ -620,15 +583,23 @@ class AnalyticsGroupConfig:
 
 @dataclass
 class OsdConfig:
-    """``[osd]``; colours and the clock are checked but drawn in the emulated OSD's own style."""
+    """``[osd]`` (parse_osd's defaults; unset colours and clock settings are zeros, as in C)."""
 
     enable: bool = False
     border_width: int = 1
     text_size: int = 15
     display_text: bool = True
     display_bbox: bool = True
+    display_mask: bool = False
     text_color: Color | None = None
     text_bg_color: Color | None = None
+    font: str | None = None
+    show_clock: bool = False
+    clock_x_offset: int = 0
+    clock_y_offset: int = 0
+    clock_text_size: int = 0
+    clock_color: Color | None = None
+    process_mode: int = 1  # MODE_GPU
     line: int = 0
 
 
@@ -658,6 +629,11 @@ class SinkConfig:
     bitrate: int = 4_000_000
     output_file: str | None = None
     rtsp_port: int = 8554
+    udp_port: int = 5000
+    udp_buffer_size: int = 0  # 0: the RTSP server's udpsrc gets 512 KiB
+    enc_type: int = 0  # 0 hardware (nvv4l2h26Xenc), 1 software (x264enc / x265enc)
+    iframeinterval: int | None = None  # None: the encoder's own default
+    qos: bool = False
     msgconv: MsgConvSettings = field(default_factory=MsgConvSettings)
     proto_lib: str | None = None
     conn_str: str | None = None
@@ -1131,6 +1107,11 @@ def _parse_tracker(reader: _Reader, group: KeyFileGroup, config: AppConfig) -> N
         )
     tracker.ll_lib_file = lib
     tracker.ll_config_file = reader.existing("tracker", "ll-config-file", values) if tracker.enable else None
+    tracker.width = _get(values, "tracker-width")
+    tracker.height = _get(values, "tracker-height")
+    tracker.display_tracking_id = bool(_get(values, "display-tracking-id", 1))
+    tracker.tracking_surface_type = _get(values, "tracking-surface-type", 0)
+    tracker.tracking_id_reset_mode = _get(values, "tracking-id-reset-mode", 0)
 
 
 def _parse_analytics(reader: _Reader, group: KeyFileGroup, config: AppConfig) -> None:
@@ -1157,8 +1138,16 @@ def _parse_osd(reader: _Reader, group: KeyFileGroup, config: AppConfig) -> None:
         raise reader.error(f"[osd] text-size={osd.text_size} must be positive", _line(values, "text-size", 0))
     osd.display_text = bool(_get(values, "display-text", 1))
     osd.display_bbox = bool(_get(values, "display-bbox", 1))
+    osd.display_mask = bool(_get(values, "display-mask", 0))
     osd.text_color = _get(values, "text-color")
     osd.text_bg_color = _get(values, "text-bg-color")
+    osd.font = _get(values, "font")
+    osd.show_clock = bool(_get(values, "show-clock", 0))
+    osd.clock_x_offset = _get(values, "clock-x-offset", 0)
+    osd.clock_y_offset = _get(values, "clock-y-offset", 0)
+    osd.clock_text_size = _get(values, "clock-text-size", 0)
+    osd.clock_color = _get(values, "clock-color")
+    osd.process_mode = _get(values, "process-mode", osd.process_mode)
 
 
 def _msgconv_settings(
@@ -1229,6 +1218,11 @@ def _parse_sink(reader: _Reader, group: KeyFileGroup, config: AppConfig) -> None
         bitrate=_get(values, "bitrate", 4_000_000),
         output_file=_get(values, "output-file"),
         rtsp_port=_get(values, "rtsp-port", 8554),
+        udp_port=_get(values, "udp-port", 5000),
+        udp_buffer_size=_get(values, "udp-buffer-size", 0),
+        enc_type=_get(values, "enc-type", 0),
+        iframeinterval=_get(values, "iframeinterval"),
+        qos=bool(_get(values, "qos", 0)),
     )
     if sink.codec not in (1, 2, 3):
         raise reader.error(
@@ -1247,6 +1241,12 @@ def _parse_sink(reader: _Reader, group: KeyFileGroup, config: AppConfig) -> None
     if sink_type == SinkType.RTSP and not 0 <= sink.rtsp_port < 65536:
         raise reader.error(
             f"[{group.name}] rtsp-port={sink.rtsp_port} is not a port", _line(values, "rtsp-port", 0)
+        )
+    if sink_type == SinkType.RTSP and not 0 < sink.udp_port < 65536:
+        raise reader.error(
+            f"[{group.name}] udp-port={sink.udp_port} is not a port",
+            _line(values, "udp-port", group.line),
+            hint="the encoder sends RTP to 127.0.0.1:udp-port, where the RTSP server picks it up",
         )
     if sink_type == SinkType.MSG_CONV_BROKER:
         _message_sink(reader, group, values, sink)
@@ -1334,563 +1334,3 @@ def _check(reader: _Reader, config: AppConfig) -> None:
             "it will send nothing",
             reader.path,
         )
-
-
-# -- probes ------------------------------------------------------------------------------------
-
-
-_ZEROS = "0.0 0.0 0.0 0.0 0.0 0.0 0.0"  # height, width, length, x, y, z, rotation_y
-
-
-def _f(value: float) -> str:
-    """printf's ``%f`` of a C float."""
-    return f"{float(np.float32(value)):f}"
-
-
-class KittiWriter:
-    """deepstream-app's KITTI dumps: one file per frame, ``%02u_%03u_%06lu.txt``.
-
-    The three numbers are the app instance (0: one config), the stream's pad index (the
-    ``source_id``) and the frame number. ``track=True`` is ``kitti-track-output-dir``
-    (write_kitti_track_output, after the tracker: label, tracking id, box, tracker confidence);
-    ``track=False`` is ``gie-kitti-output-dir`` (write_kitti_output, after the primary GIE: no id,
-    detector confidence). Each file is rewritten for its frame, as deepstream-app's ``fopen(..., "w")``.
-    """
-
-    def __init__(self, directory: Path, *, track: bool, instance: int = 0) -> None:
-        self.directory = directory
-        self.track = track
-        self.instance = instance
-        self.files = 0
-
-    def path(self, frame: FrameMeta) -> Path:
-        return self.directory / f"{self.instance:02d}_{frame.source_id:03d}_{frame.frame_num:06d}.txt"
-
-    def line(self, obj: ObjectMeta) -> str:
-        box = f"{_f(obj.left)} {_f(obj.top)} {_f(obj.left + obj.width)} {_f(obj.top + obj.height)}"
-        if self.track:
-            ident = obj.object_id & 0xFFFFFFFFFFFFFFFF
-            return f"{obj.obj_label} {ident} 0.0 0 0.0 {box} {_ZEROS} {_f(obj.tracker_confidence)}\n"
-        return f"{obj.obj_label} 0.0 0 0.0 {box} {_ZEROS} {_f(obj.confidence)}\n"
-
-    def __call__(self, batch: BatchMeta) -> None:
-        for frame in batch.frames:
-            self.path(frame).write_text("".join(self.line(o) for o in frame.objects), encoding="utf-8")
-            self.files += 1
-
-
-class ObjectEventProbe:
-    """deepstream-test5-app's probe after analytics: one event per object of every frame.
-
-    As generate_event_msg_meta fills it: ``objType`` UNKNOWN with the label as ``objectId``
-    (the minimal schema prints it as the object's type), sensor/place/module id = the source's
-    camera id (N of ``[sourceN]``), ``frameId``, ``trackingId``, the *tracker* confidence, and the
-    box scaled from muxer to source resolution. ``@timestamp`` is the frame's capture time.
-    """
-
-    def __init__(self, camera_ids: Mapping[int, int], muxer_width: int, muxer_height: int) -> None:
-        self.camera_ids = dict(camera_ids)
-        self.muxer_width = muxer_width
-        self.muxer_height = muxer_height
-        self.events = 0
-
-    def __call__(self, batch: BatchMeta) -> None:
-        for frame in batch.frames:
-            camera = self.camera_ids.get(frame.source_id, frame.source_id)
-            sx = frame.source_frame_width / self.muxer_width if frame.source_frame_width else 1.0
-            sy = frame.source_frame_height / self.muxer_height if frame.source_frame_height else 1.0
-            for obj in frame.objects:
-                event = EventMsg.from_object(
-                    obj,
-                    frame,
-                    objType=ObjectType.UNKNOWN,
-                    objectId=obj.obj_label,
-                    sensorId=camera,
-                    placeId=camera,
-                    moduleId=camera,
-                    confidence=float(np.float32(obj.tracker_confidence)),
-                    bbox=Rect(
-                        top=obj.top * sy, left=obj.left * sx, width=obj.width * sx, height=obj.height * sy
-                    ),
-                )
-                frame.user_meta.append(event)
-                self.events += 1
-
-
-# -- sources and sinks -------------------------------------------------------------------------
-
-
-class FrameDropSource(UriSource):
-    """A source with the decoder's ``drop-frame-interval``: only every N-th decoded frame is output.
-
-    The first frame of each group of N is kept; frame numbers count output frames (the muxer
-    numbers what reaches it), timestamps stay those of the stream.
-    """
-
-    def __init__(self, uri: str, source_id: int = 0, *, interval: int, **kwargs: Any) -> None:
-        super().__init__(uri, source_id, **kwargs)
-        self.interval = max(1, interval)
-        self._decoded = 0
-
-    def read(self) -> DecodedFrame | None:
-        while True:
-            frame = super().read()
-            if frame is None:
-                return None
-            keep = self._decoded % self.interval == 0
-            self._decoded += 1
-            if keep:
-                return frame
-
-
-class DemuxBranch:
-    """A display sink without the tiler: it sees only its ``source-id``'s frames, as the sink of
-    deepstream-app's nvstreamdemux branch does. Returns the batch it was given, as a tee does."""
-
-    def __init__(self, sink: Any, source_id: int) -> None:
-        self.sink = sink
-        self.source_id = source_id
-        self.name = getattr(sink, "name", "sink")
-
-    def process(self, batch: BatchMeta) -> BatchMeta:
-        frames = [shallow_copy(f) for f in batch.frames if f.source_id == self.source_id]
-        for frame in frames:
-            frame.source_id = 0
-        if frames:
-            # the copies share each frame's latency list, so the sink's mark lands on the frame
-            self.sink.process(BatchMeta(frames=frames, max_frames_in_batch=1))
-        return batch
-
-    def close(self) -> None:
-        self.sink.close()
-
-
-def _source_fps(specs: Sequence[SourceSpec]) -> float:
-    """The frame rate for encoders: the first file source's (after drop-frame-interval)."""
-    for spec in specs:
-        if spec.uri.startswith("file://"):
-            source = UriSource(spec.uri)
-            try:
-                source.open()
-                fps = source.fps
-            finally:
-                source.close()
-            return fps / max(1, spec.drop_frame_interval)
-    return DEFAULT_FPS
-
-
-def _check_sources(specs: Sequence[SourceSpec]) -> None:
-    """Fail on a bad URI or a missing file before anything is started (Triton takes seconds)."""
-    for spec in specs:
-        try:
-            scheme, target = parse_uri(spec.uri)
-        except SourceError as err:
-            raise SourceError(f"[{spec.group}] {err.message}", hint=err.hint) from None
-        if scheme == "file" and not Path(target).is_file():
-            raise SourceError(
-                f"[{spec.group}] source {spec.uri}: no such file {target}",
-                hint="a relative file:// URI is relative to the config file's folder, as in deepstream-app",
-            )
-
-
-# -- the pipeline ------------------------------------------------------------------------------
-
-
-class ReferencePipeline(Pipeline):
-    """The :class:`~.pipeline.Pipeline` deepstream-app would build, with handles on its parts.
-
-    ``sources``: the streams (after num-sources expansion); ``brokers``: one NvMsgBroker per
-    type-6 sink; ``sinks``: the display sinks; ``event_probe`` / ``kitti`` the probes (or None).
-    """
-
-    def __init__(self, source: BatchSource, chain: Sequence[Any], **kwargs: Any) -> None:
-        super().__init__(source, chain, **kwargs)
-        self.app_config: AppConfig | None = None
-        self.sources: list[SourceSpec] = []
-        self.brokers: list[Any] = []
-        self.sinks: list[Any] = []
-        self.event_probe: ObjectEventProbe | None = None
-        self.kitti: list[KittiWriter] = []
-
-
-def _primary_gie(config: AppConfig) -> Any:
-    """The primary GIE with deepstream-app's property overrides (batch-size, interval, unique-id)."""
-    gie = config.primary_gie
-    assert gie.config_file is not None
-    if gie.model_engine_file is not None:
-        log.info(
-            "[primary-gie] model-engine-file %s is not used: engines are GPU-specific", gie.model_engine_file
-        )
-    if gie.plugin_type == 1:
-        from fake_device.deepstream.inferserver import NvInferServer
-        from fake_device.deepstream.inferserver_config import load_inferserver_config
-
-        server_config = load_inferserver_config(gie.config_file)
-        changes: dict[str, Any] = {}
-        if gie.batch_size is not None:
-            changes["max_batch_size"] = gie.batch_size
-        if gie.interval is not None:
-            changes["interval"] = gie.interval
-        if gie.gie_unique_id is not None:
-            changes["unique_id"] = gie.gie_unique_id
-        return NvInferServer(dataclasses.replace(server_config, **changes), name="primary_gie")
-    from fake_device.deepstream.nvinfer import NvInfer
-    from fake_device.deepstream.nvinfer_config import load_nvinfer_config
-
-    infer_config = load_nvinfer_config(gie.config_file)
-    changes = {}
-    if gie.batch_size is not None:
-        changes["batch_size"] = gie.batch_size
-    if gie.interval is not None:
-        changes["interval"] = gie.interval
-    if gie.gie_unique_id is not None:
-        changes["unique_id"] = gie.gie_unique_id
-    return NvInfer(dataclasses.replace(infer_config, **changes), name="primary_gie")
-
-
-def _msg_elements(settings: MsgConvSettings, name: str) -> MsgConvElement:
-    from fake_device.deepstream.msgconv import NvMsgConv
-
-    converter = NvMsgConv(
-        settings.config_file,
-        settings.payload_type,
-        msg2p_newapi=settings.msg2p_new_api,
-        frame_interval=settings.frame_interval,
-        comp_id=settings.comp_id,
-        dummy_payload=settings.dummy_payload,
-    )
-    return MsgConvElement(converter, name=name)
-
-
-def _display_sink(sink: SinkConfig, *, fps: float, width: int, height: int) -> Any:
-    from fake_device.deepstream.sinks import make_sink
-
-    if sink.type == SinkType.FAKE:
-        return make_sink("fakesink", name=sink.name)
-    if sink.type in (SinkType.RENDER, SinkType.OVERLAY):
-        what = "EGL/3D display" if sink.type == SinkType.RENDER else "overlay"
-        log.info("[%s] type=%d (%s): no screen here, frames go to a fakesink", sink.group, sink.type, what)
-        return make_sink("fakesink", name=sink.name)
-    if sink.type == SinkType.ENCODE_FILE:
-        assert sink.output_file is not None
-        if sink.codec == 2:
-            log.warning("[%s] codec=2 (H.265): the emulated file sink writes H.264", sink.group)
-        if sink.container == 2:
-            log.warning("[%s] container=2 (MKV): the emulated file sink writes MP4", sink.group)
-        codec = "mp4v" if sink.codec == 3 else "h264"
-        return make_sink(
-            "file",
-            path=Path(sink.output_file),
-            fps=fps,
-            codec=codec,
-            width=width,
-            height=height,
-            name=sink.name,
-        )
-    assert sink.type == SinkType.RTSP
-    if sink.codec != 1:
-        log.warning("[%s] codec=%d: the emulated RTSP output is H.264", sink.group, sink.codec)
-    rtsp = make_sink(
-        "rtsp",
-        port=sink.rtsp_port,
-        mount=RTSP_MOUNT,
-        fps=fps,
-        width=width,
-        height=height,
-        bitrate_kbps=max(1, sink.bitrate // 1000),
-        name=sink.name,
-    )
-    # deepstream_sink_bin.c start_rtsp_streaming
-    print(f"\n *** DeepStream: Launched RTSP Streaming at {rtsp.url} ***\n\n", flush=True)
-    return rtsp
-
-
-def build_reference_pipeline(
-    config: AppConfig,
-    *,
-    input_uri: str | None = None,
-    show_bbox_text: bool = False,
-    printer: Printer | None = None,
-    on_batch: Callable[[BatchMeta], None] | None = None,
-) -> ReferencePipeline:
-    """Create every element of ``config``'s pipeline; anything that fails closes what was made.
-
-    ``input_uri`` replaces the first source's URI (``-i``); ``show_bbox_text`` is ``-t`` (labels
-    in tiled mode with several sources); ``printer`` receives the ``**PERF:`` text (stdout by
-    default); ``on_batch`` sees each batch leaving the pipeline. Brokers connect (5 s test
-    connect) before Triton starts, so a wrong broker address fails fast.
-    """
-    from fake_device.deepstream.analytics import NvDsAnalytics, load_analytics_config
-    from fake_device.deepstream.msgbroker import NvMsgBroker
-    from fake_device.deepstream.tracker import NvSortTracker
-
-    specs = config.sources(input_uri)
-    _check_sources(specs)
-    mux_cfg = config.streammux
-    try:
-        mux_config = StreamMuxConfig(
-            width=mux_cfg.width,
-            height=mux_cfg.height,
-            batch_size=mux_cfg.batch_size or len(specs),
-            batched_push_timeout_us=mux_cfg.batched_push_timeout,
-            live_source=mux_cfg.live_source,
-            enable_padding=mux_cfg.enable_padding,
-            attach_sys_ts=mux_cfg.attach_sys_ts_as_ntp,
-        )
-    except ValueError as err:
-        raise ConfigError(config.path, f"[streammux] {err}", line=mux_cfg.line) from None
-    if mux_cfg.batch_size and mux_cfg.batch_size != len(specs):
-        log.warning("[streammux] batch-size=%d with %d sources", mux_cfg.batch_size, len(specs))
-
-    made: list[Any] = []
-    try:
-        sync = any(s.sync for s in config.sinks)
-        sources: list[UriSource] = []
-        for spec in specs:
-            kwargs: dict[str, Any] = {
-                "live": sync,
-                "file_loop": spec.file_loop,
-                "name": f"src_bin_{spec.source_id}",
-            }
-            if spec.drop_frame_interval > 1:
-                sources.append(
-                    FrameDropSource(spec.uri, spec.source_id, interval=spec.drop_frame_interval, **kwargs)
-                )
-            else:
-                sources.append(UriSource(spec.uri, spec.source_id, **kwargs))
-        mux = NvStreamMux(sources, mux_config, name="src_bin_muxer")
-        made.append(mux)
-
-        tracker = None
-        if config.tracker.enable:
-            if config.tracker.ll_config_file is None:
-                log.warning("[tracker] no ll-config-file: NvSORT runs with its default settings")
-                tracker = NvSortTracker()
-            else:
-                tracker = NvSortTracker.from_file(config.tracker.ll_config_file)
-        analytics = None
-        if config.analytics.enable:
-            assert config.analytics.config_file is not None
-            analytics = NvDsAnalytics(
-                load_analytics_config(config.analytics.config_file), mux_config.width, mux_config.height
-            )
-
-        message_sinks = [s for s in config.sinks if s.type == SinkType.MSG_CONV_BROKER]
-        display_configs = [s for s in config.sinks if s.type != SinkType.MSG_CONV_BROKER]
-        common_conv = (
-            _msg_elements(config.message_converter, "common_msg_conv") if config.message_converter else None
-        )
-        msg_chain: list[Any] = []
-        brokers = []
-        for sink in message_sinks:
-            if not sink.disable_msgconv:
-                msg_chain.append(_msg_elements(sink.msgconv, f"{sink.name}_msgconv"))
-            broker = NvMsgBroker(
-                sink.conn_str or "",
-                topic=sink.topic,
-                proto_lib=sink.proto_lib or "kafka",
-                config_path=sink.broker_config,
-                comp_id=sink.broker_comp_id,
-            )
-            broker.start()  # the test connect: fail before Triton is started
-            element = MsgBrokerElement(broker, name=f"{sink.name}_msgbroker")
-            made.append(element)
-            brokers.append(broker)
-            msg_chain.append(element)
-
-        pgie = None
-        if config.primary_gie.enable:
-            pgie = _primary_gie(config)
-            made.append(pgie)
-
-        tiled = config.tiled_display
-        if tiled.enable:
-            if tiled.rows * tiled.columns < len(specs):
-                log.warning(
-                    "[tiled-display] %dx%d tiles for %d sources", tiled.rows, tiled.columns, len(specs)
-                )
-            out_w, out_h = tiled.width, tiled.height
-        else:
-            out_w, out_h = mux_config.width, mux_config.height
-        needs_fps = any(s.type in (SinkType.ENCODE_FILE, SinkType.RTSP) for s in display_configs)
-        fps = _source_fps(specs) if needs_fps else DEFAULT_FPS
-        display: list[Any] = []
-        for sink_config in display_configs:
-            sink = _display_sink(sink_config, fps=fps, width=out_w, height=out_h)
-            made.append(sink)
-            if not tiled.enable and len(specs) > 1:
-                sink = DemuxBranch(sink, sink_config.source_id)
-                made[-1] = sink
-            display.append(sink)
-
-        chain: list[Any] = [Queue("primary_gie_queue")]
-        if pgie is not None:
-            chain += [pgie, Queue("tracking_queue")]
-        kitti: list[KittiWriter] = []
-        if config.application.gie_kitti_output_dir is not None:
-            writer = KittiWriter(config.application.gie_kitti_output_dir, track=False)
-            kitti.append(writer)
-            chain.append(Probe("primary_gie_kitti_probe", writer))
-        if tracker is not None:
-            chain.append(Named("tracking_tracker", tracker))
-        if analytics is not None:
-            chain.append(Named("dsanalytics0", analytics))
-        if config.application.kitti_track_output_dir is not None:
-            writer = KittiWriter(config.application.kitti_track_output_dir, track=True)
-            kitti.append(writer)
-            chain.append(Probe("analytics_done_kitti_probe", writer))
-        old_api = [s.msgconv for s in message_sinks if not s.disable_msgconv and not s.msgconv.msg2p_new_api]
-        if config.message_converter is not None and not config.message_converter.msg2p_new_api:
-            old_api.append(config.message_converter)
-        event_probe = None
-        if old_api:
-            camera_ids = {spec.source_id: spec.camera_id for spec in specs}
-            event_probe = ObjectEventProbe(camera_ids, mux_config.width, mux_config.height)
-            chain.append(Probe("analytics_done_event_probe", event_probe))
-        chain.append(Queue("sink_bin_queue"))
-        viewable = any(s.type != SinkType.FAKE for s in display_configs)
-        if config.osd.enable and viewable:
-            from fake_device.deepstream.osd import NvDsOsd
-
-            text = config.osd.display_text and (show_bbox_text or not tiled.enable or len(specs) == 1)
-            chain.append(
-                NvDsOsd(
-                    name="nvosd0",
-                    analytics=analytics,
-                    display_text=text,
-                    display_bbox=config.osd.display_bbox,
-                    font_scale=config.osd.text_size / 24.0,
-                    border_width=config.osd.border_width,
-                )
-            )
-        if common_conv is not None:
-            chain.append(common_conv)
-        chain += msg_chain
-        chain += display
-
-        perf = PerfMeter(
-            len(specs),
-            interval=config.application.perf_measurement_interval_sec,
-            enabled=config.application.enable_perf_measurement,
-            style="deepstream-app",
-            **({"printer": printer} if printer is not None else {}),
-        )
-        pipeline = ReferencePipeline(
-            mux, chain, latency=LatencyRecorder.from_environment(), perf=perf, on_batch=on_batch
-        )
-        pipeline.app_config = config
-        pipeline.sources = specs
-        pipeline.brokers = brokers
-        pipeline.sinks = display
-        pipeline.event_probe = event_probe
-        pipeline.kitti = kitti
-        return pipeline
-    except BaseException:
-        for thing in reversed(made):
-            try:
-                thing.close()
-            except Exception as err:  # the first error is the one to report
-                log.debug("closing %s after a failed start: %s", thing, err)
-        raise
-
-
-# -- the command -------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _stop_on_signals(pipeline: Pipeline) -> Iterator[list[str]]:
-    """SIGINT/SIGTERM stop the pipeline (deepstream-app's _intr_handler); the names are recorded."""
-    received: list[str] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
-
-    def handler(signum: int, _frame: Any) -> None:
-        received.append(signal.Signals(signum).name)
-        log.info("received %s: stopping the pipeline", received[-1])
-        pipeline.stop()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield received
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-def run(cfg_file: str | Path, *, input_uri: str | None = None, show_bbox_text: bool = False) -> int:
-    """Parse, build, play to end of stream (or a signal) and close; the exit status.
-
-    0 at end of stream or after a signal with a clean shutdown; 1 when the config is wrong or the
-    run fails (``ERROR: <message>`` on stderr), including messages the broker could not deliver.
-    """
-    started = time.monotonic()
-    try:
-        config = load_app_config(cfg_file)
-        pipeline = build_reference_pipeline(config, input_uri=input_uri, show_bbox_text=show_bbox_text)
-    except HarnessError as err:
-        print(f"ERROR: {err}", file=sys.stderr, flush=True)
-        print("App run failed", flush=True)
-        return 1
-    status = 0
-    with _stop_on_signals(pipeline) as received:
-        try:
-            result = pipeline.run()
-            if received:
-                print("** ERROR: <_intr_handler>: User Interrupted.. ", flush=True)
-            else:
-                print("** INFO: <bus_callback>: Received EOS. Exiting ...", flush=True)
-            log.info("%d frames in %.1f s (%.1f fps)", result.frames, time.monotonic() - started, result.fps)
-        except HarnessError as err:
-            print(f"ERROR: {err}", file=sys.stderr, flush=True)
-            status = 1
-        finally:
-            print("Quitting", flush=True)
-            try:
-                pipeline.close()
-            except HarnessError as err:  # e.g. messages the broker could not deliver
-                print(f"ERROR: {err}", file=sys.stderr, flush=True)
-                status = 1
-    print("App run successful" if status == 0 else "App run failed", flush=True)
-    return status
-
-
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """deepstream-app's options (``-c``, ``-i``, ``-t``, ``-v``)."""
-    parser = argparse.ArgumentParser(
-        prog="deepstream-app",
-        description="Run a deepstream-app config on edge-harness's DeepStream emulation.",
-    )
-    parser.add_argument("-c", "--cfg-file", metavar="FILE", help="the deepstream-app config (.txt)")
-    parser.add_argument(
-        "-i", "--input-uri", "--input", dest="input_uri", metavar="URI",
-        help="replaces the first source's uri (file://path or rtsp://...)",
-    )  # fmt: skip
-    parser.add_argument(
-        "-t", "--tiledtext", action="store_true", help="display bounding box labels in tiled mode"
-    )
-    parser.add_argument("-v", "--version", action="store_true", help="print the version and exit")
-    args = parser.parse_args(argv)
-    if not args.version and not args.cfg_file:
-        parser.error("the following arguments are required: -c/--cfg-file")
-    return args
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m fake_device.deepstream.reference_app -c deepstream_app_config.txt``."""
-    args = parse_args(argv)
-    if args.version:
-        print(VERSION_LINE)
-        return 0
-    logging.basicConfig(
-        level=os.environ.get("EDGE_HARNESS_LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s"
-    )
-    try:
-        return run(args.cfg_file, input_uri=args.input_uri, show_bbox_text=args.tiledtext)
-    except KeyboardInterrupt:  # Ctrl-C before the pipeline runs (Triton starting)
-        print("interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())
