@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from fake_device.deepstream.gst.runtime import Gst
 from fake_device.deepstream.reference_app import building
@@ -66,6 +68,47 @@ def _drop_seeking_query(_pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeRe
     if query is not None and query.type == Gst.QueryType.SEEKING:
         return Gst.PadProbeReturn.DROP
     return Gst.PadProbeReturn.OK
+
+
+def _restore_timestamps(encoder: Gst.Element) -> None:
+    """avenc_mpeg4 of GStreamer 1.22 with FFmpeg 5 stamps every packet, and its segment, with an
+    invalid time (a bug of that pairing, not of DeepStream). Its packets come out in input order
+    (no B-frames), so each gets the times of the frame that went in, and its segment is the input's.
+    """
+    pending: deque[tuple[int, int]] = deque()
+    state: dict[str, Any] = {"segment": None, "forwarding": False}
+
+    def frame_in(_pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+        if info.type & Gst.PadProbeType.BUFFER:
+            buffer = info.get_buffer()
+            pending.append((buffer.pts, buffer.duration))
+        else:
+            event = info.get_event()
+            if event.type == Gst.EventType.SEGMENT:
+                state["segment"] = event.parse_segment().copy()
+        return Gst.PadProbeReturn.OK
+
+    def packet_out(pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+        if info.type & Gst.PadProbeType.BUFFER:
+            if pending:
+                pts, duration = pending.popleft()
+                buffer = info.get_buffer()  # the encoder's new packet: nothing else holds it yet
+                buffer.pts = buffer.dts = pts
+                buffer.duration = duration
+            return Gst.PadProbeReturn.OK
+        event = info.get_event()
+        if event.type != Gst.EventType.SEGMENT or state["forwarding"] or state["segment"] is None:
+            return Gst.PadProbeReturn.OK
+        state["forwarding"] = True  # our own segment passes this probe
+        try:
+            pad.push_event(Gst.Event.new_segment(state["segment"]))
+        finally:
+            state["forwarding"] = False
+        return Gst.PadProbeReturn.DROP
+
+    both = Gst.PadProbeType.BUFFER | Gst.PadProbeType.EVENT_DOWNSTREAM
+    encoder.get_static_pad("sink").add_probe(both, frame_in)
+    encoder.get_static_pad("src").add_probe(both, packet_out)
 
 
 def _encoder(sink: SinkConfig, name: str) -> tuple[Gst.Element, str]:
@@ -111,16 +154,19 @@ def _encode_file_sub_bin(sink: SinkConfig, uid: int) -> tuple[Gst.Bin, Gst.Eleme
     encoder, caps = _encoder(sink, f"sink_sub_bin_encoder{uid}")
     cap_filter = building.caps_filter(f"sink_sub_bin_cap_filter{uid}", caps)
     encoder.get_static_pad("sink").add_probe(Gst.PadProbeType.QUERY_UPSTREAM, _drop_seeking_query)
+    if sink.codec == 3:
+        _restore_timestamps(encoder)
     factory, parser_name = _PARSERS[sink.codec]
-    parser = building.make(factory, parser_name)
+    chain = [queue, transform, cap_filter, encoder, building.make(factory, parser_name)]
     if os.environ.get("NVDS_ENABLE_LATENCY_MEASUREMENT") is not None:
         mux = building.make("identity", f"sink_sub_bin_mux{uid}")  # deepstream-app disables the mux then
     else:
         mux = building.make(_MUXERS[sink.container], f"sink_sub_bin_mux{uid}")
     filesink = building.make("filesink", f"sink_sub_bin_sink{uid}", location=sink.output_file, sync=sink.sync)
     filesink.set_property("async", False)
-    building.add(bin_, queue, transform, cap_filter, encoder, parser, mux, filesink)
-    building.link(queue, transform, cap_filter, encoder, parser, mux, filesink)
+    chain += [mux, filesink]
+    building.add(bin_, *chain)
+    building.link(*chain)
     building.ghost(bin_, queue, "sink")
     return bin_, filesink
 
