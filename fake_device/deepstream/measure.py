@@ -126,6 +126,124 @@ def parse_component_latency(lines: Iterable[str]) -> dict[str, list[float]]:
     return out
 
 
+_NUMBER = r"(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
+_BATCH_LINE = re.compile(r"BATCH-NUM\s*=\s*(\d+)")
+_FRAME_LINE = re.compile(r"Source id\s*=\s*(\d+)\s+Frame_num\s*=\s*(\d+)\s+Frame latency\s*=\s*" + _NUMBER)
+#: a ``Comp name`` line with its two system timestamps (both line shapes, as _COMPONENT_LINE)
+_COMPONENT_TIMES = re.compile(
+    r"Comp name\s*=\s*(\S+)\s.*?in_system_timestamp\s*=\s*" + _NUMBER
+    + r"\s+out_system_timestamp\s*=\s*" + _NUMBER
+    + r"\s+component[ _]latency\s*=\s*" + _NUMBER
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FrameLatency:
+    """One ``Source id = S Frame_num = F Frame latency = X (ms)`` line; ``batch`` is the
+    ``BATCH-NUM`` printed before it (None when the log has none)."""
+
+    source_id: int
+    frame_num: int
+    latency_ms: float
+    batch: int | None = None
+
+
+@dataclass(frozen=True)
+class ComponentLatency:
+    """One ``Comp name = …`` line: the element, its system timestamps (ms) and latency (ms)."""
+
+    name: str
+    in_ms: float
+    out_ms: float
+    latency_ms: float
+    batch: int | None = None
+
+
+@dataclass
+class LatencyLog:
+    """What an app's stdout says about latency: every frame line and component line, in order.
+
+    Read back from a log because a DeepStream app prints these figures and keeps nothing
+    (``pyds.nvds_measure_buffer_latency`` returns only the number of frames), so the log is the
+    one place a harness finds them — on a Jetson as here.
+    """
+
+    frames: list[FrameLatency] = field(default_factory=list)
+    components: list[ComponentLatency] = field(default_factory=list)
+
+    def frame_ms(self) -> list[float]:
+        return [f.latency_ms for f in self.frames]
+
+    def elements_ms(self) -> dict[str, list[float]]:
+        """Per element latencies (ms), elements in the order they first appear."""
+        out: dict[str, list[float]] = {}
+        for comp in self.components:
+            out.setdefault(comp.name, []).append(comp.latency_ms)
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """The shape of :meth:`LatencyRecorder.summary`, from the printed lines."""
+        return {
+            "batches": len({f.batch for f in self.frames if f.batch is not None}),
+            "frame_latency_ms": summarize(self.frame_ms()),
+            "elements_ms": {name: summarize(values) for name, values in self.elements_ms().items()},
+        }
+
+    def frame_latency(self, source_id: int, frame_num: int) -> float | None:
+        """The latency printed for that frame (the first, if a looping source repeats numbers)."""
+        for frame in self.frames:
+            if frame.source_id == source_id and frame.frame_num == frame_num:
+                return frame.latency_ms
+        return None
+
+    def throughput(self) -> tuple[int, float] | None:
+        """``(frames, seconds)`` between the first and the last printed batch at the measuring point.
+
+        A batch reaches the measuring point when its last component hands it on, so its time there
+        is the latest ``out_system_timestamp`` among its lines; the frames counted are those of the
+        batches after the first. Unlike a clock started before and read after a run, this excludes
+        the pipeline's start-up and shut-down. None without component lines for at least two
+        batches, or when batches are missing in between (``EDGE_HARNESS_LATENCY_PRINT_EVERY`` > 1):
+        then the frame count between them is not known.
+        """
+        arrival: dict[int, float] = {}
+        for comp in self.components:
+            if comp.batch is not None:
+                arrival[comp.batch] = max(arrival.get(comp.batch, comp.out_ms), comp.out_ms)
+        frames_in: dict[int, int] = {}
+        for frame in self.frames:
+            if frame.batch is not None:
+                frames_in[frame.batch] = frames_in.get(frame.batch, 0) + 1
+        batches = sorted(b for b in arrival if b in frames_in)
+        if len(batches) < 2 or batches[-1] - batches[0] != len(batches) - 1:
+            return None
+        seconds = (arrival[batches[-1]] - arrival[batches[0]]) / 1000.0
+        frames = sum(frames_in[b] for b in batches[1:])
+        return (frames, seconds) if seconds > 0 else None
+
+
+def parse_latency_log(lines: Iterable[str]) -> LatencyLog:
+    """Frame and component lines of a log (DeepStream's or :class:`LatencyRecorder`'s), with the
+    batch number each follows; other lines (``**PERF``, the app's own output) are skipped."""
+    log = LatencyLog()
+    batch: int | None = None
+    for line in lines:
+        if "BATCH-NUM" in line and (match := _BATCH_LINE.search(line)):
+            batch = int(match.group(1))
+        elif "Frame latency" in line and (match := _FRAME_LINE.search(line)):
+            source, num, value = match.groups()
+            log.frames.append(FrameLatency(int(source), int(num), float(value), batch))
+        elif "Comp name" in line and (match := _COMPONENT_TIMES.search(line)):
+            name, t_in, t_out, value = match.groups()
+            log.components.append(ComponentLatency(name, float(t_in), float(t_out), float(value), batch))
+    return log
+
+
+def parse_frame_latency(lines: Iterable[str]) -> list[FrameLatency]:
+    """The ``Frame latency`` lines of a log (see :func:`parse_latency_log`)."""
+    return parse_latency_log(lines).frames
+
+
 @dataclass
 class LatencyRecorder:
     """Frame and per-element latencies of every batch that reached the measuring point.

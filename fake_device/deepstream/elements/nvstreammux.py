@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from fake_device.deepstream.gst import events
 from fake_device.deepstream.gst.caps import fixed_video_caps, framerate_of, nvmm_caps
-from fake_device.deepstream.gst.carrier import attach_batch_meta, attach_surface_layout
+from fake_device.deepstream.gst.carrier import attach_batch_meta, attach_surface_layout, latency_marks_of
 from fake_device.deepstream.gst.element import (
     BOOL,
     COMPUTE_HW_PROP,
@@ -147,11 +147,19 @@ class _Source:
     announced: bool = False  # nv-pad-added sent
 
 
+#: a frame taken into a batch: its pad, its buffer, its ntp timestamp, when it was taken
+_Taken = tuple[_Source, Gst.Buffer, int, float]
+
+
 @dataclass
 class _Batch:
-    """The batch being formed: (source, buffer, ntp) per frame, and when its first frame came."""
+    """The batch being formed: (source, buffer, ntp, taken) per frame, and when its first frame came.
 
-    frames: list[tuple[_Source, Gst.Buffer, int]] = field(default_factory=list)
+    ``taken`` is when the frame was taken from its pad (``time.monotonic()``): the start of the
+    muxer's latency mark.
+    """
+
+    frames: list[_Taken] = field(default_factory=list)
     started_ns: int | None = None  # running time of the first frame's arrival
 
 
@@ -383,7 +391,7 @@ class NvStreamMux(PropertyStore, GstBase.Aggregator):
         return Gst.FlowReturn.OK
 
     def _blocked(self, sources: list[_Source]) -> bool:
-        in_batch = {id(s) for s, _, _ in self._batch.frames}
+        in_batch = {id(s) for s, *_ in self._batch.frames}
         return all(s.pad.is_eos() or id(s) in in_batch for s in sources)
 
     def _sleep_until(self, running_time: int | None) -> None:
@@ -402,7 +410,7 @@ class NvStreamMux(PropertyStore, GstBase.Aggregator):
             return
         start = self._next_pad % len(sources)
         order = sources[start:] + sources[:start]
-        in_batch = {id(s) for s, _, _ in self._batch.frames}
+        in_batch = {id(s) for s, *_ in self._batch.frames}
         progress = True
         while progress and len(self._batch.frames) < batch_size:
             progress = False
@@ -417,16 +425,16 @@ class NvStreamMux(PropertyStore, GstBase.Aggregator):
                 if self._batch.started_ns is None:
                     self._batch.started_ns = self._running_time_now()
                 ntp = time.time_ns() if self.prop("attach-sys-ts") else 0
-                self._batch.frames.append((source, buffer, ntp))
+                self._batch.frames.append((source, buffer, ntp, time.monotonic()))
                 in_batch.add(id(source))
                 self._next_pad = (start + position + 1) % len(sources)
                 progress = True
 
-    def _take_batch(self) -> list[tuple[_Source, Gst.Buffer, int]]:
+    def _take_batch(self) -> list[_Taken]:
         frames, self._batch = self._batch.frames, _Batch()
         return frames
 
-    def _push(self, frames: list[tuple[_Source, Gst.Buffer, int]]) -> Gst.FlowReturn:
+    def _push(self, frames: list[_Taken]) -> Gst.FlowReturn:
         """Build the batched buffer and its meta, and push it (without holding the lock)."""
         with self._lock:
             out = self._build(frames)
@@ -434,9 +442,9 @@ class NvStreamMux(PropertyStore, GstBase.Aggregator):
             return Gst.FlowReturn.NOT_NEGOTIATED
         return self.finish_buffer(out)
 
-    def _build(self, frames: list[tuple[_Source, Gst.Buffer, int]]) -> Gst.Buffer | None:
+    def _build(self, frames: list[_Taken]) -> Gst.Buffer | None:
         if self._layout is None:
-            first = next((s.layout for s, _, _ in frames if s.layout is not None), None)
+            first = next((s.layout for s, *_ in frames if s.layout is not None), None)
             if first is None:
                 post_error(
                     self, f"{self.get_name()}: a frame arrived before its caps", domain=Gst.StreamError
@@ -453,7 +461,7 @@ class NvStreamMux(PropertyStore, GstBase.Aggregator):
         metas: list[FrameMeta] = []
         transform = self._transform()
         with map_surface(out, layout, write=True) as surface:
-            for batch_id, (source, buffer, ntp) in enumerate(frames):
+            for batch_id, (source, buffer, ntp, _taken) in enumerate(frames):
                 if source.layout is None:
                     raise SurfaceError(f"sink_{source.index}: a frame arrived before its caps")
                 with map_surface(buffer, source.layout) as incoming:
@@ -469,18 +477,24 @@ class NvStreamMux(PropertyStore, GstBase.Aggregator):
                 )
                 if hasattr(type(frame), "num_surfaces_per_frame"):
                     frame.num_surfaces_per_frame = 1
+                frame.latency.extend(latency_marks_of(buffer))  # the decoder's, when it measures
                 source.frame_num += 1
                 metas.append(frame)
                 if not source.announced:
                     source.announced = True
                     self._pending_events.append((events.PAD_ADDED, source.index))
         self._timestamp(out, frames)
+        # from taking each frame to the finished batch; DeepStream names the muxer's latency
+        # component "nvstreammux-<element>" and prints it with the frame's source and number
+        built, name = time.monotonic(), f"nvstreammux-{self.get_name()}"
+        for frame, (*_, taken) in zip(metas, frames, strict=True):
+            frame.latency.append((name, taken, built))
         attach_batch_meta(out, BatchMeta(frames=metas, max_frames_in_batch=self._batch_size()))
         attach_surface_layout(out, layout)
         self._batches_out += 1
         return out
 
-    def _timestamp(self, out: Gst.Buffer, frames: list[tuple[_Source, Gst.Buffer, int]]) -> None:
+    def _timestamp(self, out: Gst.Buffer, frames: list[_Taken]) -> None:
         duration = Gst.CLOCK_TIME_NONE
         if self._framerate is not None:
             duration = Gst.util_uint64_scale_int(Gst.SECOND, self._framerate[1], self._framerate[0])

@@ -7,14 +7,25 @@ an app's ``pad-added`` callback sees ``memory:NVMM`` in the caps, as on a Jetson
 
 ``drop-frame-interval`` N passes every Nth frame (1st, N+1th …) and drops the others, as the
 Jetson decoder does; the other properties are accepted with their defaults' meaning.
+
+With ``NVDS_ENABLE_LATENCY_MEASUREMENT`` set, each decoded frame carries a latency mark (the
+element's name, when its access unit entered, when the frame left), which nvstreammux moves into
+the frame meta: a frame's latency then counts from the decoder's input, as DeepStream's does, and the
+decoder gets its own ``Comp name`` line. Input times are matched to frames by PTS (a decoder
+reorders frames), or in order for streams without timestamps.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
+import threading
+import time
+from collections import OrderedDict
 
 from fake_device.deepstream.elements._nvmm_bridge import NvmmBridge
 from fake_device.deepstream.gst.caps import nvmm_caps
+from fake_device.deepstream.gst.carrier import attach_latency_marks
 from fake_device.deepstream.gst.element import (
     BOOL,
     ENUM,
@@ -27,6 +38,7 @@ from fake_device.deepstream.gst.element import (
     post_error,
 )
 from fake_device.deepstream.gst.runtime import Gst
+from fake_device.deepstream.measure import ENV_LATENCY, env_flag
 
 # what decodebin may hand over: parsed byte-stream access units (h264parse/h265parse convert avc)
 SINK_CAPS = (
@@ -34,6 +46,9 @@ SINK_CAPS = (
     "video/x-h265, stream-format=(string)byte-stream, alignment=(string)au"
 )
 DECODERS = {"video/x-h264": "avdec_h264", "video/x-h265": "avdec_h265"}
+#: access units whose input time is kept while their frames are inside the decoder (its reorder
+#: window is a few frames; anything older belonged to a frame the decoder never output)
+PENDING_INPUTS = 64
 
 SKIP_FRAMES = (
     (0, "Decode all frames", "decode_all"),
@@ -118,12 +133,17 @@ class NvV4l2Decoder(PropertyStore, Gst.Bin):
         self.sinkpad.add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, self._on_event)
         self._decoder: Gst.Element | None = None
         self._frames = 0
+        self._inputs: OrderedDict[int, float] = OrderedDict()  # PTS (or input count) → input time
+        self._inputs_lock = threading.Lock()
+        self._unstamped = 0
 
     def do_change_state(self, transition: Gst.StateChange) -> Gst.StateChangeReturn:
         if self.refuses_to_start(transition):
             return Gst.StateChangeReturn.FAILURE
         if transition == Gst.StateChange.READY_TO_PAUSED:
             self._frames = 0
+            with self._inputs_lock:
+                self._inputs.clear()
         return Gst.Bin.do_change_state(self, transition)
 
     def _on_event(self, pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
@@ -150,7 +170,9 @@ class NvV4l2Decoder(PropertyStore, Gst.Bin):
         convert = Gst.ElementFactory.make("videoconvert")
         nv12 = Gst.ElementFactory.make("capsfilter")
         nv12.set_property("caps", Gst.Caps.from_string("video/x-raw, format=NV12"))
-        bridge = NvmmBridge(to_nvmm=True)
+        # the variable is read once, as DeepStream's elements read it when they start
+        measure = env_flag(os.environ, ENV_LATENCY)
+        bridge = NvmmBridge(to_nvmm=True, on_buffer=self._mark if measure else None)
         chain = [decoder, convert, nv12, bridge]
         for element in chain:
             self.add(element)
@@ -158,6 +180,8 @@ class NvV4l2Decoder(PropertyStore, Gst.Bin):
             a.link(b)
         bridge.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self._drop_frames)
         self.sinkpad.set_target(decoder.get_static_pad("sink"))
+        if measure:
+            decoder.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, self._note_input)
         self.srcpad.set_target(bridge.get_static_pad("src"))
         for element in chain:
             element.sync_state_with_parent()
@@ -171,6 +195,29 @@ class NvV4l2Decoder(PropertyStore, Gst.Bin):
         if interval > 1 and index % interval:
             return Gst.PadProbeReturn.DROP
         return Gst.PadProbeReturn.OK
+
+    def _note_input(self, pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+        buffer = info.get_buffer()
+        now = time.monotonic()
+        with self._inputs_lock:
+            if buffer.pts == Gst.CLOCK_TIME_NONE:
+                key = -1 - self._unstamped  # no PTS: matched in order
+                self._unstamped += 1
+            else:
+                key = buffer.pts
+            self._inputs[key] = now
+            while len(self._inputs) > PENDING_INPUTS:
+                self._inputs.popitem(last=False)
+        return Gst.PadProbeReturn.OK
+
+    def _mark(self, buffer: Gst.Buffer) -> None:
+        """The bridge's callback on each decoded frame (writable there): attach the latency mark."""
+        now = time.monotonic()
+        with self._inputs_lock:
+            entered = self._inputs.pop(buffer.pts, None) if buffer.pts != Gst.CLOCK_TIME_NONE else None
+            if entered is None and self._inputs:
+                entered = self._inputs.popitem(last=False)[1]  # the oldest input still waiting
+        attach_latency_marks(buffer, [(self.get_name(), entered if entered is not None else now, now)])
 
 
 ELEMENT = NvV4l2Decoder

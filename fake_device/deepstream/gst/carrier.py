@@ -16,7 +16,9 @@ PyGObject hands out a *copy* of a structure it does not own, so the fields are r
 through ctypes (``gst_buffer_get_custom_meta`` → ``gst_custom_meta_get_structure`` →
 ``gst_structure_get_value``/``set_value``), which also makes a lookup from the address alone possible.
 Besides the batch meta the structure holds the surface layout (:mod:`.surface`), so that
-``pyds.get_nvds_buf_surface(address, batch_id)`` can find the frames without the buffer's caps.
+``pyds.get_nvds_buf_surface(address, batch_id)`` can find the frames without the buffer's caps, and,
+on a decoded frame before the muxer, its latency marks (the decoder's ``(name, in, out)``), which
+the muxer moves into the frame's meta as DeepStream's muxer takes over the decoder's latency meta.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from fake_device.deepstream.gst.runtime import Gst
 META_NAME = "NvDsBatchMetaCarrier"
 BATCH_META_FIELD = "batch-meta"
 SURFACE_FIELD = "surface-layout"
+LATENCY_FIELD = "latency-marks"
 
 # PyDLL keeps the GIL across the calls: setting and unsetting a PyObject GValue runs Py_INCREF/DECREF.
 _gst = ctypes.PyDLL("libgstreamer-1.0.so.0")
@@ -149,3 +152,13 @@ def attach_surface_layout(buffer: Gst.Buffer, layout: Any) -> None:
 def surface_layout_at(address: int) -> Any:
     """The surface layout recorded on the buffer at ``address``, or None."""
     return _get_field(address, SURFACE_FIELD)
+
+
+def attach_latency_marks(buffer: Gst.Buffer, marks: list[tuple[str, float, float]]) -> None:
+    """Put latency marks ``(element, in, out)`` (``time.monotonic()`` seconds) on a frame buffer."""
+    _set_field(buffer, LATENCY_FIELD, marks)
+
+
+def latency_marks_of(buffer: Gst.Buffer) -> list[tuple[str, float, float]]:
+    """The latency marks ``buffer`` carries (a new list; empty when there are none)."""
+    return list(_get_field(hash(buffer), LATENCY_FIELD) or ())
