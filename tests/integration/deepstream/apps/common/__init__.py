@@ -1,0 +1,1 @@
+"""Helpers the acceptance apps share, as NVIDIA's samples share apps/common."""
