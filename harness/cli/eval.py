@@ -20,6 +20,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from fake_device.deepstream.measure import percentile
 from harness.cli import HarnessGroup
 from harness.errors import EXIT_FAILED, HarnessError
 from harness.eval.metrics import ClassAP, DetectionMetrics
@@ -443,7 +444,7 @@ def _print_pipeline(result: PipelineScore) -> None:
     if result.latency is not None:
         lat = result.latency
         console.print(
-            f"frame → Kafka latency over {lat.messages} messages: p50 {lat.p50_ms:.1f} ms, "
+            f"@timestamp → Kafka consumer latency over {lat.messages} messages: p50 {lat.p50_ms:.1f} ms, "
             f"p95 {lat.p95_ms:.1f} ms, p99 {lat.p99_ms:.1f} ms (max {lat.max_ms:.1f} ms)",
             soft_wrap=True,
         )
@@ -519,7 +520,7 @@ def _print_run(result: PipelineRunResult) -> None:
     )
     table = Table(show_edge=False)
     columns = ("seed", "frames", "FPS", "MOTA", "IDF1", "ID sw.", "FP", "FN")
-    for column in (*columns, "count tracks", "count msgs", "msgs recv/sent", "latency p50"):
+    for column in (*columns, "count tracks", "count msgs", "msgs recv/expected", "probe→Kafka p50"):
         table.add_column(column, justify="right")
     for run in result.runs:
         score, app = run.score, run.app
@@ -536,7 +537,7 @@ def _print_run(result: PipelineRunResult) -> None:
             str(t.misses) if t else "—",
             _count_cell(score.count_tracks),
             _count_cell(score.count_messages),
-            f"{app.messages_received}/{app.messages_sent}",
+            f"{app.messages_received}/{app.messages_expected}",
             f"{lat.p50_ms:.0f} ms" if lat else "—",
         )
     agg = result.aggregate
@@ -547,7 +548,7 @@ def _print_run(result: PipelineRunResult) -> None:
         return f"{c.predicted}/{c.truth} ({_error(c.error)})" if c else "—"
 
     received = sum(r.app.messages_received for r in result.runs)
-    sent = sum(r.app.messages_sent for r in result.runs)
+    expected = sum(r.app.messages_expected for r in result.runs)
     table.add_section()
     table.add_row(
         "all",
@@ -560,7 +561,7 @@ def _print_run(result: PipelineRunResult) -> None:
         str(agg.misses),
         total_cell("tracks"),
         total_cell("messages"),
-        f"{received}/{sent}",
+        f"{received}/{expected}",
         f"{agg.latency.p50_ms:.0f} ms" if agg.latency else "—",
         style="bold",
     )
@@ -568,8 +569,18 @@ def _print_run(result: PipelineRunResult) -> None:
     if agg.latency is not None:
         lat = agg.latency
         console.print(
-            f"frame → Kafka latency over {lat.messages} messages (files played as fast as possible, so "
-            f"queueing included): p50 {lat.p50_ms:.1f} ms, p95 {lat.p95_ms:.1f} ms, p99 {lat.p99_ms:.1f} ms",
+            f"probe → Kafka latency (@timestamp, written in the app's probe → the consumer) over "
+            f"{lat.messages} messages: p50 {lat.p50_ms:.1f} ms, p95 {lat.p95_ms:.1f} ms, "
+            f"p99 {lat.p99_ms:.1f} ms",
+            soft_wrap=True,
+        )
+    frame_ms = [v for r in result.runs for v in (r.app.frame_to_kafka_ms() or [])]
+    if frame_ms:
+        p50, p95 = percentile(frame_ms, 50), percentile(frame_ms, 95)
+        console.print(
+            f"frame → Kafka latency (decoder → probe from the app's latency lines + probe → Kafka) over "
+            f"{len(frame_ms)} messages: p50 {p50:.1f} ms, p95 {p95:.1f} ms (files played as fast as "
+            "possible, so queueing included)",
             soft_wrap=True,
         )
     for run in result.runs:

@@ -1,16 +1,25 @@
 """Run the traffic app end to end on held-out worlds and score it: ``eval pipeline --run``.
 
 :func:`score_pipeline` scores files a run left behind; this module produces those files the way a
-device would: for each seed it renders the world (:func:`~harness.world.write_world`), plays its
-video through the component's app (``deepstream_app.py`` from the artifact folder, as a
-subprocess, exactly as the recipe runs it) into a real Kafka broker (tansu), and records every
-message a consumer receives with the receive time. The run is then scored per seed and over all
-seeds, so a goal such as "MOTA ≥ 0.80" is judged on more than one clip.
+device would: for each seed it renders the world (:func:`~harness.world.write_world`, H.264 as a
+camera sends it), plays its video through the component's app (``python3 deepstream_app.py`` from
+the artifact folder, as a subprocess in the environment a component process gets on the simulated
+device: real GStreamer, ``pyds`` and the nv* elements, exactly as the recipe runs it) into a real
+Kafka broker (tansu), and records every message a consumer receives with the receive time. The run
+is then scored per seed and over all seeds, so a goal such as "MOTA ≥ 0.80" is judged on more than
+one clip.
 
 Why a subprocess and not the pipeline in-process: the artifact is what ships, with its own
 configs and model repository, and the app's command line, exit status and shutdown are part of
-what is tested. Why a consumer thread that stamps ``time.time_ns()`` at receipt instead of the
-broker's record timestamp: the latency that matters is capture → a consumer holding the message.
+what is tested. What the run measured comes from what the app leaves behind, as on a Jetson: its
+``--stats-json`` (frames, events, the frames that got events — nvmsgconv's minimal schema sends
+one message for each), the latency lines DeepStream prints with ``NVDS_ENABLE_LATENCY_MEASUREMENT``
+and ``NVDS_ENABLE_COMPONENT_LATENCY_MEASUREMENT`` (decoder input → the probe per frame, and per
+element; read back from ``app.log`` by :func:`~fake_device.deepstream.measure.parse_latency_log`),
+and the messages. Why a consumer thread that stamps ``time.time_ns()`` at receipt instead of the
+broker's record timestamp: the latency that matters is the app's probe (where ``@timestamp`` is
+written) → a consumer holding the message; with the frame's decoder → probe latency added it is
+frame → Kafka (:meth:`AppRun.frame_to_kafka_ms`).
 
 Everything that is started is stopped again on error and on Ctrl-C: the broker and temporary
 folders through context managers, the app (which starts its own tritonserver) in a process group of
@@ -30,7 +39,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -41,6 +49,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+from fake_device.deepstream.gst.environment import deepstream_environment
+from fake_device.deepstream.measure import (
+    ENV_COMPONENT_LATENCY,
+    ENV_LATENCY,
+    ENV_PRINT_EVERY,
+    LatencyLog,
+    parse_latency_log,
+    summarize,
+)
 from harness.errors import HarnessError
 from harness.eval.pipeline import (
     DEFAULT_MAX_COUNT_ERROR,
@@ -51,6 +68,7 @@ from harness.eval.pipeline import (
     LatencyScore,
     Message,
     PipelineScore,
+    parse_rfc3339_ns,
     read_messages,
     score_latency,
     score_pipeline,
@@ -76,6 +94,10 @@ MESSAGE_WAIT_S = 15.0
 #: SIGTERM first (the app stops Triton cleanly), SIGKILL after this many seconds
 TERMINATE_GRACE_S = 20.0
 _WORLD_MARKER = "world-params.json"
+#: the worlds' videos are H.264, what nvv4l2decoder (and a camera) takes; MPEG-4 part 2 is refused
+WORLD_CODEC = "h264"
+#: DeepStream's latency printing, every batch: the run's latency figures are read from these lines
+LATENCY_ENVIRONMENT = {ENV_LATENCY: "1", ENV_COMPONENT_LATENCY: "1", ENV_PRINT_EVERY: "1"}
 
 #: ``on_step(done, total, description)``: called when a step starts, ``done`` steps finished
 StepCallback = Callable[[int, int, str], None]
@@ -225,7 +247,13 @@ class MessageRecorder:
 
 @dataclass
 class AppRun:
-    """One run of ``deepstream_app.py``: what it was asked, what it said and what Kafka received."""
+    """One run of ``deepstream_app.py``: what it was asked, what it printed and what Kafka received.
+
+    ``stats`` is the app's ``--stats-json``; ``latency`` the latency lines of its log. The app's
+    own ``seconds`` runs from its first frame at the probe until after the pipeline was torn down
+    (tritonserver stopped), so :attr:`fps` is taken from the latency lines instead when there are
+    any: frames over the time between the first and the last batch at the probe.
+    """
 
     command: list[str]
     returncode: int
@@ -235,41 +263,82 @@ class AppRun:
     messages_path: Path
     messages_received: int
     stats: dict[str, Any]
+    latency: LatencyLog = field(default_factory=LatencyLog)
     notes: list[str] = field(default_factory=list)
+    #: the app's process id; the tritonserver it starts names it in its shared-memory prefix
+    pid: int | None = None
 
     @property
     def frames(self) -> int:
         return int(self.stats.get("frames", 0))
 
     @property
+    def streams(self) -> int:
+        return max(1, len(self.stats.get("frames_per_source") or {}))
+
+    @property
     def fps(self) -> float:
-        """Frames over the pipeline's own running time (start-up of Triton not included)."""
+        """Frames per second at the probe while frames flowed (start-up and shut-down excluded)."""
+        measured = self.latency.throughput()
+        if measured is not None:
+            frames, seconds = measured
+            return frames / seconds
         return float(self.stats.get("fps", 0.0))
 
     @property
-    def messages_sent(self) -> int:
-        return int(self.stats.get("messages", {}).get("sent", 0))
+    def fps_source(self) -> str:
+        return "latency lines" if self.latency.throughput() is not None else "stats"
 
     @property
-    def messages_delivered(self) -> int:
-        return int(self.stats.get("messages", {}).get("delivered", 0))
+    def events(self) -> int:
+        return int(self.stats.get("events", 0))
+
+    @property
+    def messages_expected(self) -> int:
+        """Frames that got events: nvmsgconv's minimal schema sends one message for each."""
+        return int(self.stats.get("event_frames", 0))
+
+    def frame_to_kafka_ms(self) -> list[float] | None:
+        """Per message: the frame's decoder → probe latency + probe → consumer.
+
+        The second part is the receive time − ``@timestamp`` (written in the probe with
+        ``generate_ts_rfc3339``, millisecond resolution); the first is the latency line of the
+        message's frame (``id`` is the frame number). None with several streams: the minimal
+        schema names no source (``sensorId`` is the app's constant), so a frame number is ambiguous.
+        Messages whose frame has no latency line are left out.
+        """
+        if self.streams != 1 or not self.messages_path.is_file():
+            return None
+        values = []
+        for message in read_messages(self.messages_path):
+            frame_ms = self.latency.frame_latency(0, message.frame_id)
+            if message.received_ns is None or frame_ms is None:
+                continue
+            try:
+                probe_ns = parse_rfc3339_ns(message.timestamp)
+            except ValueError:
+                continue
+            values.append(frame_ms + (message.received_ns - probe_ns) / 1e6)
+        return values
 
     def to_dict(self) -> dict[str, Any]:
-        latency = self.stats.get("latency", {})
+        frame_to_kafka = self.frame_to_kafka_ms()
         return {
             "command": self.command,
             "wall_seconds": round(self.wall_seconds, 3),
             "frames": self.frames,
-            "seconds": self.stats.get("seconds"),
-            "fps": self.stats.get("fps"),
+            "fps": round(self.fps, 2),
+            "fps_source": self.fps_source,
+            "stats_seconds": self.stats.get("seconds"),
+            "stats_fps": self.stats.get("fps"),
             "frames_per_source": self.stats.get("frames_per_source"),
-            "frame_latency_ms": latency.get("frame_latency_ms"),
-            "messages": {
-                "sent": self.messages_sent,
-                "delivered": self.messages_delivered,
-                "received": self.messages_received,
-            },
+            "events": self.events,
+            "frame_latency_ms": summarize(self.latency.frame_ms()),
+            "elements_ms": {name: summarize(v) for name, v in self.latency.elements_ms().items()},
+            "frame_to_kafka_ms": summarize(frame_to_kafka) if frame_to_kafka is not None else None,
+            "messages": {"expected": self.messages_expected, "received": self.messages_received},
             "log": str(self.log_path),
+            "pid": self.pid,
             "notes": self.notes,
         }
 
@@ -333,8 +402,12 @@ def app_command(
     stats: Path | None = None,
     extra: Sequence[str] = (),
 ) -> list[str]:
-    """The recipe's command line (``-g nvinferserver -c …``), without display, plus the test options."""
-    command = [sys.executable, APP_SCRIPT, "-g", "nvinferserver", "-c", infer_config]
+    """The recipe's command line (``-g nvinferserver -c …``), without display, plus the test options.
+
+    ``python3`` as the recipe says: :func:`~fake_device.deepstream.gst.environment.deepstream_environment`
+    puts the interpreter that carries ``pyds`` first on PATH, as a Jetson's system Python carries it.
+    """
+    command = ["python3", APP_SCRIPT, "-g", "nvinferserver", "-c", infer_config]
     for video in inputs:
         command += ["-i", Path(video).resolve().as_uri()]
     command += [f"--conn-str={conn_str}", "-d", "no-display"]
@@ -367,9 +440,10 @@ def run_app(
 ) -> AppRun:
     """Play ``inputs`` through the app in ``folder`` into a fresh topic; record what Kafka delivers.
 
-    Leaves ``app.log``, ``stats.json``, ``messages.jsonl`` and (``tracks``, one stream only)
-    ``tracks.txt`` in ``run_dir``. Raises :class:`HarnessError` (with the log's tail) when the app
-    fails or times out; the app is stopped in every case.
+    The app runs in the DeepStream environment with latency printing on (``LATENCY_ENVIRONMENT``;
+    ``env`` is applied after it). Leaves ``app.log``, ``stats.json``, ``messages.jsonl`` and
+    (``tracks``, one stream only) ``tracks.txt`` in ``run_dir``. Raises :class:`HarnessError` (with
+    the log's tail) when the app fails or times out; the app is stopped in every case.
     """
     if tracks and len(inputs) != 1:
         raise HarnessError("tracks.txt holds one stream: run several streams with tracks=False")
@@ -392,10 +466,12 @@ def run_app(
         extra=extra,
     )
     notes: list[str] = []
+    environment = deepstream_environment({**os.environ, **LATENCY_ENVIRONMENT, **(env or {})})
     try:
         with MessageRecorder(kafka, topic, paths["messages.jsonl"]) as recorder:
             started = time.monotonic()
-            with app_process(command, cwd=folder, log_path=paths["app.log"], env=env) as proc:
+            with app_process(command, cwd=folder, log_path=paths["app.log"], env=environment) as proc:
+                pid = proc.pid
                 try:
                     returncode = proc.wait(timeout=timeout)
                 except subprocess.TimeoutExpired:
@@ -414,18 +490,25 @@ def run_app(
                 stats = json.loads(paths["stats.json"].read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError) as err:
                 raise HarnessError(f"the app left no readable {paths['stats.json']}: {err}") from None
-            delivered = int(stats.get("messages", {}).get("delivered", 0))
-            received = recorder.wait_for(delivered, MESSAGE_WAIT_S)
-            if received < delivered:
+            expected = int(stats.get("event_frames", 0))
+            received = recorder.wait_for(expected, MESSAGE_WAIT_S)
+            if received < expected:
                 notes.append(
-                    f"the consumer received {received} of {delivered} delivered messages within "
-                    f"{MESSAGE_WAIT_S:g} s"
+                    f"the consumer received {received} of the {expected} messages expected (one per "
+                    f"frame with events) within {MESSAGE_WAIT_S:g} s"
                 )
             if recorder.errors:
                 notes.append(f"consumer errors: {'; '.join(recorder.errors[:3])}")
     finally:
         with contextlib.suppress(Exception):
             kafka.delete_topic(topic)
+    received = recorder.received  # also what came after the wait, up to the consumer's stop
+    if received > expected:
+        notes.append(f"the consumer received {received} messages, {expected} expected (redeliveries?)")
+    with paths["app.log"].open(encoding="utf-8", errors="replace") as log:
+        latency = parse_latency_log(log)
+    if not latency.frames:
+        notes.append(f"no latency lines in {paths['app.log']}: latency figures and the probe FPS are missing")
     return AppRun(
         command=command,
         returncode=returncode,
@@ -435,7 +518,9 @@ def run_app(
         messages_path=paths["messages.jsonl"],
         messages_received=received,
         stats=stats,
+        latency=latency,
         notes=notes,
+        pid=pid,
     )
 
 
@@ -450,14 +535,14 @@ def world_for(seed: int, seconds: float, directory: Path) -> Path:
     """
     from harness.world import GENERATOR_VERSION, WorldParams, write_world
 
-    wanted = {"seed": seed, "seconds": seconds, "generator_version": GENERATOR_VERSION}
+    wanted = {"seed": seed, "seconds": seconds, "generator_version": GENERATOR_VERSION, "codec": WORLD_CODEC}
     marker = directory / _WORLD_MARKER
     files = ("video.mp4", "gt.txt", "truth.json")
     with contextlib.suppress(OSError, json.JSONDecodeError):
         if json.loads(marker.read_text()) == wanted and all((directory / f).is_file() for f in files):
             return directory
     marker.unlink(missing_ok=True)
-    write_world(WorldParams(seed=seed, seconds=seconds), directory)
+    write_world(WorldParams(seed=seed, seconds=seconds), directory, codec=WORLD_CODEC)
     marker.write_text(json.dumps(wanted) + "\n")
     return directory
 
