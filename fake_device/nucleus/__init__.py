@@ -28,6 +28,8 @@ class DeploymentError(HarnessError):
     ``("ARTIFACT_DOWNLOAD_ERROR", "ARTIFACT_CHECKSUM_MISMATCH")`` — ``PackageDownloadException``
     always adds ``ARTIFACT_DOWNLOAD_ERROR`` before the specific code), which becomes the
     ``deployment-error-stack`` of the job status; ``code`` is the most specific one.
+    ``error_types`` are the types the failure names itself, before those of its codes (a broken
+    component's ``USER_COMPONENT_ERROR``, see :mod:`.errorcodes`).
     """
 
     def __init__(
@@ -36,12 +38,14 @@ class DeploymentError(HarnessError):
         message: str,
         *,
         error_stack: Sequence[str] | None = None,
+        error_types: Sequence[str] = (),
         hint: str | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
         self.code = code
         stack = tuple(error_stack) if error_stack else ()
         self.error_stack: tuple[str, ...] = stack if stack and stack[-1] == code else (*stack, code)
+        self.error_types: tuple[str, ...] = tuple(error_types)
 
     def __str__(self) -> str:
         return f"{self.code}: {super().__str__()}"

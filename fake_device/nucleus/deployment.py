@@ -23,8 +23,10 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import nodesemver
 from botocore.exceptions import BotoCoreError, ClientError
 
 from fake_device.nucleus import DeploymentError
@@ -34,12 +36,13 @@ from fake_device.nucleus.configuration import (
     ConfigurationUpdateError,
     resolve_configuration,
 )
+from fake_device.nucleus.errorcodes import save_recipe_metadata
 from fake_device.nucleus.interpolation import ResolvedService, ResolverContext, interpolate
 from fake_device.nucleus.paths import NucleusPaths
 from fake_device.nucleus.platform import select_manifest
 from fake_device.nucleus.store import EffectiveConfig, atomic_write
 from harness.lint.recipe import Recipe, RecipeError, parse_recipe
-from harness.lint.semver import version_satisfies
+from harness.lint.semver import Version, parse_version, version_satisfies
 
 __all__ = ["DeploymentDocument", "ResolvedComponent", "prepare_components", "resolve_components"]
 
@@ -108,31 +111,128 @@ class ResolvedComponent:
     arn: str = ""
 
 
-def _cloud_error(err: Exception, what: str) -> DeploymentError:
-    if isinstance(err, ClientError):
-        code = err.response.get("Error", {}).get("Code", "")
-        message = err.response.get("Error", {}).get("Message", str(err))
-        specific = {
-            "ResourceNotFoundException": "NO_AVAILABLE_COMPONENT_VERSION",
-            "AccessDeniedException": "RESOLVE_COMPONENT_CANDIDATES_ACCESS_DENIED",
-            "ThrottlingException": "THROTTLING_ERROR",
-            "ValidationException": "BAD_REQUEST",
-        }.get(code, "CLOUD_API_ERROR")
-        return DeploymentError(
-            specific,
-            f"{what}: {message}",
-            error_stack=["DEPLOYMENT_FAILURE", "NO_AVAILABLE_COMPONENT_VERSION", specific]
-            if specific != "NO_AVAILABLE_COMPONENT_VERSION"
-            else ["DEPLOYMENT_FAILURE", "NO_AVAILABLE_COMPONENT_VERSION"],
-            hint="check the component versions in the cloud (ListComponentVersions) and the "
-            "version requirements of every deployment to this device",
-        )
-    return DeploymentError(
-        "NETWORK_ERROR",
-        f"{what}: {err}",
-        error_stack=["DEPLOYMENT_FAILURE", "NETWORK_ERROR"],
-        hint="is the AWS endpoint reachable from the device?",
+#: ComponentManager.VERSION_NOT_FOUND_FAILURE_MESSAGE (no period: the nucleus appends its advice)
+VERSION_NOT_FOUND = "No local or cloud component version satisfies the requirements"
+#: what the nucleus says when a ResolveComponentCandidates error is not one it names
+NEGOTIATION_FAILED = "An error occurred while negotiating component version with cloud"
+
+
+def requirement_text(requirement: str) -> str:
+    """A version requirement as the nucleus prints it (semver4j's ``Requirement.toString`` of
+    ``Requirement.buildNPM``): ``1.0.0`` → ``=1.0.0``, ``^1.0.0`` → ``>=1.0.0 <2.0.0``."""
+    try:
+        comparator_sets = nodesemver.make_range(requirement, False).set
+    except (ValueError, TypeError, AttributeError, IndexError):
+        return requirement
+    texts = []
+    for comparators in comparator_sets:
+        parts = []
+        for comparator in comparators:
+            value = str(comparator.value)
+            parts.append(">=0.0.0" if not value else value if value[0] in "<>=" else f"={value}")
+        texts.append(" ".join(parts))
+    return " || ".join(texts)
+
+
+def no_available_version(name: str, requirements: Mapping[str, str], message: str = VERSION_NOT_FOUND) -> str:
+    """``NoAvailableComponentVersionException``'s message: the nucleus's advice and every
+    requirement on the component with its owner."""
+    constraints = ", ".join(
+        f"{owner} requires {requirement_text(req)}" for owner, req in requirements.items()
     )
+    return (
+        f"{message.strip()} Check whether the version constraints conflict and that the component exists "
+        "in your AWS account with a version that matches the version constraints. If the version "
+        "constraints conflict, revise deployments to resolve the conflict. Component "
+        f"{name} version constraints: {constraints}."
+    )
+
+
+def _cloud_error(
+    err: Exception, name: str, requirements: Mapping[str, str], platform: Mapping[str, str]
+) -> DeploymentError:
+    """What ``ComponentManager.negotiateVersionWithCloud`` raises when the cloud does not resolve
+    ``name`` and no local version can stand in (messages and code stacks of the nucleus)."""
+    hint = (
+        "check the component versions in the cloud (ListComponentVersions) and the version "
+        "requirements of every deployment and dependent component on this device"
+    )
+    if not isinstance(err, ClientError):
+        return DeploymentError(
+            "NETWORK_ERROR",
+            f"{NEGOTIATION_FAILED}. {err}",
+            error_stack=["DEPLOYMENT_FAILURE", "NETWORK_ERROR"],
+            hint="is the AWS endpoint reachable from the device?",
+        )
+    code = err.response.get("Error", {}).get("Code", "")
+    message = err.response.get("Error", {}).get("Message", str(err))
+    status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    requirement_codes = [
+        "DEPLOYMENT_FAILURE",
+        "NO_AVAILABLE_COMPONENT_VERSION",
+        "COMPONENT_VERSION_REQUIREMENTS_NOT_MET",
+    ]
+    if code == "ResourceNotFoundException" and "claim platform" in message:
+        platform_text = ",".join(f" {k}:{v}" for k, v in platform.items())
+        return DeploymentError(
+            "COMPONENT_VERSION_REQUIREMENTS_NOT_MET",
+            f"{NEGOTIATION_FAILED}. The version of component requested does not claim platform "
+            "compatibility. Check whether the component platform specifications mentioned in its recipe "
+            "match the core device platform constraints. If the component is not supported on the core "
+            "device platform with classic runtime, revise deployments to resolve the conflict. Component "
+            f"'{name}' is incompatible with the core device(classic) platform requirements - "
+            f"{platform_text}.",
+            error_stack=requirement_codes,
+            hint="the recipe has no manifest whose Platform matches this device",
+        )
+    if code == "ResourceNotFoundException" or status == 404:
+        return DeploymentError(
+            "COMPONENT_VERSION_REQUIREMENTS_NOT_MET",
+            no_available_version(name, requirements),
+            error_stack=requirement_codes,
+            hint=hint,
+        )
+    if code == "AccessDeniedException" or status == 403:
+        return DeploymentError(
+            "RESOLVE_COMPONENT_CANDIDATES_ACCESS_DENIED",
+            "Access denied when calling ResolveComponentCandidates. Ensure certificate policy grants "
+            f"greengrass:ResolveComponentCandidates. {message}",
+            error_stack=["DEPLOYMENT_FAILURE", "CLOUD_API_ERROR", "ACCESS_DENIED"],
+        )
+    specific = {
+        "ValidationException": "BAD_REQUEST",
+        "ThrottlingException": "THROTTLING_ERROR",
+        "ConflictException": "CONFLICTED_REQUEST",
+        "InternalServerException": "SERVER_ERROR",
+    }.get(code, "SERVER_ERROR" if status >= 500 else "BAD_REQUEST" if status == 400 else "")
+    return DeploymentError(
+        specific or "CLOUD_API_ERROR",
+        f"{message} (Service: GreengrassV2Data, Status Code: {status})",
+        error_stack=["DEPLOYMENT_FAILURE", "CLOUD_API_ERROR"],
+        hint=hint,
+    )
+
+
+def local_candidate(
+    name: str, requirements: Mapping[str, str], recipes_path: Path | None
+) -> tuple[str, Path] | None:
+    """``ComponentManager.findBestCandidateLocally``: the highest version of ``name`` in the
+    device's recipe store that satisfies every requirement, with its recipe file."""
+    if recipes_path is None or not recipes_path.is_dir():
+        return None
+    prefix = recipe_file_name(name, "").split("@", 1)[0] + "@"
+    found: list[tuple[Version, str, Path]] = []
+    for path in recipes_path.glob(f"{prefix}*.recipe.yaml"):
+        version = path.name[len(prefix) : -len(".recipe.yaml")]
+        try:
+            if all(version_satisfies(version, r) for r in requirements.values()):
+                found.append((parse_version(version), version, path))
+        except ValueError:
+            continue
+    if not found:
+        return None
+    _, version, path = max(found)
+    return version, path
 
 
 def resolve_components(
@@ -142,11 +242,15 @@ def resolve_components(
     greengrass: Any,
     *,
     member_groups: set[str] | None = None,
+    recipes_path: Path | None = None,
+    on_local_fallback: Callable[[str, str, str], None] = lambda _n, _v, _e: None,
 ) -> dict[str, ResolvedComponent]:
     """Every component the device must run after this deployment, with its recipe.
 
     ``member_groups`` (``thinggroup/<name>``) drops root components of groups the device has
-    left; ``None`` keeps them all.
+    left; ``None`` keeps them all. ``recipes_path`` is the device's recipe store: a version there
+    that satisfies the requirements is offered to the cloud and used when the cloud cannot
+    resolve the component (``on_local_fallback(name, version, error)`` is told).
     """
     requirements: dict[str, dict[str, str]] = {}
     roots: list[str] = []
@@ -180,27 +284,24 @@ def resolve_components(
         if chosen is not None and all(version_satisfies(chosen.version, r) for r in wanted.values()):
             continue
         candidate: dict[str, Any] = {"componentName": name, "versionRequirements": wanted}
-        installed = current.services.get(name, {}).get("version")
-        candidate["componentVersion"] = str(installed or chosen.version if chosen else installed or "0.0.0")
+        local = local_candidate(name, wanted, recipes_path)
+        if local is not None:
+            candidate["componentVersion"] = local[0]
         try:
             answer = greengrass.resolve_component_candidates(
                 platform={"name": "linux", "attributes": dict(platform)}, componentCandidates=[candidate]
             )
+            entry = answer["resolvedComponentVersions"][0]
+            recipe = _recipe_of(entry)
+            arn = str(entry.get("arn", ""))
         except (ClientError, BotoCoreError) as err:
-            error = _cloud_error(err, f"Failed to negotiate version with cloud for {name}")
-            if isinstance(err, ClientError) and len(wanted) > 1:
-                error = DeploymentError(
-                    "COMPONENT_VERSION_REQUIREMENTS_NOT_MET",
-                    f"{error.message} (requirements: "
-                    + ", ".join(f"{owner} requires {req}" for owner, req in wanted.items())
-                    + ")",
-                    error_stack=["DEPLOYMENT_FAILURE", "COMPONENT_VERSION_REQUIREMENTS_NOT_MET"],
-                    hint="the version requirements of two deployments or dependents conflict",
-                )
-            raise error from None
-        entry = answer["resolvedComponentVersions"][0]
-        recipe = _recipe_of(entry)
-        resolved[name] = ResolvedComponent(name, recipe.version, recipe, entry.get("arn", ""))
+            if local is None:
+                raise _cloud_error(err, name, wanted, platform) from None
+            # a version in the store satisfies the requirements: the nucleus falls back to it
+            on_local_fallback(name, local[0], str(err))
+            recipe = _local_recipe(local[1], name, local[0])
+            arn = ""
+        resolved[name] = ResolvedComponent(name, recipe.version, recipe, arn)
         for dependency, spec in recipe.dependencies.items():
             requirements.setdefault(dependency, {})[name] = spec.version_requirement
             pending.append(dependency)
@@ -237,6 +338,18 @@ def _check_cycles(resolved: Mapping[str, ResolvedComponent], names: set[str]) ->
 
     for name in sorted(names):
         visit(name, [])
+
+
+def _local_recipe(path: Path, name: str, version: str) -> Recipe:
+    source = f"{name}-{version} (local recipe {path.name})"
+    try:
+        return parse_recipe(path.read_bytes(), source=source)
+    except (OSError, RecipeError) as err:
+        raise DeploymentError(
+            "LOCAL_RECIPE_CORRUPTED",
+            f"The local recipe of {name}-{version} cannot be read: {getattr(err, 'message', err)}",
+            error_stack=["DEPLOYMENT_FAILURE", "COMPONENT_PACKAGE_LOADING_ERROR", "LOCAL_RECIPE_CORRUPTED"],
+        ) from None
 
 
 def _recipe_of(entry: Mapping[str, Any]) -> Recipe:
@@ -289,6 +402,8 @@ def prepare_components(
         manifests[name] = manifest
         recipe_file = paths.recipes_path / recipe_file_name(name, component.version)
         atomic_write(recipe_file, component.recipe.to_yaml())
+        if component.arn:
+            save_recipe_metadata(paths.recipes_path, recipe_file.name, component.arn)
     for name, component in resolved.items():
         check_cancelled()
         prepare_artifacts(

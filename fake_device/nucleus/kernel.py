@@ -46,8 +46,10 @@ from fake_device.nucleus.deployment import (
     DeploymentDocument,
     json_list,
     prepare_components,
+    recipe_file_name,
     resolve_components,
 )
+from fake_device.nucleus.errorcodes import classify_component_error, error_report
 from fake_device.nucleus.ipc import IpcService
 from fake_device.nucleus.ipc.configuration import DEFAULT_VALIDATION_TIMEOUT, ValidationRequest
 from fake_device.nucleus.lifecycle import ComponentService, ServiceSpec, State
@@ -76,28 +78,6 @@ POLL_BACKOFF_MAX_S = 8.0
 LOGGER = "com.aws.greengrass.deployment.DeploymentService"
 MERGER = "com.aws.greengrass.deployment.DeploymentConfigMerger"
 
-# DeploymentErrorCode.java: the error type of each code the simulator raises
-_ERROR_TYPES = {
-    "ARTIFACT_CHECKSUM_MISMATCH": "COMPONENT_RECIPE_ERROR",
-    "RECIPE_MISSING_ARTIFACT_HASH_ALGORITHM": "COMPONENT_RECIPE_ERROR",
-    "RECIPE_PARSE_ERROR": "COMPONENT_RECIPE_ERROR",
-    "UNSUPPORTED_ARTIFACT_SCHEME": "COMPONENT_RECIPE_ERROR",
-    "COMPONENT_CONFIGURATION_NOT_VALID": "COMPONENT_RECIPE_ERROR",
-    "IO_UNZIP_ERROR": "DEVICE_ERROR",
-    "IO_WRITE_ERROR": "DEVICE_ERROR",
-    "LOCAL_RECIPE_NOT_FOUND": "DEVICE_ERROR",
-    "COMPONENT_VERSION_REQUIREMENTS_NOT_MET": "REQUEST_ERROR",
-    "COMPONENT_CIRCULAR_DEPENDENCY_ERROR": "REQUEST_ERROR",
-    "THROTTLING_ERROR": "REQUEST_ERROR",
-    "BAD_REQUEST": "NUCLEUS_ERROR",
-    "NETWORK_ERROR": "NETWORK_ERROR",
-    "RESOLVE_COMPONENT_CANDIDATES_ACCESS_DENIED": "PERMISSION_ERROR",
-    "S3_ERROR": "DEPENDENCY_ERROR",
-    "COMPONENT_BROKEN": "COMPONENT_ERROR",
-    "COMPONENT_BOOTSTRAP_ERROR": "COMPONENT_ERROR",
-    "COMPONENT_BOOTSTRAP_TIMEOUT": "COMPONENT_ERROR",
-}
-
 
 @dataclass
 class DeploymentResult:
@@ -106,24 +86,18 @@ class DeploymentResult:
     detailed: str  # SUCCESSFUL | FAILED_NO_STATE_CHANGE | FAILED_ROLLBACK_* | REJECTED
     failure_cause: str = ""
     error_stack: tuple[str, ...] = ()
+    error_types: tuple[str, ...] = ()
 
     @property
     def job_status(self) -> str:
         return {"SUCCESSFUL": "SUCCEEDED", "REJECTED": "REJECTED"}.get(self.detailed, "FAILED")
-
-    @property
-    def error_types(self) -> list[str]:
-        types = [_ERROR_TYPES[c] for c in self.error_stack if c in _ERROR_TYPES]
-        if any(c.startswith("S3_") or c.startswith("ARTIFACT_DOWNLOAD") for c in self.error_stack):
-            types.append("DEPENDENCY_ERROR" if "S3_" in "".join(self.error_stack) else "NETWORK_ERROR")
-        return list(dict.fromkeys(types))
 
     def status_details(self) -> dict[str, str]:
         """UpdateJobExecution statusDetails (``DeploymentService`` keys, values ≤ 1024 chars)."""
         details = {"detailed-deployment-status": self.detailed}
         if self.error_stack:
             details["deployment-error-stack"] = json_list(list(self.error_stack))
-            details["deployment-error-types"] = json_list(self.error_types)
+            details["deployment-error-types"] = json_list(list(self.error_types))
             details["deployment-failure-cause"] = self.failure_cause
         return {k: v[:1024] for k, v in details.items()}
 
@@ -132,19 +106,19 @@ class DeploymentResult:
             "detailed": self.detailed,
             "failure_cause": self.failure_cause,
             "error_stack": list(self.error_stack),
+            "error_types": list(self.error_types),
         }
 
     @staticmethod
     def from_json(data: Mapping[str, Any]) -> DeploymentResult:
         stack = tuple(data.get("error_stack", ()))
-        return DeploymentResult(data["detailed"], data.get("failure_cause", ""), stack)
+        types = tuple(data.get("error_types", ()))
+        return DeploymentResult(data["detailed"], data.get("failure_cause", ""), stack, types)
 
     @staticmethod
     def failed(detailed: str, error: DeploymentError) -> DeploymentResult:
-        stack = list(error.error_stack)
-        if not stack or stack[0] != "DEPLOYMENT_FAILURE":
-            stack.insert(0, "DEPLOYMENT_FAILURE")
-        return DeploymentResult(detailed, str(error.message), tuple(dict.fromkeys(stack)))
+        stack, types = error_report(error.error_stack, error.error_types)
+        return DeploymentResult(detailed, str(error.message), stack, types)
 
 
 class _Cancelled(Exception):
@@ -511,7 +485,7 @@ class CoreDevice:
                 f"'{last.get('configArn')}'. Rejecting the deployment from '{document.configuration_arn}'",
                 error_stack=["DEPLOYMENT_REJECTED", "REJECTED_STALE_DEPLOYMENT"],
             )
-            return DeploymentResult("REJECTED", error.message, error.error_stack)
+            return DeploymentResult.failed("REJECTED", error)
         self._report_job(record.job_id, "IN_PROGRESS", {})
         try:
             self._check_cancelled(record.job_id)
@@ -521,6 +495,8 @@ class CoreDevice:
                 self.platform,
                 self.client("greengrassv2"),
                 member_groups=self._member_groups(),
+                recipes_path=self.paths.recipes_path,
+                on_local_fallback=self._local_fallback,
             )
             self.log.info(
                 LOGGER,
@@ -577,6 +553,16 @@ class CoreDevice:
             if notified:
                 self.ipc.component_updates_done(document.deployment_id)
 
+    def _local_fallback(self, name: str, version: str, error: str) -> None:
+        self.log.info(
+            "com.aws.greengrass.componentmanager.ComponentManager",
+            "",
+            "Failed to negotiate version with cloud and fall back to use the local version",
+            componentName=name,
+            localVersion=version,
+            cause=error,
+        )
+
     def _member_groups(self) -> set[str] | None:
         try:
             answer = self.client("iot").list_thing_groups_for_thing(thingName=self.thing_name)
@@ -589,6 +575,12 @@ class CoreDevice:
         update and may defer it (``UpdateSystemPolicyService``). Returns whether they were told; if
         so they hear again when the deployment is done (PostComponentUpdateEvent)."""
         if document.update_policy_action != "NOTIFY_COMPONENTS":
+            self.log.info(
+                MERGER,
+                "",
+                "Deployment is configured to skip update policy check, not waiting for disruptable "
+                "time to update",
+            )
             return False
         self.log.info(
             MERGER,
@@ -717,7 +709,10 @@ class CoreDevice:
         if self._stop.is_set():
             return None  # the device is shutting down: the record resumes at the next boot
         if document.failure_handling_policy != "ROLLBACK":
-            self._remove_obsolete(self.config.specs())
+            # DefaultActivator.handleFailure: no removeObsoleteServices, so the components this
+            # deployment dropped keep running and stay in the configuration (the merge only adds
+            # services); the next successful deployment removes them
+            self._keep_running_services(record.previous or {})
             self._persist_group(document)
             return DeploymentResult.failed("FAILED_ROLLBACK_NOT_REQUESTED", failure)
         return self._rollback(record, failure)
@@ -758,6 +753,7 @@ class CoreDevice:
                         "COMPONENT_BROKEN",
                         f"Service {name} in broken state after deployment{self._unpacked(service)}",
                         error_stack=["DEPLOYMENT_FAILURE", "COMPONENT_UPDATE_ERROR", "COMPONENT_BROKEN"],
+                        error_types=[self._classify(service.name, service.spec.version)],
                         hint=f"see logs/{name}.log: {service.status_code} {service.status_reason}".rstrip(),
                     )
                 if not (service.state in (State.RUNNING, State.FINISHED) and service.reached_desired_state):
@@ -774,6 +770,10 @@ class CoreDevice:
             error_stack=["DEPLOYMENT_INTERRUPTED"],
         )
 
+    def _classify(self, name: str, version: str) -> str:
+        """``DeploymentErrorCodeUtils.classifyComponentError`` for a component version."""
+        return classify_component_error(self.paths.recipes_path, recipe_file_name(name, version))
+
     def _unpacked(self, service: ComponentService) -> str:
         """Where the component's ZIP artifacts were unpacked: the usual cause of a script that
         cannot find its files is a path that misses the archive's own folder."""
@@ -785,6 +785,21 @@ class CoreDevice:
             top = ", ".join(sorted(e.name + ("/" if e.is_dir() else "") for e in folder.iterdir())[:5])
             parts.append(f"{folder}/ (top level: {top or 'empty'})")
         return ("; ZIP artifacts were unpacked into " + "; ".join(parts)) if parts else ""
+
+    def _keep_running_services(self, before: Mapping[str, Any]) -> None:
+        """Put the components still running but no longer configured back into the committed
+        configuration, with their entries from ``before`` (an EffectiveConfig document)."""
+        previous = from_document(before).services
+        kept = {n: previous[n] for n in self.services if n not in self.config.services and n in previous}
+        if kept:
+            self.log.info(
+                MERGER,
+                "merge-config",
+                "Components the deployment removed keep running after a failure",
+                components=sorted(kept),
+            )
+            self.config.services.update(kept)
+            self._commit(self.config)
 
     def _persist_group(self, document: DeploymentDocument) -> None:
         """``persistGroupToRootComponents``: the roots and last deployment of this target."""

@@ -19,7 +19,10 @@ Facts this follows, and where they come from (API reference unless named):
   revision, and the previous one is canceled with its IoT job (developer guide, "Deploy
   components": "A new deployment to the same target overwrites the previous deployment").
   Each deployment creates one IoT job whose document is the *fleet configuration* the nucleus
-  parses — see :func:`deployment_document`.
+  parses — see :func:`deployment_document`. The service does not check that the component
+  versions exist: a deployment naming a missing one is created and fails on the device with
+  ``NO_AVAILABLE_COMPONENT_VERSION`` (the nucleus's ``DeploymentE2ETest`` deploys such a
+  ``XYZPackage-<uuid>`` and waits for the job to fail).
 - **Core devices** exist once they publish fleet status; their status, installed components and
   the timestamps come from those messages (:meth:`GreengrassBackend.record_fleet_status`).
   Effective deployments come from the IoT job executions of the deployments that reached the
@@ -334,12 +337,23 @@ class GreengrassBackend:
         raise not_found(f"Component version {arn} does not exist", arn, "ComponentVersion")
 
     def component_versions(self, component_arn: str) -> list[ComponentVersion]:
-        """Versions of a component, highest first; ResourceNotFound if it has none."""
-        fields = self._split_arn(component_arn)
-        if fields and len(fields) == 2 and fields[0] == "components" and self.components.get(fields[1]):
-            versions = self.components[fields[1]]
-            return sorted(versions.values(), key=lambda c: parse_version(c.version), reverse=True)
-        raise not_found(f"Component {component_arn} does not exist", component_arn, "Component")
+        """Versions of a component, highest first.
+
+        A component with no version (never created, all deleted, or a public ``aws`` component,
+        none of which exist here) has an empty list, not an error: that is how AWS answers, and
+        ``gdk component publish`` relies on it for a component's first version.
+        """
+        fields = component_arn.split(":")
+        if len(fields) != 7 or fields[5] != "components" or not fields[6]:
+            raise invalid(
+                f"{component_arn} is not a component ARN "
+                "(arn:aws:greengrass:<region>:<account>:components:<name>)",
+                [("arn", "not a component ARN")],
+            )
+        if fields[3] != self.region or fields[4] != self.account_id:
+            return []
+        versions = self.components.get(fields[6], {})
+        return sorted(versions.values(), key=lambda c: parse_version(c.version), reverse=True)
 
     def list_components(self) -> list[ComponentVersion]:
         """The latest (highest) version of each private component, by name."""
@@ -503,7 +517,6 @@ class GreengrassBackend:
 
     def _check_components(self, components: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         problems: list[tuple[str, str]] = []
-        missing: list[str] = []
         checked: dict[str, dict[str, Any]] = {}
         for name, spec in components.items():
             where = f"components.{name}"
@@ -511,8 +524,6 @@ class GreengrassBackend:
             problem = version_problem(version)
             if problem:
                 problems.append((f"{where}.componentVersion", f"{version!r} {problem}"))
-            elif version not in self.components.get(name, {}):
-                missing.append(self.component_version_arn(name, version))
             update = spec.get("configurationUpdate") or {}
             if update.get("merge") is not None:
                 try:
@@ -532,12 +543,6 @@ class GreengrassBackend:
             raise invalid(
                 "The deployment is not valid: " + "; ".join(f"{where}: {what}" for where, what in problems),
                 fields=problems,
-            )
-        if missing:
-            raise not_found(
-                "The deployment names component versions that do not exist: " + ", ".join(missing),
-                missing[0],
-                "ComponentVersion",
             )
         return checked
 

@@ -34,7 +34,7 @@ def test_failing_run_breaks_after_three_errors_and_rolls_back(aws_endpoint, devi
             "COMPONENT_UPDATE_ERROR",
             "COMPONENT_BROKEN",
         ]
-        assert "COMPONENT_ERROR" in second["statusDetails"]["errorTypes"]
+        assert second["statusDetails"]["errorTypes"] == ["USER_COMPONENT_ERROR"]
         service = device.services[name]
         assert service.spec.version == "1.0.0"
         assert wait_for(lambda: service.state == "RUNNING", what="1.0.0 running again")
