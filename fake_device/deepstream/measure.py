@@ -424,9 +424,10 @@ class PerfMeter:
     def _app_line(self, current: list[float], average: list[float]) -> str:
         text = ""
         if self._lines % _PERF_HEADER_EVERY == 0:
-            text += "\n**PERF: " + "".join(f"FPS {i} (Avg)\t" for i in range(len(current))) + "\n"
+            # perf_cb: g_print ("\n**PERF:  ") — two spaces, in the header and in every line
+            text += "\n**PERF:  " + "".join(f"FPS {i} (Avg)\t" for i in range(len(current))) + "\n"
         self._lines += 1
-        text += "**PERF: " + "".join(f"{c:.2f} ({a:.2f})\t" for c, a in zip(current, average, strict=True))
+        text += "**PERF:  " + "".join(f"{c:.2f} ({a:.2f})\t" for c, a in zip(current, average, strict=True))
         text += "\n"
         return text
 

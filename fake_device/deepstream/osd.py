@@ -1,65 +1,23 @@
-"""nvdsosd on CPU: draws boxes, labels and the nvdsanalytics overlay onto the frames.
+"""nvdsosd's drawing on CPU: nvll_osd's primitives painted into a frame with OpenCV.
 
-On a Jetson, nvinferserver/nvtracker give each object a rectangle and a text (``"car 12"``),
-nvdsanalytics adds display meta for its ROIs, lines and counts, and nvdsosd renders all of it
-into the frame. Here :class:`NvDsOsd` does the rendering with OpenCV, directly from the object
-meta and the analytics geometry, so an annotated video from CI looks like the device's:
-
-* every object: a box in its class colour and, above it, ``"<label> <tracking id>"`` (no id for
-  untracked objects), white on black;
-* with an :class:`~.analytics.NvDsAnalytics` whose config has ``osd-mode`` 1 or 2, what
-  gst-nvdsanalytics attaches as display meta (gstnvdsanalytics.cpp,
-  attach_framemeta_analytics_metadata): ROI polygons outlined in yellow with their label at
-  (x of the first point, y of the second), overcrowding ROIs in orange, direction arrows in red
-  labelled at their start, counting lines in green with their direction arrow and the label at
-  the line's second point; arrow heads are two 15° strokes of 15 % of the arrow's length;
-* ``osd-mode=2`` adds the counts from ``FrameMeta.analytics``: ``TL1=3`` (objects in the ROI
-  now), ``Exit=12`` (cumulative crossings), ``OC OverCrowding=True, Count=5``; and, as
-  attach_metadata_object does, appends the object's analytics status (``ROI:TL1``, ``LC:Exit``,
-  ``DIR:north``) to its label and inverts its box colour when it is in an ROI or crossed a line;
-* ``display-obj-cnt=1`` adds ``Count for ClassId0=3 ClassId2=1`` at the top left.
-
-Text uses OpenCV's Hershey font; ``display-font-size`` (points, default 12) maps to a font scale
-of size/24, the same size as the default object labels.
+The nvdsosd element (:mod:`fake_device.deepstream.elements.nvdsosd`) hands each frame's object
+rectangles and texts and its display metas (rects, labels, lines, arrows, circles, masks) to
+:class:`Painter`, in nvll_osd's order. Text uses OpenCV's Hershey font; a font size in points maps
+to a font scale of size/24. Arrow heads are two 15° strokes of 15 % of the arrow's length, as
+gst-nvdsanalytics draws them (:func:`~.analytics.arrow_head_points`).
 """
 
 from __future__ import annotations
 
-import colorsys
-import time
 from collections.abc import Callable
-from functools import lru_cache
 
 import cv2
 import numpy as np
 
-from fake_device.deepstream.analytics import NvDsAnalytics, analytics_overlay, arrow_head_points
-from fake_device.deepstream.meta import BatchMeta, FrameMeta, ObjectMeta
-
-Colour = tuple[int, int, int]  # BGR
-
-# gst-nvdsanalytics' colours (RGBA floats there), as BGR.
-ROI_COLOUR: Colour = (0, 255, 255)  # yellow
-OVERCROWDING_COLOUR: Colour = (0, 128, 255)  # orange
-LINE_COLOUR: Colour = (0, 255, 0)  # green
-TEXT_COLOUR: Colour = (255, 255, 255)
-TEXT_BACKGROUND: Colour = (0, 0, 0)
+from fake_device.deepstream.analytics import arrow_head_points
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
-ANALYTICS_LINE_WIDTH = 2  # line_width of gst-nvdsanalytics' display meta
 _TEXT_PAD = 2
-
-
-@lru_cache(maxsize=256)
-def class_colour(class_id: int) -> Colour:
-    """A stable, distinct box colour per class id (hues spaced by the golden ratio).
-
-    DeepStream takes border colours from the inference config's per-class settings; a fixed
-    palette keeps the same class the same colour in every video without extra config.
-    """
-    hue = (0.08 + class_id * 0.618033988749895) % 1.0
-    r, g, b = colorsys.hsv_to_rgb(hue, 0.85, 1.0)
-    return (round(b * 255), round(g * 255), round(r * 255))
 
 
 def arrow_head(x1: int, y1: int, x2: int, y2: int) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -81,39 +39,12 @@ def _thickness(scale: float) -> int:
 def label_box(
     shape: tuple[int, ...], text: str, x: float, y: float, scale: float
 ) -> tuple[int, int, int, int]:
-    """Where :func:`draw_label` puts ``text``: its box (x, y, w, h), kept inside an image of
+    """Where :meth:`Painter.text` puts ``text``: its box (x, y, w, h), kept inside an image of
     ``shape``."""
     height, width = shape[:2]
     (tw, th), baseline = cv2.getTextSize(text, FONT, scale, _thickness(scale))
     bw, bh = tw + 2 * _TEXT_PAD, th + baseline + 2 * _TEXT_PAD
     return max(0, min(int(x), width - bw)), max(0, min(int(y), height - bh)), bw, bh
-
-
-def draw_label(
-    image: np.ndarray,
-    text: str,
-    x: int,
-    y: int,
-    *,
-    scale: float,
-    colour: tuple[int, ...] = TEXT_COLOUR,
-    background: tuple[int, ...] | None = TEXT_BACKGROUND,
-) -> tuple[int, int, int, int]:
-    """Text with its top-left corner at (x, y) (NvOSD_TextParams offsets), kept inside the image,
-    on a filled background box; returns the box (x, y, w, h). Colours are in the image's channel
-    order (BGR, or RGBA for an NVMM frame)."""
-    x, y, bw, bh = label_box(image.shape, text, x, y, scale)
-    if background is not None:
-        cv2.rectangle(image, (x, y), (x + bw - 1, y + bh - 1), background, cv2.FILLED)
-    (_, th), _ = cv2.getTextSize(text, FONT, scale, _thickness(scale))
-    cv2.putText(
-        image, text, (x + _TEXT_PAD, y + _TEXT_PAD + th), FONT, scale, colour, _thickness(scale), cv2.LINE_AA
-    )
-    return x, y, bw, bh
-
-
-# --------------------------------------------------------------------------------------------
-# NvOSD primitives on a frame
 
 
 RGBA = tuple[float, float, float, float]  # NvOSD_ColorParams: red, green, blue, alpha in 0..1
@@ -124,7 +55,7 @@ class Painter:
     _CircleParams, _MaskParams) onto one frame in place.
 
     ``image`` is the frame as a (height, width, channels) uint8 array: RGBA for an NVMM frame
-    (what nvdsosd draws on), BGR for the old runtime's images. Colours come as NvOSD_ColorParams
+    (what nvdsosd draws on) or BGR (an OpenCV image). Colours come as NvOSD_ColorParams
     values (0..1, RGBA order); an alpha below 1 blends the shape with what is under it, as the
     device's CPU mode does; the frame's own alpha channel stays opaque.
     """
@@ -325,100 +256,3 @@ class Painter:
         if self.order == "RGBA":
             pixels[:, 3] = 255  # a drawn pixel is opaque
         region[inside] = pixels
-
-
-def object_text(obj: ObjectMeta, *, with_status: bool = False) -> str:
-    """What the device writes above an object: label, tracking id when tracked, and (osd-mode 2)
-    the analytics status nvdsanalytics appends."""
-    text = obj.obj_label or str(obj.class_id)
-    if obj.tracked:
-        text += f" {obj.object_id}"
-    if with_status and obj.analytics is not None:
-        status = [f"ROI:{label}" for label in obj.analytics.roi_status]
-        status += [f"LC:{label}" for label in obj.analytics.lc_status]
-        status += obj.analytics.dir_status.split()
-        if status:
-            text += " " + " ".join(status)
-    return text
-
-
-class NvDsOsd:
-    """The nvdsosd element: draws on ``frame.image`` in place (BGR uint8, muxer resolution).
-
-    ``display_text`` / ``display_bbox`` are nvdsosd's display-text / display-bbox properties;
-    ``font_scale`` sizes the object labels. ``analytics`` is the pipeline's nvdsanalytics
-    element, whose config (``osd-mode``, ``display-font-size``, ``display-obj-cnt``) and geometry
-    decide the overlay. Frames without an image are passed through untouched.
-    """
-
-    def __init__(
-        self,
-        *,
-        name: str = "onscreendisplay",
-        analytics: NvDsAnalytics | None = None,
-        display_text: bool = True,
-        display_bbox: bool = True,
-        font_scale: float = 0.5,
-        border_width: int = 2,
-    ) -> None:
-        self.name = name
-        self.analytics = analytics
-        self.display_text = display_text
-        self.display_bbox = display_bbox
-        self.font_scale = font_scale
-        self.border_width = max(1, border_width)
-        self.frames = 0
-
-    @property
-    def osd_mode(self) -> int:
-        """0 when there is nothing of nvdsanalytics to draw (no element, disabled, osd-mode=0)."""
-        if self.analytics is None or not self.analytics.config.enable:
-            return 0
-        return self.analytics.config.osd_mode
-
-    def process(self, batch: BatchMeta) -> BatchMeta:
-        t_in = time.monotonic()
-        for frame in batch.frames:
-            if frame.image is not None:
-                self.draw(frame)
-                self.frames += 1
-        t_out = time.monotonic()
-        for frame in batch.frames:
-            frame.latency.append((self.name, t_in, t_out))
-        return batch
-
-    def draw(self, frame: FrameMeta) -> list[str]:
-        """Render one frame's overlay (analytics shapes, then boxes, then all text on top) and
-        return the texts drawn, so a test or a log can say what a viewer sees."""
-        image = frame.image
-        if image is None:
-            return []
-        mode = self.osd_mode
-        painter = Painter(image, order="BGR")
-        labels: list[tuple[str, int, int, Colour, float]] = []  # text, x, y (top-left), colour, scale
-        if self.analytics is not None:
-            overlay = analytics_overlay(self.analytics, frame.source_id, frame.analytics)
-            for ln in overlay.lines:
-                painter.line(ln.x1, ln.y1, ln.x2, ln.y2, width=ANALYTICS_LINE_WIDTH, colour=ln.colour)
-            for t in overlay.texts:
-                labels.append((t.text, t.x, t.y, painter.colour(t.colour), font_scale(t.font_size)))
-        for obj in frame.objects:
-            colour = class_colour(obj.class_id)
-            found = obj.analytics is not None and bool(obj.analytics.roi_status or obj.analytics.lc_status)
-            if mode == 2 and found:
-                colour = (255 - colour[0], 255 - colour[1], 255 - colour[2])
-            left, top = round(obj.left), round(obj.top)
-            right, bottom = round(obj.right), round(obj.bottom)
-            if self.display_bbox:
-                cv2.rectangle(image, (left, top), (right, bottom), colour, self.border_width)
-            text = object_text(obj, with_status=mode == 2)
-            (_, th), baseline = cv2.getTextSize(text, FONT, self.font_scale, 1)
-            label_h = th + baseline + 2 * _TEXT_PAD
-            # Above the box when there is room, else just inside its top edge.
-            y = top - label_h if top - label_h >= 0 else top
-            labels.append((text, left, y, TEXT_COLOUR, self.font_scale))
-        if not self.display_text:
-            return []
-        for text, x, y, colour, scale in labels:
-            draw_label(image, text, x, y, scale=scale, colour=colour)
-        return [label[0] for label in labels]

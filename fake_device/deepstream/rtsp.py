@@ -1,12 +1,9 @@
-"""A small RTSP server (a subset of RFC 2326) fed with RTP/H.264 by the system ffmpeg.
+"""RTSP cameras for tests: a small RTSP server (a subset of RFC 2326) fed with RTP/H.264 by ffmpeg.
 
-DeepStream's RTSP output is ``nvv4l2h264enc → rtph264pay → udpsink port=5400`` plus a
-GstRtspServer that serves ``( udpsrc port=5400 … )`` at ``rtsp://…:8554/ds-test``: the encoder
-sends RTP to a local UDP port and the RTSP server relays those packets to whoever is watching.
-This module has the same shape without GStreamer:
+An app's RTSP *output* runs on GStreamer (GstRtspServer, as in DeepStream); this module stands in
+for the other end, an IP camera an ``rtsp://`` source connects to, with the shape of DeepStream's
+output (RTP sent to a local UDP port, relayed by the server to whoever is watching):
 
-* :class:`RtpH264Encoder` pipes raw BGR frames into ``ffmpeg`` (libx264, ``-f rtp``), which
-  sends RTP/UDP to a loopback port owned by a :class:`Mount` (the ``udpsrc``).
 * :class:`RtspServer` answers OPTIONS, DESCRIBE, SETUP (RTP/AVP over UDP with ``client_port``,
   or RTP/AVP/TCP ``interleaved``), PLAY, PAUSE, TEARDOWN and GET/SET_PARAMETER (keep-alive), and
   relays every RTP/RTCP packet a mount receives to each playing client.
@@ -17,7 +14,7 @@ Design choices, and why:
 
 * A viewer must never stall the pipeline: UDP sends are non-blocking and a TCP client has a
   bounded packet queue drained by its own thread; what does not fit is dropped for that client
-  only. Frames for the encoder go through a small leaky queue for the same reason.
+  only.
 * A client that joins mid-stream gets nothing until the next packet carrying SPS (the encoder
   repeats SPS/PPS before every key frame, one per second), so its decoder starts on a key frame;
   SPS/PPS seen in the stream are also put into the SDP (``sprop-parameter-sets``).
@@ -53,8 +50,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 from urllib.parse import urlsplit
-
-import numpy as np
 
 from harness.errors import HarnessError
 from harness.ffmpeg import require_ffmpeg
@@ -1114,151 +1109,6 @@ class RtspServer:
 
 # --------------------------------------------------------------------------------------------
 # Feeding a mount
-
-
-class RtpH264Encoder:
-    """Raw BGR frames → ffmpeg (libx264) → RTP/UDP into a :class:`Mount` (rtph264pay + udpsink).
-
-    :meth:`write` never blocks: frames wait in a queue of ``queue_frames`` and, when the encoder
-    falls behind, the oldest waiting frame is dropped (a leaky queue before the encoder). The
-    pictures are timestamped by their arrival and re-timed to a constant ``fps``, so a viewer
-    sees them at the pace they were produced whatever the pipeline's speed.
-    """
-
-    def __init__(
-        self,
-        mount: Mount,
-        *,
-        width: int,
-        height: int,
-        fps: float,
-        bitrate_kbps: int = 4000,
-        queue_frames: int = 4,
-        what: str = "RTSP encoder",
-    ) -> None:
-        if width <= 0 or height <= 0 or width % 2 or height % 2:
-            raise HarnessError(
-                f"{what}: the frame size must be positive and even for H.264 4:2:0, got {width}x{height}",
-                hint="use an even width and height (the streammux output size usually is)",
-            )
-        if fps <= 0:
-            raise HarnessError(f"{what}: fps must be positive, got {fps}")
-        self.width = width
-        self.height = height
-        self.fps = float(fps)
-        self.what = what
-        self.written = 0
-        self.dropped = 0
-        self._frame_bytes = width * height * 3
-        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=max(1, queue_frames))
-        self._error: HarnessError | None = None
-        self._reported = False
-        self._closed = False
-        gop = max(1, round(self.fps))
-        cmd = [
-            ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-nostats",
-            # Arrival time as timestamps, at 1/90000 s resolution so no two frames share one.
-            "-use_wallclock_as_timestamps", "1",
-            "-f", "rawvideo", "-pix_fmt", "bgr24", "-video_size", f"{width}x{height}",
-            "-framerate", "90000", "-i", "pipe:0",
-            *_x264_args(keyframe_every_s=None, gop=gop, bitrate_kbps=bitrate_kbps),
-            "-r", f"{self.fps:g}", "-fps_mode", "cfr",
-            "-f", "rtp", "-payload_type", str(H264_PAYLOAD_TYPE), _rtp_url(mount),
-        ]  # fmt: skip
-        self._child = _FfmpegChild(cmd, what=what, stdin_pipe=True)
-        assert self._child.process.stdin is not None
-        self._stdin = self._child.process.stdin
-        self._fd = self._stdin.fileno()
-        self._thread = threading.Thread(target=self._write_loop, name="rtsp-encoder-writer", daemon=True)
-        self._thread.start()
-
-    @property
-    def pid(self) -> int:
-        """The ffmpeg process id (for checks that it is gone after :meth:`close`)."""
-        return self._child.pid
-
-    def check(self) -> None:
-        """Raise the encoder's failure, if it has failed (once: close() will not raise it again)."""
-        if self._error is None and self._child.poll() is not None:
-            self._error = self._child.failure(f"exited with code {self._child.poll()}")
-        if self._error is not None:
-            self._reported = True
-            raise self._error
-
-    def write(self, frame: np.ndarray) -> bool:
-        """Queue one frame (copied); False when an older frame had to be dropped for it."""
-        if self._closed:
-            raise HarnessError(f"{self.what}: write after close")
-        self.check()
-        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
-            raise ValueError(f"expected a {self.width}x{self.height} BGR uint8 frame, got {frame.shape}")
-        item = np.ascontiguousarray(frame).copy()
-        dropped = False
-        for _ in range(8):
-            try:
-                self._queue.put_nowait(item)
-                return not dropped
-            except queue.Full:
-                with contextlib.suppress(queue.Empty):
-                    self._queue.get_nowait()
-                    self.dropped += 1
-                    dropped = True
-        self.dropped += 1
-        return False
-
-    def _write_loop(self) -> None:
-        while True:
-            try:
-                frame = self._queue.get(timeout=_POLL_S)
-            except queue.Empty:
-                if self._closed:
-                    return
-                continue
-            if frame is None:
-                return
-            view = memoryview(frame).cast("B")
-            try:
-                while len(view):
-                    view = view[os.write(self._fd, view) :]
-            except OSError as err:
-                if not self._closed:
-                    self._error = self._child.failure(f"stopped reading frames ({err.strerror})")
-                return
-            self.written += 1
-
-    def close(self) -> None:
-        """Flush the queued frames, end ffmpeg and its thread. Safe to call twice.
-
-        Raises the encoder's failure if ffmpeg died on its own (not if it had to be killed here
-        because it did not finish in time; that is only logged).
-        """
-        if self._closed:
-            return
-        self._closed = True
-        for _ in range(self._queue.maxsize + 2):
-            try:
-                self._queue.put_nowait(None)
-                break
-            except queue.Full:
-                with contextlib.suppress(queue.Empty):
-                    self._queue.get_nowait()
-        self._thread.join(_JOIN_S)
-        if self._thread.is_alive():  # stuck in a write: ffmpeg is not reading any more
-            self._child.kill()
-            self._thread.join(_JOIN_S)
-        died_early = self._child.poll() is not None and self._child.poll() != 0
-        code = self._child.stop(timeout=_JOIN_S)
-        error = self._error
-        if error is None and died_early:
-            error = self._child.failure(f"exited with code {code}")
-        elif error is None and code not in (0, None):
-            log.warning("%s: ffmpeg did not finish in time and was stopped (code %s)", self.what, code)
-        self._child.cleanup()
-        if self.dropped:
-            log.info("%s: %d frames dropped because the encoder fell behind", self.what, self.dropped)
-        if error is not None and not self._reported:
-            self._reported = True
-            raise error
 
 
 class RtspFilePublisher:

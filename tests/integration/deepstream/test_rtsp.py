@@ -1,6 +1,6 @@
-"""RTSP output and RTSP cameras: the sink's stream read back by OpenCV (TCP and UDP), the server's
-protocol answers and relay rules checked with raw sockets, the file publisher, and clean-up
-(no ffmpeg left, port free, threads joined) including when the harness is killed.
+"""The RTSP server and RTSP cameras: a file publisher's stream read back by OpenCV and the ffmpeg
+client (TCP and UDP), the server's protocol answers and relay rules checked with raw sockets, and
+clean-up (no ffmpeg left, port free, threads joined) including when the harness is killed.
 
 Every wait is bounded; every server listens on a free port (8554 may be taken on a shared host).
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -30,9 +29,7 @@ import numpy as np
 import psutil
 import pytest
 
-from fake_device.deepstream.meta import BatchMeta, FrameMeta
 from fake_device.deepstream.rtsp import RtspFilePublisher, RtspServer
-from fake_device.deepstream.sinks import RtspSink, make_sink
 from harness.errors import HarnessError
 from harness.ffmpeg import find_ffmpeg
 from harness.world import WorldParams, iter_world
@@ -104,40 +101,6 @@ def read_frames(capture: cv2.VideoCapture, count: int) -> list[np.ndarray]:
         if len(frames) == count:
             break
     return frames
-
-
-class Feeder:
-    """Sends the world's frames to a sink at FPS in a thread (looping) until stopped."""
-
-    def __init__(self, sink: RtspSink, frames: list[np.ndarray], *, limit_s: float = 40.0) -> None:
-        self.sink = sink
-        self.frames = frames
-        self.limit_s = limit_s
-        self.errors: list[BaseException] = []
-        self.sent = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="test-feeder", daemon=True)
-
-    def __enter__(self) -> Feeder:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(10)
-        assert not self._thread.is_alive()
-
-    def _run(self) -> None:
-        start = time.monotonic()
-        try:
-            while not self._stop.is_set() and time.monotonic() - start < self.limit_s:
-                image = self.frames[self.sent % len(self.frames)]
-                frame = FrameMeta(0, self.sent, 0, W, H, image=image)
-                self.sink.process(BatchMeta([frame]))
-                self.sent += 1
-                self._stop.wait(max(0.0, start + self.sent / FPS - time.monotonic()))
-        except BaseException as err:
-            self.errors.append(err)
 
 
 def gone(pid: int | None, timeout: float = 10.0) -> bool:
@@ -288,71 +251,28 @@ def wait_playing(server: RtspServer, count: int, timeout: float = 5.0) -> None:
         time.sleep(0.02)
 
 
-# --------------------------------------------------------------------------------------------
-# the sink, read by OpenCV
-
-
-@pytest.mark.parametrize("transport", ["tcp", "udp"])
-def test_rtsp_sink_stream_reads_back_in_opencv(transport: str, world_frames: list[np.ndarray]) -> None:
-    sink = make_sink("rtsp", port=0, fps=FPS, width=W, height=H)
-    assert isinstance(sink, RtspSink)
-    assert sink.url == f"rtsp://127.0.0.1:{sink.port}/ds-test"
-    encoder_pid = sink.encoder_pid
-    try:
-        with Feeder(sink, world_frames) as feeder:
-            capture = open_capture(sink.url, transport="tcp" if transport == "tcp" else None)
-            try:
-                assert capture.isOpened(), f"OpenCV could not open {sink.url}"
-                frames = read_frames(capture, 20)
-            finally:
-                capture.release()
-        assert not feeder.errors, feeder.errors
-        assert len(frames) == 20, f"read {len(frames)} of 20 frames"
-        assert all(f.shape == (H, W, 3) for f in frames)
-        differences = [closest_difference(f, world_frames) for f in frames[::4]]
-        assert max(differences) < SIMILAR, differences
-        assert sink.server.setups[transport] == 1, f"OpenCV used {dict(sink.server.setups)}"
-        assert feeder.sent >= 20
-    finally:
-        sink.close()
-    sink.close()  # idempotent
-    assert gone(encoder_pid), "the encoder ffmpeg is still running"
-    assert ffmpeg_children() == []
-    assert rtsp_threads() == []
-    assert port_is_free(sink.port)
-
-
 def udp_addresses(pid: int) -> list[str]:
     """``ip:port`` of every UDP socket process ``pid`` has open (psutil reads /proc/net/udp*)."""
     return [f"{c.laddr.ip}:{c.laddr.port}" for c in psutil.Process(pid).net_connections(kind="udp")]
 
 
-def test_ffmpeg_binds_its_rtp_sockets_to_loopback(world_frames: list[np.ndarray], world_video: Path) -> None:
+def test_ffmpeg_binds_its_rtp_sockets_to_loopback(world_video: Path) -> None:
     """ffmpeg's own RTP and RTCP sockets (the udpsink side, sending to the mount) are bound to
     127.0.0.1 like every other server, not to 0.0.0.0 where the network could reach them."""
-    sink = make_sink("rtsp", port=0, fps=FPS, width=W, height=H)
-    assert isinstance(sink, RtspSink)
     publisher = RtspFilePublisher(world_video, port=0, mount="/cam")  # returns once it streams
     try:
-        with Feeder(sink, world_frames):
-            deadline = time.monotonic() + 15  # ffmpeg opens its output after the first frame
-            while len(udp_addresses(sink.encoder_pid)) < 2 and time.monotonic() < deadline:
-                time.sleep(0.1)
-            encoder = udp_addresses(sink.encoder_pid)
         camera = udp_addresses(publisher.pid)  # type: ignore[arg-type]
     finally:
         publisher.close()
-        sink.close()
-    for sockets in (encoder, camera):
-        assert len(sockets) == 2, sockets  # RTP and RTCP
-        assert all(address.startswith("127.0.0.1:") for address in sockets), sockets
+    assert len(camera) == 2, camera  # RTP and RTCP
+    assert all(address.startswith("127.0.0.1:") for address in camera), camera
 
 
-def test_udp_transport_with_the_ffmpeg_client(world_frames: list[np.ndarray]) -> None:
-    with RtspSink(port=0, mount="/udp", fps=FPS, width=W, height=H) as sink, Feeder(sink, world_frames):
+def test_udp_transport_with_the_ffmpeg_client(world_video: Path, world_frames: list[np.ndarray]) -> None:
+    with RtspFilePublisher(world_video, port=0, mount="/udp") as publisher:
         result = subprocess.run(
-            [find_ffmpeg(), "-hide_banner", "-loglevel", "error", "-rtsp_transport", "udp", "-i", sink.url,
-             "-frames:v", "10", "-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:1"],
+            [find_ffmpeg(), "-hide_banner", "-loglevel", "error", "-rtsp_transport", "udp",
+             "-i", publisher.url, "-frames:v", "10", "-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:1"],
             capture_output=True,
             timeout=60,
         )  # fmt: skip
@@ -360,7 +280,7 @@ def test_udp_transport_with_the_ffmpeg_client(world_frames: list[np.ndarray]) ->
         frames = np.frombuffer(result.stdout, np.uint8).reshape(-1, H, W, 3)
         assert len(frames) == 10
         assert closest_difference(frames[-1], world_frames) < SIMILAR
-        assert sink.server.setups == {"udp": 1}
+        assert publisher.server.setups == {"udp": 1}
 
 
 # --------------------------------------------------------------------------------------------
@@ -569,8 +489,6 @@ def test_port_in_use_is_a_harness_error_naming_the_port() -> None:
             RtspServer(port=port)
         assert info.value.message == f"RTSP port {port} on 127.0.0.1 is already in use"
         assert info.value.hint is not None and "--rtsp-port" in info.value.hint
-        with pytest.raises(HarnessError, match=f"RTSP port {port}"):
-            RtspSink(port=port, fps=FPS, width=W, height=H)
     assert ffmpeg_children() == []
     assert rtsp_threads() == []
 
@@ -628,32 +546,13 @@ def test_file_publisher_errors(tmp_path: Path) -> None:
 # failures and clean-up
 
 
-def test_encoder_death_is_reported_with_its_messages(world_frames: list[np.ndarray]) -> None:
-    sink = RtspSink(port=0, fps=FPS, width=W, height=H)
-    try:
-        sink.process(BatchMeta([FrameMeta(0, 0, 0, W, H, image=world_frames[0])]))
-        assert sink.encoder_pid is not None
-        os.kill(sink.encoder_pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        with pytest.raises(HarnessError, match="ffmpeg") as info:
-            while time.monotonic() < deadline:
-                sink.process(BatchMeta([FrameMeta(0, 1, 0, W, H, image=world_frames[1])]))
-                time.sleep(0.05)
-        assert "rtsp-sink" in info.value.message
-    finally:
-        began = time.monotonic()
-        sink.close()  # the failure was reported already: close cleans up without raising it again
-        assert time.monotonic() - began < 10
-    assert ffmpeg_children() == []
-
-
-def test_encoder_dies_with_a_killed_harness() -> None:
+def test_publisher_ffmpeg_dies_with_a_killed_harness(world_video: Path) -> None:
     script = textwrap.dedent(
-        """
+        f"""
         import threading
-        from fake_device.deepstream.sinks import RtspSink
-        sink = RtspSink(port=0, fps=15, width=64, height=64)
-        print(sink.encoder_pid, flush=True)
+        from fake_device.deepstream.rtsp import RtspFilePublisher
+        publisher = RtspFilePublisher({str(world_video)!r}, port=0)
+        print(publisher.pid, flush=True)
         threading.Event().wait(60)
         """
     )
