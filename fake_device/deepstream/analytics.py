@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fake_device.deepstream.errors import ConfigError
+from fake_device.deepstream.errors import ConfigError, read_config_text
 from fake_device.deepstream.meta import (
     UNTRACKED_OBJECT_ID,
     BatchMeta,
@@ -417,12 +417,9 @@ def _suggest_group(name: str) -> str:
 
 def load_analytics_config(path: str | Path) -> AnalyticsConfig:
     """Read and check an nvdsanalytics key file; every problem is a ConfigError at file:line."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(path, "nvdsanalytics config file not found") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    text = read_config_text(
+        path, "nvdsanalytics config file", missing_hint="check the config-file property of nvdsanalytics"
+    )
     return parse_analytics_config(text, path)
 
 

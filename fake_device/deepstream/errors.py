@@ -7,6 +7,8 @@ config fails in CI with a message that points at the cause.
 
 from __future__ import annotations
 
+import errno
+import stat
 from pathlib import Path
 
 from harness.errors import HarnessError
@@ -36,3 +38,68 @@ class ConfigError(HarnessError):
         if expected:
             text += f" (expected {expected})"
         super().__init__(text, hint=hint)
+
+
+#: DeepStream's configs are small text files; a bigger one is a wrong path (a model, a video).
+MAX_CONFIG_BYTES = 4 << 20
+
+
+def read_config_text(
+    path: str | Path, what: str = "config file", *, missing: str = "", missing_hint: str = ""
+) -> str:
+    """The UTF-8 text of a config file, or a :class:`ConfigError` that says what is wrong with it.
+
+    One reader for every config, so that each names a bad byte by its line and says how to fix
+    it, and none opens a FIFO (which blocks until a writer comes) or reads a video into memory.
+    ``missing`` replaces the "<what> not found" message, ``missing_hint`` its hint.
+    """
+    file = Path(path)
+    try:
+        info = file.stat()
+    except FileNotFoundError:
+        raise ConfigError(
+            file,
+            missing or f"{what} not found",
+            hint=missing_hint or "check the path (relative paths start at the current folder)",
+        ) from None
+    except OSError as err:
+        raise ConfigError(file, f"cannot read the {what}: {err.strerror}", hint=_os_hint(err.errno)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ConfigError(file, f"the {what} is a folder", hint="name the config file inside it")
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(
+            file,
+            f"the {what} is not a regular file (a FIFO, socket or device)",
+            hint="point at the file itself",
+        )
+    if info.st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            file,
+            f"the {what} is {info.st_size:,} bytes; a config is a small text file",
+            hint="check the path: it names something else (a model, a video?)",
+        )
+    try:
+        data = file.read_bytes()
+    except OSError as err:
+        raise ConfigError(file, f"cannot read the {what}: {err.strerror}", hint=_os_hint(err.errno)) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise ConfigError(
+            file,
+            f"not UTF-8 text: byte 0x{data[err.start]:02x} at offset {err.start} ({err.reason})",
+            line=line,
+            expected="UTF-8 text",
+            hint="save the file as UTF-8 (an editor set to Latin-1 or Windows-1252 writes such bytes)",
+        ) from None
+
+
+def _os_hint(code: int | None) -> str:
+    if code in (errno.EACCES, errno.EPERM):
+        return "check the file's permissions"
+    if code == errno.ENAMETOOLONG:
+        return "a part of the path is longer than 255 bytes: shorten it"
+    if code == errno.ELOOP:
+        return "a symbolic link in the path leads back to itself"
+    return "check the path"

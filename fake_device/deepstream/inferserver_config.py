@@ -28,7 +28,7 @@ from typing import Any
 from google.protobuf import descriptor, descriptor_pb2, descriptor_pool, message_factory, text_format
 
 from fake_device.deepstream.bbox_parsers import BUILTIN_PARSER, PARSERS, NetworkInfo
-from fake_device.deepstream.errors import ConfigError
+from fake_device.deepstream.errors import ConfigError, read_config_text
 
 PACKAGE = "nvdsinferserver.config"
 #: a field as written: names, plus an index after repeated fields, e.g. ("infer_config", "gpu_ids", 0)
@@ -360,14 +360,7 @@ class InferServerConfig:
 def load_inferserver_config(path: str | Path) -> InferServerConfig:
     """Parse, default and validate an nvinferserver config file; raise :class:`ConfigError` on any problem."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as err:
-        raise ConfigError(path, "config file not found") from err
-    except UnicodeDecodeError as err:
-        raise ConfigError(path, f"not UTF-8 text (byte {err.start})", hint="save it as UTF-8") from err
-    except OSError as err:
-        raise ConfigError(path, f"cannot read: {err.strerror}") from err
+    text = read_config_text(path, missing_hint="check the config-file-path property of nvinferserver")
     return parse_inferserver_config(text, path)
 
 

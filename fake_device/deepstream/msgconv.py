@@ -41,7 +41,7 @@ import numpy as np
 
 from fake_device.deepstream import cmemory
 from fake_device.deepstream.cstruct import VoidPointer
-from fake_device.deepstream.errors import ConfigError
+from fake_device.deepstream.errors import ConfigError, read_config_text
 from fake_device.deepstream.meta import (
     FrameMeta,
     NvDsMetaType,
@@ -655,13 +655,7 @@ class KeyFile:
 
     @classmethod
     def load(cls, path: str | Path) -> KeyFile:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(path, "file does not exist") from None
-        except (OSError, UnicodeDecodeError) as err:
-            raise ConfigError(path, f"cannot read the file: {err}") from None
-        return cls.parse(text, path)
+        return cls.parse(read_config_text(path, "file", missing="file does not exist"), path)
 
     @classmethod
     def parse(cls, text: str, path: str | Path = "<string>") -> KeyFile:
@@ -1008,21 +1002,26 @@ def _load_yaml(path: Path) -> MsgConvConfig:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
     from ruamel.yaml.nodes import MappingNode, ScalarNode
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(path, "file does not exist") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(path, f"cannot read the file: {err}") from None
+    from harness.yamldoc import YAML_SYNTAX_HINT, YamlLimitError, check_yaml
+
+    text = read_config_text(path, "file", missing="file does not exist")
     try:
         # compose() keeps each scalar's text as written: yaml-cpp's as<std::string>() also returns
         # the text ("1.10" stays "1.10", "007" stays "007").
+        check_yaml(text)
         root = YAML(typ="rt").compose(text)
+    except YamlLimitError as err:
+        raise ConfigError(path, err.problem, line=err.line, hint=err.hint) from None
     except MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
-        raise ConfigError(path, f"not valid YAML: {err.problem}", line=mark.line + 1 if mark else 0) from None
+        raise ConfigError(
+            path,
+            f"not valid YAML: {err.problem}",
+            line=mark.line + 1 if mark else 0,
+            hint=YAML_SYNTAX_HINT,
+        ) from None
     except YAMLError as err:
-        raise ConfigError(path, f"not valid YAML: {err}") from None
+        raise ConfigError(path, f"not valid YAML: {err}", hint=YAML_SYNTAX_HINT) from None
     config = MsgConvConfig(path=str(path))
     seen_index: dict[tuple[str, int], str] = {}
     if root is None:

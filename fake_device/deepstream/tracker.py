@@ -40,7 +40,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
 
-from .errors import ConfigError
+from harness.yamldoc import YamlLimitError, check_yaml
+
+from .errors import ConfigError, read_config_text
 from .meta import BatchMeta, FrameMeta, ObjectMeta
 
 __all__ = [
@@ -247,14 +249,9 @@ _TAG = "tag:yaml.org,2002:"
 def load_tracker_config(path: str | Path) -> TrackerConfig:
     """Read an NvMultiObjectTracker YAML file (NvSORT / IOU style), as ``ll-config-file`` names it."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            path, "tracker config file not found", hint="check the ll-config-file path of [tracker]"
-        ) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(path, f"cannot read the tracker config: {err}") from None
+    text = read_config_text(
+        path, "tracker config file", missing_hint="check the ll-config-file path of [tracker]"
+    )
     return parse_tracker_config(text, source=str(path))
 
 
@@ -304,7 +301,10 @@ def _strip_header(text: str) -> str:
 
 def _compose(text: str, source: str) -> Node | None:
     try:
+        check_yaml(text)
         return YAML(typ="safe", pure=True).compose(text)
+    except YamlLimitError as err:
+        raise ConfigError(source, err.problem, line=err.line, hint=err.hint) from None
     except MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark is not None else 0
@@ -316,7 +316,9 @@ def _compose(text: str, source: str) -> Node | None:
             hint="indent with spaces and write one 'key: value' per line",
         ) from None
     except YAMLError as err:
-        raise ConfigError(source, f"invalid YAML: {err}") from None
+        raise ConfigError(
+            source, f"invalid YAML: {err}", hint="indent with spaces and write one 'key: value' per line"
+        ) from None
 
 
 def _mapping_items(node: MappingNode, source: str, what: str) -> list[tuple[ScalarNode, Node]]:

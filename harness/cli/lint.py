@@ -158,7 +158,7 @@ def recipe(ctx: click.Context, files: tuple[Path, ...], strict: bool, output_for
 
     report = DiagnosticReport()
     for path in files:
-        report.extend(check_recipe_file(path)[1])
+        report.extend(check_recipe_file(path, lint=True)[1])
     summary = ", ".join(
         [
             _plural(len(files), "recipe"),
@@ -271,14 +271,21 @@ def lint_all(
     skipped: list[Path] = []
     checked: list[tuple[Path, str]] = []
     for path in walk(paths):
-        if not path.exists():
-            findings.append(("", Diagnostic("error", str(path), "no such file or folder")))
+        if not path.exists() and not path.is_symlink():
+            findings.append(
+                ("", Diagnostic("error", str(path), "no such file or folder", hint="check the path"))
+            )
             continue
-        kind = classify(path)
+        try:
+            kind = classify(path)
+            reason = None if kind is not None else unrecognised_reason(path)
+        except Exception as err:  # one file must not end the run over a tree
+            findings.append(("", _crashed(path, "classifying", err)))
+            continue
         if kind is not None:
             checked.append((path, kind))
             counts[kind] = counts.get(kind, 0) + 1
-        elif (reason := unrecognised_reason(path)) is not None:
+        elif reason is not None:
             counts["not recognised"] = counts.get("not recognised", 0) + 1
             findings.append(("", _unrecognised(path, reason)))
         else:
@@ -289,12 +296,15 @@ def lint_all(
         # artifact specs first: their layouts are where the DeepStream configs are checked
         by_input: dict[int, DiagnosticReport] = {}
         for index, (path, kind) in sorted(enumerate(checked), key=lambda item: item[1][1] != "artifact"):
-            if kind == "artifact":
-                by_input[index] = packages.add(path)
-            elif kind in _PACKAGED_KINDS:
-                by_input[index] = _check_packaged(kind, path, packages)
-            else:
-                by_input[index] = _check(kind, path)
+            try:
+                if kind == "artifact":
+                    by_input[index] = packages.add(path)
+                elif kind in _PACKAGED_KINDS:
+                    by_input[index] = _check_packaged(kind, path, packages)
+                else:
+                    by_input[index] = _check(kind, path)
+            except Exception as err:  # report it and check the other files
+                by_input[index] = DiagnosticReport([_crashed(path, f"checking it as {kind}", err)])
     # findings in the order of the inputs, whatever order they were checked in
     for index, (_, kind) in enumerate(checked):
         findings.extend((kind, diagnostic) for diagnostic in by_input[index].diagnostics)
@@ -330,6 +340,22 @@ def _kind_order(kind: str) -> tuple[int, str]:
     return (KINDS.index(kind) if kind in KINDS else len(KINDS), kind)
 
 
+def _crashed(path: Path, doing: str, err: Exception) -> Diagnostic:
+    """A checker that failed with an exception of its own: reported as an error of that file.
+
+    Only for ``lint PATH...``, which walks whole trees: one file that trips a checker must not
+    hide the findings of every other file. The exception's type is kept, to be reported.
+    """
+    first = str(err).splitlines()[0] if str(err) else ""
+    return Diagnostic(
+        "error",
+        str(path),
+        f"edge-harness failed while {doing}: {type(err).__name__}{f': {first}' if first else ''}",
+        hint="this is a bug in edge-harness, not necessarily in the file: please report it with the "
+        "file; the other files were checked",
+    )
+
+
 def _unrecognised(path: Path, reason: str) -> Diagnostic:
     if path.suffix.lower() == ".pbtxt":
         hint = (
@@ -353,7 +379,7 @@ def _check(kind: str, path: Path) -> DiagnosticReport:
     if kind == "recipe":
         from harness.lint.recipe import check_recipe_file
 
-        return check_recipe_file(path)[1]
+        return check_recipe_file(path, lint=True)[1]
     if kind == "scenario":
         from harness.scenario.load import lint_scenario
 
@@ -458,7 +484,12 @@ class _Packages:
         except HarnessError as err:
             report.add(Diagnostic("error", str(path), err.message, hint=err.hint or ""))
             return report
-        self.layouts.append((str(path), artifact_layout(spec)))
+        try:
+            layout = artifact_layout(spec)
+        except HarnessError as err:
+            report.add(Diagnostic("error", str(path), err.message, hint=err.hint or ""))
+            return report
+        self.layouts.append((str(path), layout))
         return report
 
     def placements(self, source: Path) -> list[tuple[str, Path, Path]]:

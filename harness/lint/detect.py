@@ -5,18 +5,25 @@ nvinferserver config is protobuf text named ``*.yml``, nvinfer, nvdsanalytics, m
 deepstream-app configs are all ``*.txt`` key files, recipes and scenarios are both YAML. So each
 file is classified by what it holds (top-level keys, key-file groups, protobuf messages), and a
 file that matches nothing is skipped rather than reported: lint must never fail on a README.
+
+A config with a byte that is not UTF-8 (or a NUL) is still classified when its name says it is a
+text config (``.txt``, ``.yml``, ...), so that its checker reports the byte; skipping it would pass
+a file the device cannot read. FIFOs, sockets and devices are never opened (a FIFO blocks).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
+
+from harness.yamldoc import YamlLimitError, check_yaml
 
 RECIPE = "recipe"
 SCENARIO = "scenario"
@@ -51,13 +58,15 @@ MODEL_CONFIG = "config.pbtxt"
 # Configs are small text files; anything bigger (a model, a video) is not read in full.
 _MAX_BYTES = 1 << 20
 _SKIPPED_DIRS = frozenset({"__pycache__", "node_modules"})
+# Names of text configs: read even when a byte is not UTF-8, so that the checker reports it.
+_TEXT_SUFFIXES = frozenset({".yaml", ".yml", ".json", ".txt", ".cfg", ".conf", ".config", ".ini", ".pbtxt"})
 
 _INFER_CONFIG = re.compile(r"^[ \t]*infer_config[ \t]*\{", re.MULTILINE)
 _MODEL_NAME = re.compile(r"""^[ \t]*name[ \t]*:[ \t]*["']([^"']*)["']""", re.MULTILINE)
 _GROUP = re.compile(r"\[([^\[\]]+)\]")
 # A top-level YAML key (column 0), used when the file does not parse (a broken file is still
 # recognised, so that its checker can say what is wrong with it).
-_YAML_KEY = re.compile(r"""^(["']?)([A-Za-z_][\w.-]*)\1[ \t]*:(?:[ \t]|$)""", re.MULTILINE)
+_YAML_KEY = re.compile(r"""^(["']?)([A-Za-z_][\w.-]*)\1[ \t]*:(?:[ \t]|\r?$)""", re.MULTILINE)
 _JSON_KEY = re.compile(r'"([A-Za-z_]\w*)"\s*:')
 _MSGCONV_GROUP = re.compile(r"(sensor|place|analytics)\d+")
 _ANALYTICS_PREFIXES = (
@@ -158,8 +167,16 @@ def walk(paths: Iterable[str | Path]) -> Iterator[Path]:
         yield from _walk(Path(given), seen, top=True)
 
 
+def _identity(path: Path) -> Path:
+    """Where ``path`` leads, for visiting each file once; a link loop is its own identity."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: pathlib's "Symlink loop" (Python 3.11)
+        return path.absolute()
+
+
 def _walk(path: Path, seen: set[Path], *, top: bool) -> Iterator[Path]:
-    key = path.resolve()
+    key = _identity(path)
     if key in seen:
         return
     seen.add(key)
@@ -177,7 +194,7 @@ def _walk(path: Path, seen: set[Path], *, top: bool) -> Iterator[Path]:
         if child.is_dir():
             yield from _walk(child, seen, top=False)
         elif not child.name.startswith("."):
-            key = child.resolve()
+            key = _identity(child)
             if key not in seen:
                 seen.add(key)
                 yield child
@@ -241,7 +258,7 @@ def _structured_kind(keys: set[str] | None) -> str | None:
 def _json_keys(text: str) -> set[str]:
     try:
         data: Any = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return set(_JSON_KEY.findall(text))
     return {str(key) for key in data} if isinstance(data, dict) else set()
 
@@ -253,9 +270,10 @@ def _yaml_keys(text: str) -> set[str] | None:
         # OpenCV-style header of NvMultiObjectTracker configs; YAML 1.2 parsers reject it
         body = body.split("\n", 1)[1] if "\n" in body else ""
     try:
+        check_yaml(body)
         data: Any = YAML(typ="safe", pure=True).load(body)
-    except (YAMLError, ValueError, TypeError):
-        # ruamel raises these on text that is not YAML (or is broken YAML)
+    except (YAMLError, YamlLimitError, ValueError, TypeError, OverflowError, RecursionError):
+        # text that is not YAML, broken YAML, or YAML past the bounds: its checker says which
         return _top_keys(body)
     if isinstance(data, dict):
         return {str(key) for key in data}
@@ -267,14 +285,26 @@ def _top_keys(text: str) -> set[str]:
 
 
 def _read_text(path: Path) -> str | None:
+    """The text to classify: None for binary, special or unreadable files.
+
+    A file that is not clean UTF-8 text is read with its bad bytes replaced only when its name
+    is a text config's, so that a Latin-1 byte in ``config.txt`` reaches the checker (which
+    reports it) while a model or a video stays skipped.
+    """
     try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return None  # a FIFO would block the open; a socket or device is no config
         with path.open("rb") as handle:
             data = handle.read(_MAX_BYTES + 1)
-    except OSError:
+    except (OSError, ValueError):
         return None
-    if len(data) > _MAX_BYTES or b"\0" in data:
+    if len(data) > _MAX_BYTES:
         return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
+    if b"\0" not in data:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    if path.suffix.lower() not in _TEXT_SUFFIXES:
         return None
+    return data.decode("utf-8", "replace").replace("\0", "\ufffd")

@@ -21,6 +21,7 @@ import dataclasses
 import io
 import json
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,7 @@ from harness.lint.semver import (
     version_problem,
     version_satisfies,
 )
+from harness.yamldoc import MAX_YAML_CHARS
 
 __all__ = [
     "COMPONENT_TYPES",
@@ -270,16 +272,33 @@ class _RecipeRepresenter(SafeRepresenter):
 _RecipeRepresenter.add_representer(str, _RecipeRepresenter.represent_text)
 
 
+#: The longest recipe text read (the bound of every YAML text here; a real recipe is a few KB).
+MAX_RECIPE_BYTES = MAX_YAML_CHARS
+
 # --- entry points --------------------------------------------------------------------------------
 
 
 def validate_recipe_text(
-    text: str | bytes, *, source: str = "<recipe>", fmt: str | None = None
+    text: str | bytes, *, source: str = "<recipe>", fmt: str | None = None, lint: bool = False
 ) -> tuple[Recipe | None, DiagnosticReport]:
-    """Parse and check recipe text; the Recipe is ``None`` when there is an error."""
+    """Parse and check recipe text; the Recipe is ``None`` when there is an error.
+
+    ``lint``: what the service accepts but no device can run (a script that cds into a folder no
+    ZIP unpacks into, a ``Lifecycle`` left null by a mis-indented block) is an error, not a warning.
+    """
     report = DiagnosticReport()
     if fmt not in (None, "json", "yaml"):
         raise ValueError(f"fmt must be 'json', 'yaml' or None, not {fmt!r}")
+    if len(text) > MAX_RECIPE_BYTES:
+        report.add(
+            Diagnostic(
+                "error",
+                source,
+                f"the recipe text is longer than {MAX_RECIPE_BYTES:,} bytes",
+                hint="a recipe is a small JSON or YAML document",
+            )
+        )
+        return None, report
     decoded, problem = decode_text(text, source)
     if decoded is None:
         report.add(problem)  # type: ignore[arg-type]
@@ -289,7 +308,7 @@ def validate_recipe_text(
         report.add(diagnostic)
     if not loaded.ok:
         return None, report
-    checker = Checker(source, loaded.value_positions, loaded.key_positions)
+    checker = Checker(source, loaded.value_positions, loaded.key_positions, lint=lint)
     recipe = _RecipeBuilder(checker).build(loaded.data)
     report.extend(checker.report)
     if not report.ok:
@@ -325,18 +344,46 @@ def load_recipe(path: Path) -> Recipe:
     return recipe
 
 
-def check_recipe_file(path: Path) -> tuple[Recipe | None, DiagnosticReport]:
-    """Like :func:`load_recipe` but returns the findings instead of raising (for lint)."""
+def check_recipe_file(path: Path, *, lint: bool = False) -> tuple[Recipe | None, DiagnosticReport]:
+    """Like :func:`load_recipe` but returns the findings instead of raising (for lint).
+
+    ``lint`` as in :func:`validate_recipe_text`. A FIFO, a device or a huge file is refused
+    before it is read (reading a FIFO waits for a writer forever).
+    """
     path = Path(path)
+    report = DiagnosticReport()
     try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            kind = (
+                "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file (a FIFO, socket or device)"
+            )
+            report.add(Diagnostic("error", str(path), f"the recipe is {kind}", hint="name the recipe file"))
+            return None, report
+        if info.st_size > MAX_RECIPE_BYTES:
+            report.add(
+                Diagnostic(
+                    "error",
+                    str(path),
+                    f"the recipe is {info.st_size:,} bytes; at most {MAX_RECIPE_BYTES:,} are read",
+                    hint="a recipe is a small JSON or YAML file: check the path",
+                )
+            )
+            return None, report
         data = path.read_bytes()
     except OSError as err:
-        report = DiagnosticReport()
-        report.add(Diagnostic("error", str(path), f"cannot read the recipe: {err.strerror or err}"))
+        report.add(
+            Diagnostic(
+                "error",
+                str(path),
+                f"cannot read the recipe: {err.strerror or err}",
+                hint="check the path and the file's permissions",
+            )
+        )
         return None, report
     suffix = path.suffix.lower()
     fmt = "json" if suffix == ".json" else "yaml" if suffix in (".yaml", ".yml") else None
-    return validate_recipe_text(data, source=str(path), fmt=fmt)
+    return validate_recipe_text(data, source=str(path), fmt=fmt, lint=lint)
 
 
 def _with_warnings(recipe: Recipe, report: DiagnosticReport) -> Recipe:
@@ -385,6 +432,7 @@ class _RecipeBuilder:
         global_lifecycle = LifecycleChecker(self.c, {*selections, "all"}, strict_steps=strict_steps).section(
             found.get("Lifecycle"), (at("Lifecycle"),)
         )
+        self._null_lifecycle(found, (at("Lifecycle"),))
         if "Lifecycle" in found:
             self.document["Lifecycle"] = global_lifecycle.document
         finished = self._finish_manifests(manifests, global_lifecycle, found, at, dependencies)
@@ -632,6 +680,18 @@ class _RecipeBuilder:
             )
         return value
 
+    def _null_lifecycle(self, found: dict[str, Any], path: DocPath) -> None:
+        """``Lifecycle:`` with nothing after it is null: usually steps that lost their indent."""
+        if "Lifecycle" in found and found["Lifecycle"] is None:
+            self.c.device_failure(
+                path,
+                "Lifecycle is null, so it has no steps",
+                expected="an object of lifecycle steps, e.g. {Run: python3 app.py}",
+                hint="indent the steps under Lifecycle: (a key with nothing after it is null), "
+                "or remove the key",
+                key=True,
+            )
+
     def _manifest(self, value: Any, path: DocPath, strict_steps: bool) -> _CheckedManifest | None:
         if value is None:
             self.c.error(path, "a manifest is null", expected="an object", hint="remove the empty entry")
@@ -651,6 +711,7 @@ class _RecipeBuilder:
         lifecycle = LifecycleChecker(self.c, (), strict_steps=strict_steps).section(
             fields.get("Lifecycle"), (*path, at("Lifecycle"))
         )
+        self._null_lifecycle(fields, (*path, at("Lifecycle")))
         if "Lifecycle" in fields:
             document["Lifecycle"] = lifecycle.document
         selections = self._selections(fields, at, path, document)
@@ -997,7 +1058,11 @@ class _RecipeBuilder:
             expected = "one of: " + ", ".join(available)
         else:
             expected = "an artifact with Unarchive: ZIP" if unpacked else "an artifact with that file name"
-        self.c.warning(path, message, expected=expected, hint=hint)
+        if unpacked:
+            # nothing else ever writes under {artifacts:decompressedPath}: the folder cannot exist
+            self.c.device_failure(path, message + "; the script fails on every device", expected, hint)
+        else:
+            self.c.warning(path, message, expected=expected, hint=hint)
 
     def _docker_dependency(
         self, manifest: Manifest, path: DocPath, dependencies: dict[str, Dependency], reported: set

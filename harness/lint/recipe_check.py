@@ -51,11 +51,14 @@ class Checker:
         source: str,
         value_positions: dict[DocPath, tuple[int, int]] | None = None,
         key_positions: dict[DocPath, tuple[int, int]] | None = None,
+        *,
+        lint: bool = False,
     ) -> None:
         self.source = source
         self.report = DiagnosticReport()
         self._values = value_positions or {}
         self._keys = key_positions or {}
+        self.lint = lint
 
     # --- reporting ------------------------------------------------------------------------------
 
@@ -84,6 +87,17 @@ class Checker:
         self, path: DocPath, message: str, expected: str = "", hint: str = "", *, key: bool = False
     ) -> None:
         self._add("warning", path, message, expected, hint, key)
+
+    def device_failure(
+        self, path: DocPath, message: str, expected: str = "", hint: str = "", *, key: bool = False
+    ) -> None:
+        """A recipe the service accepts but that cannot work on any device.
+
+        The cloud takes it (so this is a warning there, as a deployment of it must fail on the
+        device, not at CreateComponentVersion); lint, whose job is to say so first, makes it an
+        error.
+        """
+        self._add("error" if self.lint else "warning", path, message, expected, hint, key)
 
     def _add(self, severity: str, path: DocPath, message: str, expected: str, hint: str, key: bool) -> None:
         self.report.add(

@@ -33,13 +33,14 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from harness.errors import Diagnostic
+from harness.yamldoc import MAX_YAML_DEPTH, YamlLimitError, check_yaml
 
 # A path into a document: keys of objects and indexes of lists.
 DocPath = tuple[str | int, ...]
 
 # Documents nested deeper than this are rejected instead of exhausting the Python stack; no
-# recipe needs a fraction of it.
-MAX_DEPTH = 200
+# recipe needs a fraction of it. The same bound as every YAML text (harness.yamldoc).
+MAX_DEPTH = MAX_YAML_DEPTH
 
 _YAML_HINT = (
     "indent with spaces (not tabs) and quote values that contain ': ' or ' #' or start with "
@@ -151,6 +152,7 @@ def _load_json(text: str, source: str) -> LoadedText:
     # Positions (and repeated keys) come from the same text composed as YAML; if that fails
     # (e.g. tabs where YAML allows none) the findings just carry no line numbers.
     try:
+        check_yaml(text)
         node = _compose(text)
         if node is not None:
             walk = _NodeWalk(source)
@@ -158,7 +160,7 @@ def _load_json(text: str, source: str) -> LoadedText:
             loaded.value_positions = walk.value_positions
             loaded.key_positions = walk.key_positions
             loaded.diagnostics.extend(walk.diagnostics)
-    except (YAMLError, _TooDeep, RecursionError, ValueError, TypeError):
+    except (YAMLError, YamlLimitError, _TooDeep, RecursionError, ValueError, TypeError):
         pass
     return loaded
 
@@ -174,7 +176,11 @@ def _compose(text: str) -> Node | None:
 def _load_yaml(text: str, source: str) -> LoadedText:
     loaded = LoadedText("yaml")
     try:
+        check_yaml(text)
         node = _compose(text)
+    except YamlLimitError as err:
+        loaded.diagnostics.append(err.diagnostic(source))
+        return loaded
     except MarkedYAMLError as err:
         loaded.diagnostics.append(_yaml_error(err, source))
         return loaded

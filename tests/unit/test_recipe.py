@@ -747,20 +747,35 @@ def test_cli_lint_recipe_fails_on_the_published_seed_recipe() -> None:
     )
     assert "/Manifests/0/Artifacts/0/Unarchive (28:34): error" in result.output
     assert "expected: NONE or ZIP" in result.output
-    assert result.output.rstrip().endswith("1 recipe, 2 errors, 1 warning")
+    # the cd into …/nvds-aws-gg fails on every device: lint says so as an error
+    assert "/Manifests/0/Lifecycle/Run/Script (21:31): error:" in result.output
+    assert result.output.rstrip().endswith("1 recipe, 3 errors, 0 warnings")
 
 
-def test_cli_lint_recipe_passes_good_recipes_and_strict_fails_on_warnings() -> None:
-    files = [
-        str(RECIPES / "good_hello.json"),
-        str(RECIPES / "good_hello.yaml"),
-        str(RECIPES / "seed_fixed.json"),
-    ]
+def test_cli_lint_recipe_passes_good_recipes_and_strict_fails_on_warnings(tmp_path: Path) -> None:
+    warned = tmp_path / "warned.json"
+    document = json.loads((RECIPES / "good_hello.json").read_text(encoding="utf-8"))
+    warned.write_text(json.dumps({**document, "Colour": "red"}), encoding="utf-8")  # unknown key: a warning
+    files = [str(RECIPES / "good_hello.json"), str(RECIPES / "good_hello.yaml"), str(warned)]
     result = CliRunner().invoke(main, ["lint", "recipe", *files])
     assert result.exit_code == 0, result.output
     assert "3 recipes, 0 errors, 1 warning" in result.output
     strict = CliRunner().invoke(main, ["lint", "recipe", "--strict", *files])
     assert strict.exit_code == 1
+
+
+def test_cli_lint_recipe_fails_on_the_seed_recipe_with_only_its_version_fixed() -> None:
+    """The service takes it (a warning when loading), but its Run script cds into a folder that
+    package.zip never unpacks into: every device fails, so lint fails."""
+    result = CliRunner().invoke(main, ["lint", "recipe", str(RECIPES / "seed_fixed.json")])
+    assert result.exit_code == 1, result.output
+    assert (
+        "seed_fixed.json:/Manifests/0/Lifecycle/Run/Script (21:31): error: "
+        "{artifacts:decompressedPath}/nvds-aws-gg: no ZIP artifact of this manifest unpacks into a folder "
+        "named 'nvds-aws-gg'; the script fails on every device"
+    ) in result.output
+    assert "expected: one of: package" in result.output
+    assert "hint: Greengrass extracts each ZIP into a folder named after the file" in result.output
 
 
 def test_cli_lint_recipe_json_output_and_unreadable_files(tmp_path: Path) -> None:
