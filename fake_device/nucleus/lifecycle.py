@@ -95,8 +95,11 @@ class ServiceSpec:
     configuration: Mapping[str, Any] = field(default_factory=dict)
 
     def step(self, name: str) -> dict[str, Any] | None:
+        """The step's canonical object, or None when the lifecycle does not have it. A step
+        without a ``script`` key is kept: the nucleus fails it ("Missing script"); one whose
+        script is empty runs nothing."""
         value = self.lifecycle.get(name)
-        return dict(value) if isinstance(value, Mapping) and value.get("script") is not None else None
+        return dict(value) if isinstance(value, Mapping) else None
 
 
 class LifecycleHost(Protocol):
@@ -126,6 +129,7 @@ class _StepResult:
     exit_code: int | None = None
     timed_out: bool = False
     nothing_done: bool = False
+    config_not_valid: bool = False  # a step without script ("Missing script")
     interrupted: bool = False
     error: str = ""
     reported: State | None = None  # the component reported this state while the step ran
@@ -366,6 +370,8 @@ class ComponentService:
             return
         if result.ok:
             self._report(State.INSTALLED)
+        elif result.config_not_valid:
+            self._report(State.ERRORED, "INSTALL_CONFIG_NOT_VALID", "Script errored in install")
         elif result.timed_out:
             self._report(State.ERRORED, "INSTALL_TIMEOUT", "Install timed out")
         else:
@@ -426,6 +432,8 @@ class ComponentService:
                 self._report(State.ERRORED, *_REPORTED_ERRORS[State.STARTING])
             elif result.interrupted:
                 self._report(State.STOPPING)
+            elif result.config_not_valid:
+                self._report(State.ERRORED, "STARTUP_CONFIG_NOT_VALID", "Script errored in startup")
             elif result.timed_out:
                 self._report(State.ERRORED, "STARTUP_TIMEOUT", "startup timeout")
             elif not result.ok:
@@ -440,7 +448,11 @@ class ComponentService:
 
     def _start_run(self) -> None:
         run = self.spec.step("run")
-        if run is None or self._skip(run):
+        if run is not None and not self._skip(run) and "script" not in run:
+            self._missing_script("run")
+            self._report(State.ERRORED, "RUN_CONFIG_NOT_VALID", "Script errored in run")
+            return
+        if run is None or self._skip(run) or not run.get("script"):
             self.host.log.info(self.name, "generic-service-finished", "Nothing done", serviceName=self.name)
             self._report(State.FINISHED)
             return
@@ -503,7 +515,7 @@ class ComponentService:
         if result.timed_out:
             self._report(State.ERRORED, "SHUTDOWN_TIMEOUT", "Timeout in shutdown")
             return
-        if not result.ok:
+        if not result.ok and not result.config_not_valid:  # the nucleus ignores a shutdown without script
             self._report(State.ERRORED, "SHUTDOWN_ERROR", _exit_reason("shutdown", result))
             return
         desired = self._peek_desired(State.FINISHED)
@@ -632,6 +644,11 @@ class ComponentService:
         step = (spec or self.spec).step(name)
         if step is None or self._skip(step):
             return _StepResult(nothing_done=True)
+        if "script" not in step:
+            self._missing_script(name)
+            return _StepResult(config_not_valid=True)
+        if not step["script"]:
+            return _StepResult(nothing_done=True)  # an empty step: no command to run
         process = self._spawn(name, step, track=track)
         if process is None:
             return _StepResult(error="could not start the script")
@@ -654,6 +671,17 @@ class ComponentService:
                 reported = self._take_reported()
                 if reported is not None:
                     return _StepResult(reported=reported, process=process)
+
+    def _missing_script(self, step: str) -> None:
+        """``GenericExternalService.run``'s error for a step map without ``script``."""
+        self.host.log.component(
+            self.name,
+            "ERROR",
+            "generic-service-invalid-config",
+            "Missing script",
+            configNode=f"services.{self.name}.lifecycle.{step}",
+            also_main=True,
+        )
 
     def _kill_processes(self) -> None:
         """``stopAllLifecycleProcesses``."""

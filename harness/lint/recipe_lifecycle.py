@@ -60,6 +60,28 @@ DEFAULT_TIMEOUTS: dict[str, int | None] = {
     "uninstall": 120,
 }
 ALL_SELECTION = "all"
+#: platform keywords of the nucleus before 2.0.3 (PlatformResolver.RANKS), which resolved them
+#: inside a lifecycle step; still written in old recipes (aws-greengrass-testing keeps the list)
+PLATFORM_KEYWORDS = frozenset(
+    {
+        "all",
+        "any",
+        "unix",
+        "posix",
+        "linux",
+        "debian",
+        "windows",
+        "fedora",
+        "ubuntu",
+        "macos",
+        "raspbian",
+        "qnx",
+        "cygwin",
+        "freebsd",
+        "solaris",
+        "sunos",
+    }
+)
 
 # GenericExternalService.SKIP_COMMAND_REGEX "(exists|onpath) +(.+)", matched after trimming and
 # after an optional leading "!" that negates the check.
@@ -195,6 +217,14 @@ class LifecycleChecker:
     def _step(self, value: Any, path: DocPath) -> tuple[Any, Any] | None:
         if isinstance(value, dict) and self.selections & set(value):
             return self._selection_level(value, path, self._step_or_empty)
+        if value is None:
+            # Jackson keeps the null; GenericExternalService.run finds no command: NothingDone
+            self.checker.warning(
+                path,
+                f"the lifecycle step {path[-1]!r} is empty: the nucleus runs nothing for it",
+                hint="write its script, or leave the step out",
+            )
+            return None, {"script": None}
         if isinstance(value, str | bool | int | float):
             script = self.checker.text(value, path, "a lifecycle step")
             if script is None:
@@ -219,12 +249,7 @@ class LifecycleChecker:
         document: dict[str, Any] = {}
         canonical: dict[str, Any] = {}
         if "Script" not in found:
-            self.checker.error(
-                (*path, "Script"),
-                "the lifecycle step has no Script",
-                expected="Script: the shell commands to run",
-                hint=_STEP_EXAMPLE,
-            )
+            self._no_script(value, path)
         checks = {
             "Script": self._script,
             "RequiresPrivilege": self._requires_privilege,
@@ -240,9 +265,48 @@ class LifecycleChecker:
                 document[name], canonical[name.lower()] = result
         return document, canonical
 
+    def _no_script(
+        self, value: dict[str, Any], path: DocPath, what: str = "the lifecycle step has no Script"
+    ) -> None:
+        """A step object without Script: the nucleus takes the recipe (its recipe model keeps any
+        map) and fails the step when it runs it (``GenericExternalService.run``: "Missing script",
+        ``<STEP>_CONFIG_NOT_VALID``; a failed bootstrap fails the deployment)."""
+        step = str(path[-1]).lower() if path else ""
+        platform_keys = sorted(k for k in value if k.lower() in PLATFORM_KEYWORDS)
+        consequence = {
+            "install": "INSTALL_CONFIG_NOT_VALID: the component turns ERRORED, then BROKEN",
+            "startup": "STARTUP_CONFIG_NOT_VALID: the component turns ERRORED, then BROKEN",
+            "run": "RUN_CONFIG_NOT_VALID: the component turns ERRORED, then BROKEN",
+            "bootstrap": "a bootstrap failure (exit code 1) that fails the deployment",
+        }.get(step, "nothing run, and a 'Missing script' error in its log")
+        hint = _STEP_EXAMPLE
+        if platform_keys:
+            hint = (
+                f"{', '.join(platform_keys)} here are not platform selectors: the nucleus resolves "
+                "selection keys only in the recipe's global Lifecycle, for a manifest's Selections "
+                "(platform keys inside a manifest's step were dropped in nucleus 2.0.3); write one "
+                "manifest per platform, or move the step to the global Lifecycle and give each "
+                "manifest its Selections"
+            )
+        self.checker.warning(
+            (*path, "Script"),
+            f"{what}; the nucleus accepts the recipe and reports {consequence}",
+            expected="Script: the shell commands to run",
+            hint=hint,
+        )
+
     def _script(self, value: Any, path: DocPath) -> tuple[Any, Any] | None:
         if isinstance(value, dict) and self.selections & set(value):
             return self._selection_level(value, path, self._script_or_empty)
+        if value is None:
+            self.checker.warning(
+                path, "Script is empty: the nucleus runs nothing for this step", hint="write the script"
+            )
+            return None, None
+        if isinstance(value, dict):
+            # the nucleus finds a map where it wants the command: "Missing script", as without one
+            self._no_script(value, path[:-1], what="Script is an object, not a script")
+            return None
         script = self.checker.text(value, path, "Script")
         if script is None:
             return None

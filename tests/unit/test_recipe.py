@@ -133,7 +133,6 @@ BAD_CASES: dict[str, list[tuple[str, str]]] = {
         ("/Manifests/0/Lifecycle/Startup/Timeout", "Timeout must be positive, not 0"),
         ("/Manifests/0/Lifecycle/Run/RequiresPrivilege", "RequiresPrivilege must be true or false"),
         ("/Manifests/0/Lifecycle/Run/Skipif", "Skipif 'exist /tmp/done' is neither"),
-        ("/Manifests/0/Lifecycle/Shutdown/Script", "the lifecycle step has no Script"),
         ("/Manifests/0/Lifecycle/Run", "both Startup and Run are defined"),
     ],
     "bad_artifacts.yaml": [
