@@ -181,9 +181,33 @@ def recipe(ctx: click.Context, files: tuple[Path, ...], strict: bool, output_for
 
 @lint.command("scenario")
 @click.argument("files", metavar="FILE...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--target",
+    type=click.Choice(["sim", "aws", "lab"]),
+    help="Also check that the target can run every step (device logs, device and service faults).",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["process", "docker"]),
+    help="--target sim: the runtime [default: the scenario's services.backend].",
+)
+@click.option(
+    "--lab",
+    "lab_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="--target lab: the lab description (what its devices can do).",
+)
 @_report_options
 @click.pass_context
-def scenario(ctx: click.Context, files: tuple[Path, ...], strict: bool, output_format: str) -> None:
+def scenario(
+    ctx: click.Context,
+    files: tuple[Path, ...],
+    target: str | None,
+    backend: str | None,
+    lab_file: Path | None,
+    strict: bool,
+    output_format: str,
+) -> None:
     """Check scenario files (scenarios/*.yaml) as edge-harness run reads them, without running them.
 
     Each FILE is checked against the scenario schema (schemas/scenario.schema.json: keys, types,
@@ -192,7 +216,9 @@ def scenario(ctx: click.Context, files: tuple[Path, ...], strict: bool, output_f
     deploy step, step ids are unique, profiles exist, recipe and artifact files exist and each
     recipe passes `lint recipe` with the ComponentName and ComponentVersion it is listed under,
     and every ${...} reference names a known variable. Each finding names
-    file:line:col, the /json/pointer of the value and a hint.
+    file:line:col, the /json/pointer of the value and a hint. With --target, a step that needs
+    what the target cannot do (device logs, a device or service fault) is an error naming the
+    step and the capability.
 
     \b
     Exit codes:
@@ -201,10 +227,12 @@ def scenario(ctx: click.Context, files: tuple[Path, ...], strict: bool, output_f
       2  bad command line
     """
     from harness.scenario.load import lint_scenario
+    from harness.targets.choice import TargetRequest
 
+    request = None if target is None else TargetRequest(target, backend, None, lab_file)
     report = DiagnosticReport()
     for path in files:
-        report.extend(lint_scenario(path))
+        report.extend(lint_scenario(path, request))
     summary = ", ".join(
         [
             _plural(len(files), "scenario"),

@@ -21,10 +21,17 @@ _STATUS_STYLE = {"passed": "green", "failed": "red", "error": "red", "skipped": 
 @click.argument("scenario_file", metavar="SCENARIO", type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
     "--target",
-    type=click.Choice(["sim", "aws"]),
+    type=click.Choice(["sim", "aws", "lab"]),
     default="sim",
     show_default=True,
-    help="sim: simulated devices and emulated AWS; aws: real AWS and real core devices.",
+    help="sim: simulated devices and emulated AWS; aws: real AWS and real core devices; "
+    "lab: lab Jetsons through the lab manager (--lab FILE, docs/hil.md).",
+)
+@click.option(
+    "--lab",
+    "lab_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="--target lab: the lab description (devices, lab manager, service address).",
 )
 @click.option(
     "--backend",
@@ -72,6 +79,7 @@ def run_command(
     dry_run: bool,
     kafka_bootstrap: str | None,
     bucket: str | None,
+    lab_file: Path | None,
 ) -> None:
     """Run SCENARIO: start the services it needs, run its steps, report, stop everything.
 
@@ -82,9 +90,12 @@ def run_command(
     roots and logs) and prints where it is; other runs remove it unless --keep-work.
     """
     from harness.scenario.load import load_scenario
+    from harness.targets.choice import TargetRequest
 
     console = Console(stderr=True)
-    scenario = load_scenario(scenario_file)
+    # refused here when the target cannot do what a step needs (a device fault, device logs …)
+    request = TargetRequest(target, backend, kafka_bootstrap, lab_file)
+    scenario = load_scenario(scenario_file, request)
     if dry_run:
         from harness.scenario.plan import describe_plan
 
@@ -128,6 +139,7 @@ def run_command(
                     kafka_bootstrap=kafka_bootstrap,
                     bucket=bucket,
                     progress=progress,
+                    lab=lab_file,
                 ).run()
             _summary(console, result)
             _write_reports(console, result, report_dir, junit_file)

@@ -24,7 +24,7 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fake_device.profiles import profile_names
 from harness.errors import Diagnostic, DiagnosticReport, HarnessError, ValidationError
@@ -63,6 +63,9 @@ from harness.scenario.schema import (
 )
 from harness.scenario.variables import VariableSyntaxError, known_names, reference_problem, references
 from harness.yamldoc import location, parse_mapping, plain, pointer, read_text, schema_errors
+
+if TYPE_CHECKING:
+    from harness.targets.choice import TargetRequest
 
 __all__ = ["lint_scenario", "load_scenario"]
 
@@ -108,10 +111,13 @@ _INJECT_OPTIONAL = ("device", "service", "duration_s", "status", "component", "v
 _LEGACY_SERVICE = {"stop_kafka": "kafka", "stop_triton": "triton"}
 
 
-def load_scenario(path: str | Path) -> Scenario:
+def load_scenario(path: str | Path, target: TargetRequest | None = None) -> Scenario:
     """Read and check a scenario file; raise :class:`ValidationError` listing every problem.
 
-    A missing or unreadable file raises :class:`HarnessError`.
+    With ``target``, a scenario that needs what the target cannot do (a device fault, device
+    logs, a service the harness would have to run) is refused too, naming each step
+    (:mod:`harness.scenario.requirements`). A missing or unreadable file raises
+    :class:`HarnessError`.
     """
     scenario_path = Path(path)
     text = read_text(scenario_path, _WHAT)
@@ -119,11 +125,28 @@ def load_scenario(path: str | Path) -> Scenario:
     report = checker.run()
     if not report.ok:
         raise ValidationError(report, what=f"{scenario_path} is not a valid scenario")
-    return checker.build()
+    scenario = checker.build()
+    if target is not None:
+        from harness.scenario.requirements import target_findings
+
+        choice = target.choose(scenario)
+        refused = target_findings(scenario, choice)
+        if not refused.ok:
+            raise ValidationError(refused, what=f"{scenario_path} cannot run on {choice.label}")
+    return scenario
 
 
-def lint_scenario(path: str | Path) -> DiagnosticReport:
-    """Every finding about a scenario file (errors and warnings), without raising."""
+def lint_scenario(path: str | Path, target: TargetRequest | None = None) -> DiagnosticReport:
+    """Every finding about a scenario file (errors and warnings), without raising; with
+    ``target``, also what the target cannot do for it (once the file itself is valid)."""
+    if target is not None:
+        report = lint_scenario(path)
+        if report.ok:
+            from harness.scenario.requirements import target_findings
+
+            scenario = load_scenario(path)
+            report.extend(target_findings(scenario, target.choose(scenario)))
+        return report
     scenario_path = Path(path)
     try:
         text = read_text(scenario_path, _WHAT)

@@ -133,6 +133,9 @@ class ScenarioResult:
     accuracy: list[dict[str, Any]] = field(default_factory=list)
     thumbnails: list[Thumbnail] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)  # wall-time breakdown, seconds
+    #: what the target read on the devices themselves, by thing: ``components`` (name, version,
+    #: state as the device lists them), ``resources`` (tegrastats samples) — lab targets only
+    device_reports: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     # -- verdict ------------------------------------------------------------------------------
 
@@ -242,6 +245,7 @@ class ScenarioResult:
                     for name, stats in dict(data.get("element_latency_ms") or {}).items()
                 },
                 accuracy=[dict(row) for row in _list(data, "accuracy")],
+                device_reports={str(k): dict(v) for k, v in dict(data.get("device_reports") or {}).items()},
                 thumbnails=[
                     Thumbnail(str(t["caption"]), base64.b64decode(t["png"], validate=True))
                     for t in _list(data, "thumbnails")

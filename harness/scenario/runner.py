@@ -18,7 +18,7 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,6 @@ from fake_device.deepstream.measure import (
 )
 from harness.errors import HarnessError
 from harness.scenario import model as m
-from harness.scenario.backends import BACKENDS, DockerBackend, ProcessBackend, make_backend
 from harness.scenario.causes import failure_causes
 from harness.scenario.checks import (
     Number,
@@ -44,11 +43,12 @@ from harness.scenario.checks import (
     predicate_problem,
     schema_problem,
 )
-from harness.scenario.devices import SimulatedDevice, log_tail
 from harness.scenario.fleet import FleetOperator, PublishedVersion
 from harness.scenario.messages import TopicRecorder
 from harness.scenario.result import MessageSample, ScenarioResult, StepResult, TimelineEvent
 from harness.scenario.variables import substitute
+from harness.targets.capabilities import CanPartition, CanPause, CanPowerCycle, CoreDevice, HasLogs
+from harness.targets.target import Target
 
 _POLL_S = 0.5
 FINAL_DEPLOYMENT_STATUSES = {"SUCCEEDED", "FAILED", "CANCELED", "REJECTED", "COMPLETED", "TIMED_OUT"}
@@ -90,7 +90,7 @@ class RunContext:
     work: Path
     fleet: FleetOperator
     kafka: Any
-    devices: dict[str, SimulatedDevice]
+    devices: dict[str, CoreDevice]
     recorder: TopicRecorder
     values: dict[str, str]
     published: dict[tuple[str, str], PublishedVersion] = field(default_factory=dict)
@@ -534,44 +534,34 @@ def _figure(value: float | None, digits: int = 3) -> str:
     return "undefined" if value is None else f"{value:.{digits}f}"
 
 
-def step_assert_logs(ctx: RunContext, step: m.AssertLogsStep, offsets: dict[Path, int]) -> dict[str, Any]:
+def step_assert_logs(
+    ctx: RunContext, step: m.AssertLogsStep, offsets: dict[tuple[str, str], int]
+) -> dict[str, Any]:
     things = _things(ctx, step.devices)
-    paths = {
-        t: (
-            ctx.devices[t].greengrass_log
-            if step.source == "greengrass"
-            else ctx.devices[t].component_log(step.component)
-        )
-        for t in things
-    }
+    name = "greengrass" if step.source == "greengrass" else str(step.component)
+    follower = LogFollower(ctx, {thing: name for thing in things}, offsets)
     pattern = (
         re.compile(step.regex) if step.regex else re.compile(re.escape(substitute(step.contains, ctx.values)))
     )
     deadline = time.monotonic() + step.within_s
     found: dict[str, str] = {}
     while True:
-        for thing, path in paths.items():
-            if thing in found or not path.exists():
-                continue
-            with path.open("rb") as handle:
-                handle.seek(offsets.get(path, 0))
-                for line in handle.read().decode(errors="replace").splitlines():
-                    if pattern.search(line):
-                        found[thing] = line.strip()
-                        break
-        done = len(found) == len(paths) if step.devices != "any" else bool(found)
+        for thing, line in follower.new_lines(skip=found):
+            if pattern.search(line):
+                found.setdefault(thing, line.strip())
+        done = len(found) == len(things) if step.devices != "any" else bool(found)
         if (done and not step.absent) or time.monotonic() >= deadline:
             break
         if step.absent and found:
             break
         time.sleep(0.3)
-    logs = {f"{t}: {p.name}": log_tail(p) for t, p in paths.items()}
+    logs = {f"{t}: {name}.log": device_log_tail(ctx.devices[t], name) for t in things}
     if step.absent and found:
         raise StepFailed(
             f"{pattern.pattern!r} appeared although it must not: {found}", details={"found": found}, logs=logs
         )
-    if not step.absent and not (len(found) == len(paths) if step.devices != "any" else found):
-        missing = [t for t in paths if t not in found]
+    if not step.absent and not (len(found) == len(things) if step.devices != "any" else found):
+        missing = [t for t in things if t not in found]
         raise StepFailed(
             f"{pattern.pattern!r} not in the log of {missing} within {step.within_s:g} s",
             details={"found": found},
@@ -580,8 +570,52 @@ def step_assert_logs(ctx: RunContext, step: m.AssertLogsStep, offsets: dict[Path
     return {"found": found}
 
 
-#: the device faults and what the step calls on the device to put the fault in and to end it
-_DEVICE_FAULTS = {"pause_device": ("pause", "resume"), "partition_device": ("disconnect", "reconnect")}
+class LogFollower:
+    """New whole lines of one log per device, read through the device's log capability from
+    the byte offsets a step started at; a log that shrank (a new file) is read from its start,
+    and a line still being written waits for its end."""
+
+    def __init__(self, ctx: RunContext, logs: dict[str, str], offsets: dict[tuple[str, str], int]) -> None:
+        self.devices = {thing: _logs_of(ctx, thing) for thing in logs}
+        self.logs = logs
+        self.positions = {thing: offsets.get((thing, name), 0) for thing, name in logs.items()}
+        self.rest = dict.fromkeys(logs, b"")
+
+    def new_lines(self, skip: Container[str] = ()) -> Iterator[tuple[str, str]]:
+        for thing, name in self.logs.items():
+            if thing in skip:
+                continue
+            device = self.devices[thing]
+            chunk = device.read_log(name, self.positions[thing])
+            if not chunk and device.log_sizes().get(name, 0) < self.positions[thing]:
+                self.positions[thing], self.rest[thing] = 0, b""
+                chunk = device.read_log(name, 0)
+            self.positions[thing] += len(chunk)
+            *lines, self.rest[thing] = (self.rest[thing] + chunk).split(b"\n")
+            for line in lines:
+                yield thing, line.decode(errors="replace")
+
+
+def _logs_of(ctx: RunContext, thing: str) -> HasLogs:
+    device = ctx.devices[thing]
+    if not isinstance(device, HasLogs):  # the loader refuses such scenarios for such targets
+        raise HarnessError(f"the logs of {thing} cannot be read on this target")
+    return device
+
+
+def device_log_tail(device: Any, name: str, lines: int = 40) -> str:
+    """The last ``lines`` lines of one of a device's logs, for a failed step's excerpts."""
+    if not isinstance(device, HasLogs):
+        return "(this target cannot read the device's logs)"
+    size = device.log_sizes().get(name)
+    if size is None:
+        return f"({device.log_location(name)} does not exist)"
+    text = device.read_log(name, max(0, size - 64 * 1024)).decode(errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+#: the device faults that last ``duration_s``: the capability each needs
+_DEVICE_FAULTS: dict[str, type] = {"pause_device": CanPause, "partition_device": CanPartition}
 #: a service fault's action → (what the service does, what ends the fault after duration_s)
 _SERVICE_ACTIONS = {"pause": ("pause", "resume"), "stop": ("halt", "restart"), "kill": ("kill", "restart")}
 #: past tense of the actions, for step summaries and the timeline
@@ -630,7 +664,7 @@ def step_inject(ctx: RunContext, step: m.InjectStep) -> dict[str, Any]:
             )
 
     if step.fault in ("kill_device", "restart_device"):
-        device = _fault_device(ctx, step)
+        device = _fault_device(ctx, step, CanPowerCycle)
         device.kill()
         note(f"killed {device.thing}", device.thing)
         if step.fault == "restart_device" or step.duration_s:
@@ -641,13 +675,20 @@ def step_inject(ctx: RunContext, step: m.InjectStep) -> dict[str, Any]:
             note(f"started {device.thing}", device.thing)
         details.update(device=device.thing, starts=device.starts)
     elif step.fault in _DEVICE_FAULTS:
-        device = _fault_device(ctx, step)
-        put, undo = _DEVICE_FAULTS[step.fault]
-        getattr(device, put)()
-        note(f"{_DONE[put]} {device.thing}", device.thing)
+        device = _fault_device(ctx, step, _DEVICE_FAULTS[step.fault])
         assert step.duration_s is not None  # the loader requires it
+        pausing = step.fault == "pause_device"
+        put, undo = ("pause", "resume") if pausing else ("disconnect", "reconnect")
+        if pausing:
+            device.pause()
+        else:
+            device.disconnect(step.duration_s)
+        note(f"{_DONE[put]} {device.thing}", device.thing)
         time.sleep(step.duration_s)
-        getattr(device, undo)()
+        if pausing:
+            device.resume()
+        else:
+            device.reconnect()
         note(f"{_DONE[undo]} {device.thing}", device.thing)
         details.update(device=device.thing, duration_s=step.duration_s)
     elif step.service_action is not None:
@@ -681,14 +722,22 @@ def step_inject(ctx: RunContext, step: m.InjectStep) -> dict[str, Any]:
     return details
 
 
-def _fault_device(ctx: RunContext, step: m.InjectStep) -> Any:
+def _fault_device(ctx: RunContext, step: m.InjectStep, capability: type) -> Any:
+    """The step's device, which must have ``capability`` (a protocol of
+    :mod:`harness.targets.capabilities`; the loader refuses the scenario for a target without it)."""
     assert step.device is not None  # the loader requires it for device faults
     thing = substitute(step.device, ctx.values)
     if thing not in ctx.devices:
         raise HarnessError(
             f"inject {step.fault}: no device {thing!r}", hint=f"devices: {', '.join(ctx.devices)}"
         )
-    return ctx.devices[thing]
+    device = ctx.devices[thing]
+    if not isinstance(device, capability):
+        raise HarnessError(
+            f"inject {step.fault}: {thing} cannot do that on this target",
+            hint="edge-harness lint scenario --target … says which steps a target cannot run",
+        )
+    return device
 
 
 def _service_fault(ctx: RunContext, step: m.InjectStep, note: Callable[..., None]) -> dict[str, Any]:
@@ -755,7 +804,9 @@ def _kafka_restarted(ctx: RunContext, kafka: Any) -> None:
     ctx.recorder.reconnect()
 
 
-def _wait_for_log_line(ctx: RunContext, trigger: m.LogTrigger, offsets: dict[Path, int]) -> dict[str, Any]:
+def _wait_for_log_line(
+    ctx: RunContext, trigger: m.LogTrigger, offsets: dict[tuple[str, str], int]
+) -> dict[str, Any]:
     """Until the trigger's line is in the log of each (``any``: one) of its devices, reading only
     what was written after ``offsets``; StepFailed with the log tails after ``within_s``."""
     if isinstance(trigger.devices, tuple):
@@ -765,38 +816,20 @@ def _wait_for_log_line(ctx: RunContext, trigger: m.LogTrigger, offsets: dict[Pat
     unknown = [thing for thing in things if thing not in ctx.devices]
     if unknown:
         raise HarnessError(f"after_log: no device {unknown[0]!r}", hint=f"devices: {', '.join(ctx.devices)}")
-    paths = {
-        thing: ctx.devices[thing].component_log(trigger.component)
-        if trigger.component
-        else ctx.devices[thing].greengrass_log
-        for thing in things
-    }
+    name = trigger.component or "greengrass"
+    follower = LogFollower(ctx, dict.fromkeys(things, name), offsets)
     pattern = (
         re.compile(trigger.regex)
         if trigger.regex
         else re.compile(re.escape(substitute(trigger.contains or "", ctx.values)))
     )
-    need = len(paths) if trigger.devices != "any" else 1
-    positions = {path: offsets.get(path, 0) for path in paths.values()}
-    rest = dict.fromkeys(paths.values(), b"")
+    need = len(things) if trigger.devices != "any" else 1
     found: dict[str, str] = {}
     started = time.monotonic()
     while True:
-        for thing, path in paths.items():
-            if thing in found or not path.exists():
-                continue
-            if path.stat().st_size < positions[path]:  # a new file: read it from its start
-                positions[path], rest[path] = 0, b""
-            with path.open("rb") as handle:
-                handle.seek(positions[path])
-                chunk = handle.read()
-            positions[path] += len(chunk)
-            *lines, rest[path] = (rest[path] + chunk).split(b"\n")  # keep a line being written
-            for line in lines:
-                text = line.decode(errors="replace")
-                if pattern.search(text):
-                    found[thing] = text.strip()[:300]
-                    break
+        for thing, line in follower.new_lines(skip=found):
+            if thing not in found and pattern.search(line):
+                found[thing] = line.strip()[:300]
         if len(found) >= need:
             # what the author wrote (a contains text is searched escaped, as a regex)
             looked_for = (
@@ -806,13 +839,12 @@ def _wait_for_log_line(ctx: RunContext, trigger: m.LogTrigger, offsets: dict[Pat
             )
             return {**looked_for, "found": found, "waited_s": round(time.monotonic() - started, 2)}
         if time.monotonic() - started >= trigger.within_s:
-            missing = [thing for thing in paths if thing not in found]
-            log_name = f"{trigger.component}.log" if trigger.component else "greengrass.log"
+            missing = [thing for thing in things if thing not in found]
             raise StepFailed(
-                f"after_log: {pattern.pattern!r} not in the {log_name} of {', '.join(missing)} within "
+                f"after_log: {pattern.pattern!r} not in the {name}.log of {', '.join(missing)} within "
                 f"{trigger.within_s:g} s; the fault was not injected",
                 details={"found": found},
-                logs={f"{thing}: {path.name}": log_tail(path) for thing, path in paths.items()},
+                logs={f"{thing}: {name}.log": device_log_tail(ctx.devices[thing], name) for thing in things},
             )
         time.sleep(0.2)
 
@@ -898,10 +930,13 @@ ProgressCallback = Callable[[str, StepResult | None], None]
 
 
 class ScenarioRunner:
-    """Runs one scenario on the simulated target (process backend) and returns its result.
+    """Runs one scenario on a target (:mod:`harness.targets`) and returns its result.
 
-    ``progress`` is called with a line of text (and the step result when a step ended) so a CLI
-    can show live progress; ``work`` keeps device roots, artifacts, logs and the world.
+    ``target`` is ``sim`` (``backend`` process or docker), ``aws`` or ``lab`` (``lab``: the lab
+    description file), or a ready :class:`~harness.targets.target.Target`. The runner talks to
+    the target only through that protocol and the device capabilities. ``progress`` is called
+    with a line of text (and the step result when a step ended) so a CLI can show live progress;
+    ``work`` keeps device roots, artifacts, logs and the world.
     """
 
     def __init__(
@@ -910,29 +945,29 @@ class ScenarioRunner:
         work: Path,
         *,
         backend: str = "process",
-        target: str = "sim",
+        target: str | Target = "sim",
         kafka_bootstrap: str | None = None,
         bucket: str | None = None,
         progress: ProgressCallback | None = None,
+        lab: Path | None = None,
     ) -> None:
-        if target not in ("sim", "aws"):
-            raise HarnessError(f"unknown target {target!r}", hint="use sim or aws")
-        if backend not in BACKENDS:
-            raise HarnessError(f"unknown backend {backend!r}", hint=f"use one of: {', '.join(BACKENDS)}")
+        from harness.targets.choice import make_target
+
         self.scenario = scenario
         self.work = work
-        self.backend = backend
-        self.target = target
+        self.target_impl: Target = (
+            make_target(target, scenario, work, backend=backend, kafka_bootstrap=kafka_bootstrap, lab=lab)
+            if isinstance(target, str)
+            else target
+        )
+        self.target = self.target_impl.name
+        self.backend = self.target_impl.runtime
         self.kafka_bootstrap = kafka_bootstrap
         self.bucket = bucket
         self.progress = progress or (lambda _text, _step: None)
         self._interrupted: KeyboardInterrupt | None = None
 
     def run(self) -> ScenarioResult:
-        from harness.services.kafka import ExternalKafka
-
-        backend: ProcessBackend | DockerBackend = ProcessBackend()
-
         self.work.mkdir(parents=True, exist_ok=True)
         root = Path(__file__).resolve().parents[2]
         result = ScenarioResult(
@@ -955,47 +990,19 @@ class ScenarioRunner:
             }
         )
         t0 = time.monotonic()
+        target = self.target_impl
         with contextlib.ExitStack() as stack:
             try:
-                external = self.kafka_bootstrap or self.scenario.services.kafka_external
-                if self.target == "aws":
-                    if not external:
-                        raise HarnessError(
-                            "--target aws needs a Kafka broker the devices can reach",
-                            hint="give --kafka-bootstrap HOST:PORT or services.kafka.external",
-                        )
-                    self.progress("using AWS (default credential chain) and Kafka at " + external, None)
-                    aws = None
-                    client = _aws_client_factory()
-                else:
-                    self.progress(f"starting the AWS endpoint and the Kafka broker ({self.backend})", None)
-                    services = self.scenario.services
-                    backend = make_backend(self.backend, services.images, services.image_policy)
-                    stack.callback(backend.close)  # last: after every service and device stopped
-                    aws = stack.enter_context(backend.aws())
-                    client = aws.client
-                kafka = stack.enter_context(ExternalKafka(external) if external else backend.kafka())
+                started = target.start_services(stack, lambda text: self.progress(text, None))
+                kafka, client = started.kafka, started.client
                 for topic in self.scenario.services.topics:
                     with contextlib.suppress(Exception):  # an existing topic on a shared broker is fine
                         kafka.create_topic(topic)
-                triton = None
-                if self.scenario.services.triton is not None:
-                    if aws is None:
-                        raise HarnessError(
-                            "services.triton starts a Triton server here, which real devices "
-                            "(--target aws) cannot reach",
-                            hint="run Triton beside the app on the devices, or use --target sim",
-                        )
-                    self.progress(f"starting Triton ({self.backend})", None)
-                    triton = stack.enter_context(backend.triton(self.scenario.services.triton.models))
-                services = {"aws": aws, "kafka": kafka, **({"triton": triton} if triton is not None else {})}
+                services = started.faultable
                 result.phases["services"] = round(time.monotonic() - t0, 2)
                 fleet = FleetOperator(client, bucket=self.bucket, create_bucket=self.bucket is None)
                 values = self._values(kafka, fleet)
-                if triton is not None:
-                    values.update(
-                        {f"triton.{name}": backend.device_endpoint(triton, name) for name in ("grpc", "http")}
-                    )
+                values.update(started.values)
                 if self.scenario.world is not None:
                     t = time.monotonic()
                     from harness.world import WorldParams, write_world
@@ -1012,21 +1019,12 @@ class ScenarioRunner:
                 recorder = TopicRecorder(kafka, list(self.scenario.services.topics))
                 recorder.start()
                 stack.callback(recorder.stop)
-                devices = (
-                    self._devices(backend, aws, values, stack)
-                    if aws is not None
-                    else self._remote_devices(fleet)
-                )
+                devices = target.devices(stack, started, values, COMPONENT_LATENCY_ENVIRONMENT)
                 ctx = RunContext(self.scenario, self.work, fleet, kafka, devices, recorder, values, published)
                 ctx.result = result
                 ctx.services = services
                 t = time.monotonic()
-                if aws is not None:
-                    self.progress(f"booting {len(devices)} simulated core device(s)", None)
-                    for device in devices.values():
-                        device.start()
-                    for device in devices.values():
-                        device.wait_booted()
+                target.boot(devices, lambda text: self.progress(text, None))
                 result.phases["devices"] = round(time.monotonic() - t, 2)
                 watcher = TimelineWatcher(ctx, result, client)
                 watcher.start()
@@ -1035,6 +1033,7 @@ class ScenarioRunner:
                 end_open_faults(ctx)
                 read_perf_lines(ctx, result)
                 read_element_latency(ctx, result)
+                result.device_reports.update(target.finish(devices))
             except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM turned into one by the CLI
                 self._interrupted = interrupt
                 how = getattr(interrupt, "signal_name", "") or "Ctrl-C"
@@ -1082,50 +1081,6 @@ class ScenarioRunner:
                 published[(name, version)] = fleet.publish(spec.recipe, archive)
         return published
 
-    def _devices(
-        self,
-        backend: ProcessBackend | DockerBackend,
-        aws: Any,
-        values: dict[str, str],
-        stack: contextlib.ExitStack,
-    ) -> dict[str, Any]:
-        """The simulated devices, not started yet. The scenario's ``${free_port.*}`` ports (the
-        app's RTSP port, …) are published on 127.0.0.1 by the first device of a docker run, so
-        URLs such as ``rtsp://127.0.0.1:${free_port.rtsp}/…`` mean the same on both backends."""
-        ports = sorted(int(v) for k, v in values.items() if k.startswith("free_port."))
-        devices = {}
-        for spec in self.scenario.devices:
-            for thing in spec.things:
-                device = backend.device(
-                    thing=thing,
-                    group=spec.thing_group,
-                    profile=spec.profile,
-                    root=self.work / "devices" / thing,
-                    aws=aws,
-                    environment=COMPONENT_LATENCY_ENVIRONMENT,
-                    publish=ports if not devices else (),
-                )
-                stack.callback(device.stop)
-                devices[thing] = device
-        return devices
-
-    def _remote_devices(self, fleet: FleetOperator) -> dict[str, Any]:
-        """Real core devices: each thing must exist and be in its thing group already."""
-        from harness.scenario.devices import RemoteDevice
-
-        devices: dict[str, Any] = {}
-        for spec in self.scenario.devices:
-            members = set(fleet.things_in_group(spec.thing_group))
-            for thing in spec.things:
-                if thing not in members:
-                    raise HarnessError(
-                        f"core device {thing} is not in thing group {spec.thing_group}",
-                        hint=f"members: {', '.join(sorted(members)) or 'none'}; on --target aws the "
-                        "scenario's devices (name-1 … name-count) must be registered core devices",
-                    )
-                devices[thing] = RemoteDevice(thing, spec.thing_group)
-        return devices
-
     def _steps(self, ctx: RunContext, result: ScenarioResult) -> None:
         failed = False
         for index, step in enumerate(self.scenario.steps, 1):
@@ -1172,7 +1127,7 @@ class ScenarioRunner:
                 failed = True
 
     @staticmethod
-    def _run_step(ctx: RunContext, step: m.Step, offsets: dict[Path, int]) -> dict[str, Any]:
+    def _run_step(ctx: RunContext, step: m.Step, offsets: dict[tuple[str, str], int]) -> dict[str, Any]:
         if isinstance(step, m.DeployStep):
             return step_deploy(ctx, step)
         if isinstance(step, m.WaitForStep):
@@ -1202,8 +1157,8 @@ def read_perf_lines(ctx: RunContext, result: ScenarioResult) -> None:
     import ast
     from datetime import datetime
 
-    for device, path in _component_logs(ctx):
-        for line in path.read_text(errors="replace").splitlines():
+    for device, text in _component_logs(ctx):
+        for line in text.splitlines():
             match = _PERF_LINE.match(line)
             if match is None:
                 continue
@@ -1216,15 +1171,16 @@ def read_perf_lines(ctx: RunContext, result: ScenarioResult) -> None:
                 result.fps.append((stamp, f"{device.thing} {stream}", float(fps)))
 
 
-def _component_logs(ctx: RunContext) -> Iterator[tuple[Any, Path]]:
-    """(device, log file) of every scenario component on every device with a root folder here."""
+def _component_logs(ctx: RunContext) -> Iterator[tuple[Any, str]]:
+    """(device, log text) of every scenario component on every device whose logs the target
+    can read."""
     for device in ctx.devices.values():
-        if device.root is None:
+        if not isinstance(device, HasLogs):
             continue
+        sizes = device.log_sizes()
         for name in ctx.scenario.components:
-            path = device.component_log(name)
-            if path.exists():
-                yield device, path
+            if name in sizes:
+                yield device, device.read_log(name).decode(errors="replace")
 
 
 def read_element_latency(ctx: RunContext, result: ScenarioResult) -> None:
@@ -1235,35 +1191,19 @@ def read_element_latency(ctx: RunContext, result: ScenarioResult) -> None:
     elements, not devices. Elements keep the order they first appear in (pipeline order).
     """
     samples: dict[str, list[float]] = {}
-    for _device, path in _component_logs(ctx):
-        with path.open(errors="replace") as lines:
-            for element, values in parse_component_latency(lines).items():
-                samples.setdefault(element, []).extend(values)
+    for _device, text in _component_logs(ctx):
+        for element, values in parse_component_latency(text.splitlines()).items():
+            samples.setdefault(element, []).extend(values)
     result.element_latency_ms = {element: summarize(values) for element, values in samples.items()}
 
 
-def _aws_client_factory() -> Callable[..., Any]:
-    """boto3 clients from the default credential chain (real AWS, or AWS_ENDPOINT_URL if set)."""
-    import boto3
-
-    session = boto3.session.Session()
-    lock = threading.Lock()
-
-    def client(service_name: str, **kwargs: Any) -> Any:
-        with lock:  # a boto3 session is not thread-safe when creating clients
-            return session.client(service_name, **kwargs)
-
-    return client
-
-
-def _log_offsets(ctx: RunContext) -> dict[Path, int]:
+def _log_offsets(ctx: RunContext) -> dict[tuple[str, str], int]:
+    """(thing, log name) → size now, of every log of every device whose logs can be read."""
     offsets = {}
-    for device in ctx.devices.values():
-        if device.root is None:
-            continue
-        logs = device.root / "logs"
-        for path in logs.glob("*.log") if logs.exists() else []:
-            offsets[path] = path.stat().st_size
+    for thing, device in ctx.devices.items():
+        if isinstance(device, HasLogs):
+            for name, size in device.log_sizes().items():
+                offsets[(thing, name)] = size
     return offsets
 
 
@@ -1294,13 +1234,13 @@ def _name_causes(ctx: RunContext, outcome: StepResult, since: float) -> None:
 def _device_logs(ctx: RunContext, already: dict[str, str]) -> dict[str, str]:
     """Excerpts for a failed step: each device's nucleus log and its components' logs."""
     logs = {}
-    for device in ctx.devices.values():
-        if device.root is None:
+    for thing, device in ctx.devices.items():
+        if not isinstance(device, HasLogs):
             continue
-        for path in sorted((device.root / "logs").glob("*.log")) if (device.root / "logs").exists() else []:
-            key = f"{device.thing}: {path.name}"
+        for name in device.log_sizes():
+            key = f"{thing}: {name}.log"
             if key not in already:
-                logs[key] = log_tail(path, 25)
+                logs[key] = device_log_tail(device, name, 25)
     return logs
 
 

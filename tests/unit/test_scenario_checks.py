@@ -20,7 +20,7 @@ import pytest
 from harness.errors import HarnessError
 from harness.scenario import model as m
 from harness.scenario.checks import SEQUENCE_EXAMPLES, check_sequence, number_at
-from harness.scenario.devices import RemoteDevice, SimulatedDevice
+from harness.scenario.devices import SimulatedDevice
 from harness.scenario.messages import Received
 from harness.scenario.result import ScenarioResult
 from harness.scenario.runner import (
@@ -34,6 +34,9 @@ from harness.scenario.runner import (
 )
 from harness.services.base import Service, ServiceError
 from harness.services.kafka import ExternalKafka
+from harness.targets.aws import RegisteredDevice
+from harness.targets.local_logs import LocalLogs
+from harness.targets.sim import SimDevice
 
 pytestmark = pytest.mark.unit
 
@@ -178,7 +181,7 @@ def test_element_latency_is_read_from_every_devices_component_log(tmp_path: Path
             lines.append(_log_line(f"Comp name = primary-gie in_system_timestamp = 1.0 "
                                    f"out_system_timestamp = 2.0 component latency= {value:f}"))  # fmt: skip
         (root / "logs" / "app.log").write_text("".join(lines))
-        devices[thing] = SimpleNamespace(root=root, component_log=lambda c, r=root: r / "logs" / f"{c}.log")
+        devices[thing] = SimDevice(SimpleNamespace(root=root, thing=thing, group="g", starts=0))
     ctx: Any = SimpleNamespace(devices=devices, scenario=SimpleNamespace(components={"app": {}, "other": {}}))
     result = ScenarioResult("s", "p", "sim", "process", 0.0)
     read_element_latency(ctx, result)
@@ -350,7 +353,7 @@ def test_device_faults_the_process_backend_cannot_do_are_refused(tmp_path: Path)
         thing="jetson-1", group="g", profile="x86-64-host", root=tmp_path, environment={}
     )
     ctx = make_ctx(tmp_path)
-    ctx.devices = {"jetson-1": device}
+    ctx.devices = {"jetson-1": SimDevice(device)}
     with pytest.raises(HarnessError) as partition:
         step_inject(ctx, inject("partition_device", device="jetson-1", duration_s=1))
     assert partition.value.message == "cutting a device off the network needs --backend docker"
@@ -363,16 +366,21 @@ def test_device_faults_the_process_backend_cannot_do_are_refused(tmp_path: Path)
         "inject pause_device: no device 'jetson-9'",
         "devices: jetson-1",
     )
-    remote = RemoteDevice("real-1", "g")
-    for what in ("kill", "pause", "resume", "disconnect", "reconnect"):
+    # a registered device (--target aws) has no fault capability at all; the loader refuses
+    # such scenarios for that target, and the step refuses too if one gets through
+    ctx.devices = {"real-1": RegisteredDevice("real-1", "g")}
+    for fault in ("kill_device", "pause_device", "partition_device"):
         with pytest.raises(HarnessError) as refused:
-            getattr(remote, what)()
-        assert refused.value.message == f"real-1 is a real device: the harness cannot {what} it"
-        assert "--target sim" in (refused.value.hint or "")
+            step_inject(ctx, inject(fault, device="real-1", duration_s=1))
+        assert refused.value.message == f"inject {fault}: real-1 cannot do that on this target"
+        assert "lint scenario --target" in (refused.value.hint or "")
 
 
-class FakeDevice:
+class FakeDevice(LocalLogs):
+    """A device with local logs that records the pauses asked of it."""
+
     def __init__(self, thing: str, root: Path) -> None:
+        super().__init__(root / "logs")
         self.thing = thing
         self.root = root
         self.calls: list[str] = []
@@ -380,15 +388,16 @@ class FakeDevice:
 
     @property
     def greengrass_log(self) -> Path:
-        return self.root / "logs" / "greengrass.log"
+        return self.path("greengrass")
 
     def component_log(self, component: str) -> Path:
-        return self.root / "logs" / f"{component}.log"
+        return self.path(component)
 
-    def __getattr__(self, name: str) -> Any:
-        if name in ("pause", "resume", "disconnect", "reconnect"):
-            return lambda: self.calls.append(name)
-        raise AttributeError(name)
+    def pause(self) -> None:
+        self.calls.append("pause")
+
+    def resume(self) -> None:
+        self.calls.append("resume")
 
 
 def _append(path: Path, text: str, delay: float) -> threading.Thread:
