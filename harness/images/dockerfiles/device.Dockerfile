@@ -22,6 +22,8 @@ RUN groupadd --system ggc_group \
         --shell /usr/sbin/nologin ggc_user \
     && mkdir -p /greengrass/v2 \
     && chmod 755 /greengrass /greengrass/v2
-# In-container servers (the app's RTSP server, …) bind every interface of the container.
-ENV EDGE_HARNESS_BIND_ADDRESS=0.0.0.0
+# In-container servers (the app's RTSP server, …) bind every interface of the container; the traffic
+# app reads RTSP_BIND_ADDRESS (its own variable), the harness's sinks EDGE_HARNESS_BIND_ADDRESS.
+ENV EDGE_HARNESS_BIND_ADDRESS=0.0.0.0 \
+    RTSP_BIND_ADDRESS=0.0.0.0
 ENTRYPOINT ["edge-harness", "device", "run"]
