@@ -65,12 +65,28 @@ class RequestContext:
     ``x-moto-account-id`` header, else the access key), so that state read from moto's backends
     is the state the same client sees through moto. ``base_url`` is ``scheme://host`` as the
     client addressed the endpoint, for URLs that must point back at it (presigned artifacts).
+    ``caller`` and ``caller_thing`` are set by an enforcing endpoint's guard
+    (:mod:`harness.cloud.security.guard`): the principal's ARN and the thing its credentials
+    belong to (None for a caller that is no device, and always None on a default endpoint).
     """
 
     account_id: str
     region: str
     base_url: str
     request_id: str
+    caller: str | None = None
+    caller_thing: str | None = None
+
+    def check_thing(self, thing: str, action: str, resource: str) -> None:
+        """A device's credentials reach its own thing only: :class:`AwsServiceError`
+        ``AccessDeniedException`` (403) for another thing's ``resource``."""
+        if self.caller_thing is not None and self.caller_thing != thing:
+            raise AwsServiceError(
+                "AccessDeniedException",
+                f"User: {self.caller} is not authorized to perform: {action} on resource: {resource} "
+                f"(the credentials belong to thing {self.caller_thing})",
+                status=403,
+            )
 
 
 def request_context(environ: Mapping[str, Any]) -> RequestContext:
@@ -93,7 +109,14 @@ def request_context(environ: Mapping[str, Any]) -> RequestContext:
         environ.get("HTTP_HOST")
         or f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT', '80')}"
     )
-    return RequestContext(account, region, f"{scheme}://{host}", str(uuid.uuid4()))
+    return RequestContext(
+        account,
+        region,
+        f"{scheme}://{host}",
+        str(uuid.uuid4()),
+        caller=environ.get("harness.cloud.caller"),
+        caller_thing=environ.get("harness.cloud.thing"),
+    )
 
 
 def http_request(environ: Mapping[str, Any]) -> HttpRequest:

@@ -10,8 +10,9 @@ to the Greengrass state (:meth:`GreengrassBackend.record_fleet_status`), then pa
 on unchanged so moto still records it (``published_payloads``) and answers it.
 
 A malformed health message is logged and dropped; the publish itself still succeeds, as an MQTT
-publish to a topic whose subscriber cannot read the message would. Nothing here can turn a
-publish into an error.
+publish to a topic whose subscriber cannot read the message would. The one publish refused is,
+on an enforcing endpoint, a device's publish to *another* thing's health topic (403
+``ForbiddenException``, :func:`foreign_health_topic`): its credentials reach its own thing only.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from harness.cloud.app import RequestContext, http_request, read_body, request_c
 from harness.cloud.greengrass.models import FleetStatusError
 from harness.cloud.protocol import AwsServiceError, HttpRequest, ServiceProtocol
 from harness.cloud.store import CloudStore, default_store
-from harness.services.aws_server import signing_name
+from harness.services.aws_server import aws_error, signing_name
 
 log = logging.getLogger("harness.cloud.fleet_status")
 
@@ -49,6 +50,25 @@ def is_publish(environ: dict[str, Any]) -> bool:
         and environ.get("PATH_INFO", "").startswith("/topics/")
         and signing_name(environ) == "iotdata"
     )
+
+
+def foreign_health_topic(request: HttpRequest, context: RequestContext) -> str | None:
+    """Why a device may not publish this fleet status (another thing's topic), or None."""
+    if context.caller_thing is None:
+        return None
+    try:
+        topic = _protocol().parse(request).params.get("topic", "")
+    except AwsServiceError:
+        return None
+    found = HEALTH_TOPIC.match(topic)
+    if found is None or found.group("thing") == context.caller_thing:
+        return None
+    resource = f"arn:aws:iot:{context.region}:{context.account_id}:topic/{topic}"
+    try:
+        context.check_thing(found.group("thing"), "iot:Publish", resource)
+    except AwsServiceError as err:
+        return err.message
+    return None
 
 
 def record_publish(request: HttpRequest, context: RequestContext, store: CloudStore) -> str | None:
@@ -93,5 +113,10 @@ class FleetStatusTap:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         read_body(environ)  # keeps the body and rewinds wsgi.input for moto
-        record_publish(http_request(environ), request_context(environ), self.store)
+        request, context = http_request(environ), request_context(environ)
+        refusal = foreign_health_topic(request, context)
+        if refusal is not None:
+            log.warning("fleet status publish refused: %s", refusal)
+            return aws_error(start_response, 403, "ForbiddenException", refusal)
+        record_publish(request, context, self.store)
         return self.pass_on(environ, start_response)

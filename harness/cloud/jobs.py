@@ -359,7 +359,9 @@ class JobsResponses:
     def _backend(self) -> Any:
         return self.store.locked(self.context.account_id, self.context.region)
 
-    def _check_thing(self, thing_name: str) -> None:
+    def _check_thing(self, thing_name: str, action: str) -> None:
+        arn = f"arn:aws:iot:{self.context.region}:{self.context.account_id}:thing/{thing_name}"
+        self.context.check_thing(thing_name, f"iotjobsdata:{action}", arn)
         if moto_bridge.thing_arn(self.context.account_id, self.context.region, thing_name) is None:
             raise AwsServiceError(
                 "ResourceNotFoundException",
@@ -401,7 +403,7 @@ class JobsResponses:
     def get_pending_job_executions(self, params: dict[str, Any]) -> dict[str, Any]:
         thing = params["thingName"]
         with self._backend() as state:
-            self._check_thing(thing)
+            self._check_thing(thing, "GetPendingJobExecutions")
             in_progress, queued = state.jobs.pending(thing)
             return {
                 "inProgressJobs": [self._summary(e) for _, e in in_progress],
@@ -411,7 +413,7 @@ class JobsResponses:
     def start_next_pending_job_execution(self, params: dict[str, Any]) -> dict[str, Any]:
         thing = params["thingName"]
         with self._backend() as state:
-            self._check_thing(thing)
+            self._check_thing(thing, "StartNextPendingJobExecution")
             chosen = state.jobs.start_next(
                 thing, params.get("statusDetails"), params.get("stepTimeoutInMinutes")
             )
@@ -426,7 +428,7 @@ class JobsResponses:
         thing, job_id = params["thingName"], params["jobId"]
         include = bool(params.get("includeJobDocument", False))
         with self._backend() as state:
-            self._check_thing(thing)
+            self._check_thing(thing, "DescribeJobExecution")
             if job_id == "$next":
                 chosen = state.jobs.next_pending(thing)
                 if chosen is None:
@@ -453,7 +455,7 @@ class JobsResponses:
     def update_job_execution(self, params: dict[str, Any]) -> dict[str, Any]:
         thing, job_id = params["thingName"], params["jobId"]
         with self._backend() as state:
-            self._check_thing(thing)
+            self._check_thing(thing, "UpdateJobExecution")
             job, execution = state.jobs.update(
                 job_id,
                 thing,

@@ -261,3 +261,144 @@ def moto_job_canceled(account_id: str, region: str, job_id: str) -> bool:
         return job is not None and job.status == "CANCELED"
     except Exception:
         return False
+
+
+# -- identities and policies, for the endpoint's enforcing mode (harness.cloud.security) ----------
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """What IAM/STS hold for an access key id: its secret and whose it is.
+
+    ``user_name`` for an IAM user's key; ``role_arn``, ``session_name``, ``session_token`` and
+    ``expires`` (epoch seconds) for temporary credentials of an assumed role.
+    """
+
+    access_key_id: str
+    secret_access_key: str
+    account_id: str
+    active: bool
+    user_arn: str | None = None
+    user_name: str | None = None
+    role_arn: str | None = None
+    session_name: str | None = None
+    session_token: str | None = None
+    expires: float | None = None
+
+
+def _partition_backends(module: str) -> list[tuple[str, Any]]:
+    """(account, backend) for every account moto has state for, partition ``aws``."""
+    if module == "iam":
+        from moto.iam.models import iam_backends as backends
+    else:
+        from moto.sts.models import sts_backends as backends
+    found = []
+    for account_id, by_partition in list(backends.items()):
+        with_state = getattr(by_partition, "__contains__", None)
+        if with_state is not None and "aws" in by_partition:
+            found.append((account_id, by_partition["aws"]))
+    return found
+
+
+def access_key(access_key_id: str) -> KeyRecord | None:
+    """The IAM user key or STS session key with this id, in any account; None if unknown."""
+    for account_id, iam in _partition_backends("iam"):
+        key = iam.access_keys.get(access_key_id)
+        if key is None:
+            continue
+        active = getattr(key, "status", "Active") == "Active"
+        if key.user_name:
+            user = iam.users.get(key.user_name)
+            return KeyRecord(
+                access_key_id,
+                key.secret_access_key,
+                account_id,
+                active,
+                user_arn=str(user.arn) if user is not None else None,
+                user_name=key.user_name,
+            )
+        from moto.sts.models import sts_backends
+
+        session = sts_backends[account_id]["aws"].get_assumed_role_from_access_key(access_key_id)
+        if session is None:
+            return None
+        expiration = session.expiration
+        return KeyRecord(
+            access_key_id,
+            session.secret_access_key,
+            account_id,
+            active,
+            role_arn=str(session.role_arn),
+            session_name=str(session.session_name),
+            session_token=str(session.session_token),
+            expires=expiration.replace(tzinfo=dt.UTC).timestamp() if expiration is not None else None,
+        )
+    return None
+
+
+def _policy_text(policy: Any) -> str | None:
+    """The default version's document of a managed policy, or an inline document as stored."""
+    if isinstance(policy, str):
+        return policy
+    for version in getattr(policy, "versions", []):
+        if getattr(version, "is_default", False):
+            return str(version.document)
+    return None
+
+
+def identity_policies(record: KeyRecord) -> list[str]:
+    """The identity policy documents of a key's user (inline, attached, its groups') or role."""
+    from moto.iam.models import iam_backends
+
+    iam = iam_backends[record.account_id]["aws"]
+    texts: list[Any] = []
+    try:
+        if record.user_name:
+            user = iam.users[record.user_name]
+            texts += list(user.policies.values()) + list(user.managed_policies.values())
+            for group in iam.get_groups_for_user(record.user_name):
+                texts += list(group.policies.values()) + list(group.managed_policies.values())
+        elif record.role_arn:
+            role = iam.get_role_by_arn(record.role_arn)
+            texts += list(role.policies.values()) + list(role.managed_policies.values())
+    except Exception:  # the user or role is gone: it grants nothing
+        log.info("no identity policies for %s", record.user_arn or record.role_arn, exc_info=True)
+        return []
+    return [text for text in (_policy_text(t) for t in texts) if text]
+
+
+def iam_principal_exists(arn: str) -> bool:
+    """Whether an ``arn:aws:iam::<account>:user/…`` or ``…:role/…`` exists in moto's IAM."""
+    from moto.iam.models import iam_backends
+
+    account_id = arn.split(":")[4]
+    iam = iam_backends[account_id]["aws"]
+    entities = iam.users.values() if ":user/" in arn else iam.roles.values()
+    return any(str(entity.arn) == arn for entity in list(entities))
+
+
+def role_alias_roles(account_id: str) -> set[str]:
+    """The role ARNs IoT role aliases of the account point at (any region)."""
+    from moto.iot.models import iot_backends
+
+    roles: set[str] = set()
+    for region in list(iot_backends[account_id].keys()):
+        for alias in list(iot_backends[account_id][region].role_aliases.values()):
+            roles.add(str(alias.role_arn))
+    return roles
+
+
+def bucket_policy(bucket: str) -> tuple[str, bytes | None] | None:
+    """(owning account, policy document or None) of a bucket, or None if no account has it."""
+    from moto.s3.models import s3_backends
+
+    for account_id, by_partition in list(s3_backends.items()):
+        if "global" not in by_partition:
+            continue
+        found = by_partition["global"].buckets.get(bucket)
+        if found is not None:
+            policy = found.policy
+            return account_id, (
+                policy if isinstance(policy, bytes) or policy is None else str(policy).encode()
+            )
+    return None

@@ -5,13 +5,22 @@ It runs :mod:`harness.services.aws_server` (moto in server mode behind the harne
 its own process, so that simulated devices, DeepStream emulation and the harness all reach the same
 state over HTTP exactly as they would reach AWS — through ``AWS_ENDPOINT_URL`` and dummy
 credentials, never through moto's in-process mocks.
+
+``AwsEndpoint(enforce=True)`` checks credentials as AWS does (docs/cloud.md, "Enforcing mode"):
+the harness signs with a root key generated at start instead of the dummy one, each simulated
+device gets credentials of its own (:meth:`AwsEndpoint.device_credentials`), and the control
+routes need a token only the harness has.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
+import secrets
+import string
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -21,7 +30,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from harness.services.aws_server import FAULTS_PATH, HEALTH_PATH
+from harness.services.aws_server import (
+    CONTROL_TOKEN_ENV,
+    CONTROL_TOKEN_HEADER,
+    FAULTS_PATH,
+    HEALTH_PATH,
+    ROOT_KEY_ENV,
+    ROOT_SECRET_ENV,
+)
 from harness.services.base import LOOPBACK, ProcessService, ServiceError
 from harness.services.ports import free_ports
 
@@ -35,12 +51,17 @@ DUMMY_ACCESS_KEY_ID = "testing"
 DUMMY_SECRET_ACCESS_KEY = "testing"
 
 
-def _faults_call(url: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+def _faults_call(
+    url: str, method: str, path: str, body: dict[str, Any] | None = None, token: str | None = None
+) -> Any:
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers[CONTROL_TOKEN_HEADER] = token
     request = urllib.request.Request(
         url.rstrip("/") + path,
         data=None if body is None else json.dumps(body).encode(),
         method=method,
-        headers={"Content-Type": "application/json"},
+        headers=headers,
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as resp:
@@ -61,31 +82,74 @@ def _faults_call(url: str, method: str, path: str, body: dict[str, Any] | None =
         ) from None
 
 
-def request_outage(url: str, service: str, seconds: float, status: int = 503) -> dict[str, Any]:
+def request_outage(
+    url: str, service: str, seconds: float, status: int = 503, *, token: str | None = None
+) -> dict[str, Any]:
     """Make the edge-harness AWS endpoint at ``url`` answer every request signed for ``service``
     (a SigV4 signing name: ``s3``, ``iot``, ``greengrass`` …) with HTTP ``status`` for ``seconds``.
 
     The endpoint ends the outage by itself; the call returns at once with ``{service, status,
     seconds, started, remaining_s}``. Plain HTTP to the endpoint's control route, so it works for
-    an endpoint in a container as well as for a local process.
+    an endpoint in a container as well as for a local process. ``token``: the control token of an
+    enforcing endpoint (:attr:`AwsEndpoint.control_token`).
     """
-    return _faults_call(url, "POST", FAULTS_PATH, {"service": service, "status": status, "seconds": seconds})
+    return _faults_call(
+        url, "POST", FAULTS_PATH, {"service": service, "status": status, "seconds": seconds}, token
+    )
 
 
-def clear_outages(url: str, service: str | None = None) -> list[str]:
+def clear_outages(url: str, service: str | None = None, *, token: str | None = None) -> list[str]:
     """End the outage of ``service`` (every outage if None) at ``url``; the services cleared."""
     query = "" if service is None else "?" + urllib.parse.urlencode({"service": service})
-    return list(_faults_call(url, "DELETE", FAULTS_PATH + query)["cleared"])
+    return list(_faults_call(url, "DELETE", FAULTS_PATH + query, token=token)["cleared"])
 
 
-def list_outages(url: str) -> list[dict[str, Any]]:
+def list_outages(url: str, *, token: str | None = None) -> list[dict[str, Any]]:
     """The outages still running at ``url``."""
-    return list(_faults_call(url, "GET", FAULTS_PATH)["outages"])
+    return list(_faults_call(url, "GET", FAULTS_PATH, token=token)["outages"])
 
 
 #: extensions every endpoint loads unless told otherwise: the Greengrass V2 control plane, the
 #: IoT Jobs data plane and fleet status (harness/cloud, docs/cloud.md)
 DEFAULT_EXTENSIONS: tuple[str, ...] = ("harness.cloud.extension:register",)
+#: the extension an enforcing endpoint adds: SigV4, IAM and bucket policies (harness/cloud/security)
+ENFORCING_EXTENSION = "harness.cloud.security.guard:register"
+
+#: the role a core device's credentials are for, and the IoT role alias that points at it: the
+#: names the Greengrass installer gives them (``--tes-role-name``, ``--tes-role-alias-name``)
+DEVICE_ROLE = "GreengrassV2TokenExchangeRole"
+DEVICE_ROLE_ALIAS = "GreengrassV2TokenExchangeRoleAlias"
+#: the installer's GreengrassV2TokenExchangeRoleAccess policy (Greengrass developer guide,
+#: "Authorize core devices to interact with AWS services"): no S3 object access; that is granted
+#: per artifact bucket (:meth:`AwsEndpoint.allow_device_artifacts`, or the bucket's own policy)
+DEVICE_ROLE_ACCESS = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+                "logs:DescribeLogStreams",
+                "s3:GetBucketLocation",
+            ],
+            "Resource": "*",
+        }
+    ],
+}
+#: how long device credentials last; the role allows that much (IAM's maximum, 12 h), so a long
+#: scenario never sees them expire
+DEVICE_SESSION_S = 12 * 3600
+_SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
+
+
+def _random_key() -> tuple[str, str]:
+    """An access key id and secret in AWS's shapes (``AKIA`` + 16, 40 characters)."""
+    upper = string.ascii_uppercase + string.digits
+    key_id = "AKIA" + "".join(secrets.choice(upper) for _ in range(16))
+    secret = "".join(secrets.choice(string.ascii_letters + string.digits + "+/") for _ in range(40))
+    return key_id, secret
 
 
 class AwsEndpoint(ProcessService):
@@ -95,6 +159,11 @@ class AwsEndpoint(ProcessService):
     serves, to add services moto lacks (see :func:`harness.services.aws_server.load_extension`).
     ``None`` (the default) means :data:`DEFAULT_EXTENSIONS`; a list replaces them (pass
     ``[*DEFAULT_EXTENSIONS, "mine:register"]`` to add to them, ``[]`` for bare moto).
+
+    ``enforce``: check credentials as AWS does — SigV4 signatures against the keys the endpoint
+    knows, IAM and bucket policies for S3, a device's own thing for the IoT Jobs data plane and
+    fleet status, and a token for the control routes (docs/cloud.md, "Enforcing mode"). The
+    harness's clients then sign with a root key generated here rather than the dummy one.
     """
 
     name = "aws"
@@ -106,10 +175,22 @@ class AwsEndpoint(ProcessService):
         extensions: Sequence[str] | None = None,
         workdir: Path | None = None,
         startup_timeout: float = 60.0,
+        enforce: bool = False,
     ) -> None:
         super().__init__(workdir=workdir, startup_timeout=startup_timeout)
         self.region = region
         self.extensions = list(DEFAULT_EXTENSIONS if extensions is None else extensions)
+        self.enforce = enforce
+        self.access_key_id, self.secret_access_key = DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY
+        #: the token the control routes need (None: they are open, as without ``enforce``)
+        self.control_token: str | None = None
+        if enforce:
+            self.access_key_id, self.secret_access_key = _random_key()
+            self.control_token = secrets.token_urlsafe(24)
+            if ENFORCING_EXTENSION not in self.extensions:
+                self.extensions.append(ENFORCING_EXTENSION)
+        self._device_role_lock = threading.Lock()
+        self._device_role_arn: str | None = None
         self.port: int | None = None
         # Echoed by the health route, so readiness proves *our* server answers on the port.
         self._instance_id = uuid.uuid4().hex
@@ -126,10 +207,11 @@ class AwsEndpoint(ProcessService):
         return {"url": self.url} if self.port is not None else {}
 
     def credentials_environment(self) -> dict[str, str]:
-        """Dummy credentials and region: what both the server and its clients need."""
+        """The harness's credentials (dummy ones, or the root key of an enforcing endpoint) and
+        the region: what both the server and its clients need."""
         return {
-            "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY_ID,
-            "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_ACCESS_KEY,
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
             "AWS_DEFAULT_REGION": self.region,
             # AWS_REGION is what the Greengrass nucleus exports to components and what non-Python
             # SDKs read; botocore reads AWS_DEFAULT_REGION.
@@ -143,7 +225,8 @@ class AwsEndpoint(ProcessService):
         return {"AWS_ENDPOINT_URL": self.url, **self.credentials_environment()}
 
     def client(self, service_name: str, **kwargs: Any) -> BaseClient:
-        """A boto3 client for ``service_name`` bound to this endpoint with the dummy credentials.
+        """A boto3 client for ``service_name`` bound to this endpoint with the harness's credentials
+        (``aws_access_key_id``/``aws_secret_access_key``/``aws_session_token`` replace them).
 
         A fresh :class:`boto3.session.Session` per call: sessions are not thread-safe, and this
         leaves ``os.environ`` and boto3's default session alone. The session ignores
@@ -159,8 +242,9 @@ class AwsEndpoint(ProcessService):
         core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
         session = boto3.session.Session(
             botocore_session=core,
-            aws_access_key_id=DUMMY_ACCESS_KEY_ID,
-            aws_secret_access_key=DUMMY_SECRET_ACCESS_KEY,
+            aws_access_key_id=kwargs.pop("aws_access_key_id", self.access_key_id),
+            aws_secret_access_key=kwargs.pop("aws_secret_access_key", self.secret_access_key),
+            aws_session_token=kwargs.pop("aws_session_token", None),
             region_name=kwargs.pop("region_name", self.region),
         )
         if service_name == "s3" and "config" not in kwargs:
@@ -191,7 +275,17 @@ class AwsEndpoint(ProcessService):
     def process_environment(self) -> dict[str, str]:
         # The server never calls real AWS; dummy credentials keep anything in moto that builds a
         # boto3 client from looking for real ones. Unbuffered so the log tail is current.
-        return {**self.credentials_environment(), "PYTHONUNBUFFERED": "1"}
+        environment = {**self.credentials_environment(), "PYTHONUNBUFFERED": "1"}
+        if self.enforce:
+            assert self.control_token is not None
+            environment.update(
+                {
+                    ROOT_KEY_ENV: self.access_key_id,
+                    ROOT_SECRET_ENV: self.secret_access_key,
+                    CONTROL_TOKEN_ENV: self.control_token,
+                }
+            )
+        return environment
 
     def probe_ready(self) -> bool:
         health = self.health(timeout=1.0)
@@ -216,11 +310,98 @@ class AwsEndpoint(ProcessService):
     def outage(self, service: str, seconds: float, status: int = 503) -> dict[str, Any]:
         """Requests signed for ``service`` get HTTP ``status`` (S3: its XML error, e.g.
         ``ServiceUnavailable`` for 503) for ``seconds``; see :func:`request_outage`."""
-        return request_outage(self.url, service, seconds, status)
+        return request_outage(self.url, service, seconds, status, token=self.control_token)
 
     def clear_outages(self) -> list[str]:
         """End every outage now; the services whose outage ended."""
-        return clear_outages(self.url)
+        return clear_outages(self.url, token=self.control_token)
+
+    def control_headers(self) -> dict[str, str]:
+        """Headers a request to a control route (outages, ``/moto-api/…``) needs."""
+        return {CONTROL_TOKEN_HEADER: self.control_token} if self.control_token else {}
+
+    # -- device credentials ----------------------------------------------------------------
+    def device_role(self) -> str:
+        """The ARN of the role device credentials are for: :data:`DEVICE_ROLE` with the
+        installer's access policy, and the IoT role alias :data:`DEVICE_ROLE_ALIAS` pointing at it
+        (created once, as ``--provision true`` creates them)."""
+        with self._device_role_lock:
+            if self._device_role_arn is None:
+                from botocore.exceptions import ClientError
+
+                iam, iot = self.client("iam"), self.client("iot")
+                trust = {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "credentials.iot.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+                try:
+                    arn = iam.create_role(
+                        RoleName=DEVICE_ROLE,
+                        AssumeRolePolicyDocument=json.dumps(trust),
+                        MaxSessionDuration=DEVICE_SESSION_S,
+                    )["Role"]["Arn"]
+                except ClientError as err:
+                    if err.response["Error"]["Code"] != "EntityAlreadyExists":
+                        raise
+                    arn = iam.get_role(RoleName=DEVICE_ROLE)["Role"]["Arn"]
+                iam.put_role_policy(
+                    RoleName=DEVICE_ROLE,
+                    PolicyName=f"{DEVICE_ROLE}Access",
+                    PolicyDocument=json.dumps(DEVICE_ROLE_ACCESS),
+                )
+                try:
+                    iot.create_role_alias(
+                        roleAlias=DEVICE_ROLE_ALIAS, roleArn=arn, credentialDurationSeconds=DEVICE_SESSION_S
+                    )
+                except ClientError as err:
+                    if err.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+                        raise
+                self._device_role_arn = str(arn)
+            return self._device_role_arn
+
+    def device_credentials(self, thing: str) -> dict[str, str]:
+        """Environment variables with the credentials a simulated core device ``thing`` signs
+        with: on an enforcing endpoint, temporary credentials of :meth:`device_role` for a
+        session named after the thing (what the IoT credentials provider hands a core device
+        through the role alias), which only reach that thing's jobs and fleet status. Without
+        ``enforce``, nothing: the device uses :meth:`environment`'s dummy credentials."""
+        if not self.enforce:
+            return {}
+        if not _SESSION_NAME.match(thing):
+            raise ServiceError(
+                f"aws: thing name {thing!r} cannot name a role session (2-64 of letters, digits, _+=,.@-)",
+                hint="an enforcing endpoint names each device's credentials after its thing; rename it",
+            )
+        credentials = self.client("sts").assume_role(
+            RoleArn=self.device_role(), RoleSessionName=thing, DurationSeconds=DEVICE_SESSION_S
+        )["Credentials"]
+        return {
+            "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": credentials["SessionToken"],
+        }
+
+    def allow_device_artifacts(self, bucket: str) -> None:
+        """Let device credentials read the objects of ``bucket`` (the role policy the Greengrass
+        developer guide asks for, "Allow access to S3 buckets for component artifacts")."""
+        if not self.enforce:
+            return
+        self.device_role()
+        document = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}
+            ],
+        }
+        self.client("iam").put_role_policy(
+            RoleName=DEVICE_ROLE, PolicyName=f"artifacts-{bucket}"[:128], PolicyDocument=json.dumps(document)
+        )
 
     # -- smoke check -----------------------------------------------------------------------
     def check(self) -> str:

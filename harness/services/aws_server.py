@@ -18,11 +18,20 @@ makes the dispatcher answer every request signed for that service (SigV4 signing
 in the service's own error format, before any extension or moto sees it; ``DELETE`` ends them
 (``?service=s3`` for one). It is HTTP on purpose: a scenario injects an S3 outage the same way
 whether the endpoint is a local process or a container.
+
+Control routes (outages, and moto's own ``/moto-api/…`` reset and state routes) are open unless
+the server's environment carries :data:`CONTROL_TOKEN_ENV`: then each needs that token in the
+:data:`CONTROL_TOKEN_HEADER` header (403 otherwise), which an enforcing
+:class:`~harness.services.aws.AwsEndpoint` generates and passes only to its own clients. The
+health route stays open (readiness). A guard (:meth:`EndpointDispatcher.set_guard`), which an
+enforcing endpoint's ``harness.cloud.security.guard`` extension installs, sees every other request
+before any service answers it.
 """
 
 from __future__ import annotations
 
 import argparse
+import hmac
 import http
 import importlib
 import json
@@ -56,8 +65,20 @@ HEALTH_PATH = "/_edge_harness/health"
 FAULTS_PATH = "/_edge_harness/faults"
 #: the longest outage the route accepts: a typo of minutes for seconds must not outlive a run
 MAX_OUTAGE_S = 3600.0
+#: moto's own control routes (``/moto-api/reset``, ``/moto-api/data.json`` …)
+MOTO_API_PATH = "/moto-api/"
+#: when set in the server's environment, control routes (outages, moto's reset and state) need
+#: this token in :data:`CONTROL_TOKEN_HEADER`: the harness generates it and gives it only to its
+#: own clients (an enforcing endpoint; docs/cloud.md)
+CONTROL_TOKEN_ENV = "EDGE_HARNESS_AWS_CONTROL_TOKEN"
+CONTROL_TOKEN_HEADER = "X-Edge-Harness-Token"
+#: the harness's own access key (the account's root) of an enforcing endpoint
+ROOT_KEY_ENV = "EDGE_HARNESS_AWS_ROOT_ACCESS_KEY_ID"
+ROOT_SECRET_ENV = "EDGE_HARNESS_AWS_ROOT_SECRET_ACCESS_KEY"
 
 Matcher = Callable[[WSGIEnvironment], bool]
+#: a guard answers a request (to refuse it) or returns None (to let it through)
+Guard = Callable[[WSGIEnvironment, StartResponse], Iterable[bytes] | None]
 
 
 # -- request classification -----------------------------------------------------------------
@@ -288,8 +309,16 @@ class EndpointDispatcher:
     that routing can be checked without moto.
     """
 
-    def __init__(self, fallback: WSGIApplication | None = None, *, instance_id: str = "") -> None:
+    def __init__(
+        self,
+        fallback: WSGIApplication | None = None,
+        *,
+        instance_id: str = "",
+        control_token: str | None = None,
+    ) -> None:
         self.instance_id = instance_id
+        self.control_token = control_token
+        self._guard: Guard | None = None
         self._extensions: list[Extension] = []
         self._lock = threading.Lock()
         self._outages: dict[str, Outage] = {}
@@ -303,6 +332,12 @@ class EndpointDispatcher:
             if any(ext.name == name for ext in self._extensions):
                 raise ValueError(f"an extension named {name!r} is already registered")
             self._extensions.append(Extension(name, matches, app))
+
+    def set_guard(self, guard: Guard | None) -> None:
+        """Offer every request that is not a control route to ``guard`` before any service: it
+        answers (refuses) the request, or returns None to let it through. An enforcing endpoint
+        sets one (:mod:`harness.cloud.security.guard`); without one nothing is checked."""
+        self._guard = guard
 
     @property
     def fallback(self) -> WSGIApplication:
@@ -367,6 +402,27 @@ class EndpointDispatcher:
         return "moto", self._fallback
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        control = path.startswith(("/_edge_harness/", MOTO_API_PATH))
+        if control:
+            if self.control_token is not None and not path.startswith(HEALTH_PATH):
+                given = environ.get("HTTP_" + CONTROL_TOKEN_HEADER.upper().replace("-", "_"), "")
+                if not hmac.compare_digest(given.encode(), self.control_token.encode()):
+                    what = "missing" if not given else "wrong"
+                    log.warning("control route %s refused: %s token", path, what)
+                    return json_response(
+                        start_response,
+                        403,
+                        {
+                            "message": f"{path} is a control route of the edge-harness AWS endpoint: the "
+                            f"{CONTROL_TOKEN_HEADER} header is {what} (only the harness that started "
+                            "the endpoint has the token)"
+                        },
+                    )
+        elif self._guard is not None and self._outage_for(environ) is None:
+            refused = self._guard(environ, start_response)
+            if refused is not None:
+                return refused
         _, app = self.route(environ)
         return app(environ, start_response)
 
@@ -505,7 +561,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             # werkzeug colours its access log with ANSI codes; the log is a file, keep it plain.
             self.log("info", '"%s" %s %s', self.requestline, code, size)
 
-    dispatcher = EndpointDispatcher(instance_id=args.instance_id)
+    dispatcher = EndpointDispatcher(
+        instance_id=args.instance_id, control_token=os.environ.get(CONTROL_TOKEN_ENV) or None
+    )
     for spec in args.extension:
         load_extension(spec, dispatcher)
     try:

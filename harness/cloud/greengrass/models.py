@@ -35,6 +35,7 @@ import base64
 import hashlib
 import json
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Mapping
@@ -819,10 +820,12 @@ def presigned_get(base_url: str, region: str, bucket: str, key: str) -> str:
         client = _presign_clients.get((endpoint, region))
         if client is None:
             core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+            # The service signs with its own credentials: the endpoint's (on an enforcing
+            # endpoint the harness's root key, which the endpoint knows), else moto's dummy ones.
             session = boto3.session.Session(
                 botocore_session=core,
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
+                aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
+                aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
                 region_name=region,
             )
             client = session.client(
