@@ -161,10 +161,20 @@ class NvVideoConvert(PropertyStore, GstBase.BaseTransform):
         return out
 
     def do_fixate_caps(self, direction: Gst.PadDirection, caps: Gst.Caps, othercaps: Gst.Caps) -> Gst.Caps:
-        """Keep the input's format and size where the other side allows it."""
+        """Keep the input's format and size where the other side allows it.
+
+        GstBaseTransform puts the downstream element's own caps first in ``othercaps`` when it
+        answers a caps query (nvmultistreamtiler's sink accepts any size but lists its tiled size
+        first), so the first structure is not what the other side asks for. DeepStream's
+        nvvideoconvert simplifies the caps before it fixates towards the input's size; here the
+        first structure in the first structure's memory that can keep the input's size wins, and
+        only when none can does the first one.
+        """
         structure = caps.get_structure(0)
         fmt = structure.get_string("format")
+        size = [tuple(structure.get_int(name)) for name in ("width", "height")]
         preferred = Gst.Caps.new_empty()
+        chosen: tuple[Gst.Structure, Gst.CapsFeatures] | None = None
         for i in range(othercaps.get_size()):
             target = othercaps.get_structure(i).copy()  # PyGObject hands out copies: edit, then append
             if fmt is not None and target.has_field("format"):
@@ -176,7 +186,19 @@ class NvVideoConvert(PropertyStore, GstBase.BaseTransform):
             ok, num, den = structure.get_fraction("framerate")
             if ok and target.has_field("framerate"):
                 target.fixate_field_nearest_fraction("framerate", num, den)
-            preferred.append_structure_full(target, othercaps.get_features(i).copy())
+            keeps_size = all(
+                not ok or not target.has_field(name) or tuple(target.get_int(name)) == (True, value)
+                for name, (ok, value) in zip(("width", "height"), size, strict=True)
+            )
+            same_memory = othercaps.get_features(i).is_equal(othercaps.get_features(0))
+            if keeps_size and same_memory and chosen is None:
+                chosen = (target, othercaps.get_features(i).copy())
+            else:
+                preferred.append_structure_full(target, othercaps.get_features(i).copy())
+        if chosen is not None:
+            first = Gst.Caps.new_empty()
+            first.append_structure_full(*chosen)
+            preferred = first
         return preferred.fixate()
 
     def do_set_caps(self, incaps: Gst.Caps, outcaps: Gst.Caps) -> bool:

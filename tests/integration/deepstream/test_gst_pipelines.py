@@ -171,6 +171,27 @@ def test_the_muxer_scales_with_padding_and_nvvideoconvert_gives_rgba(videos: dic
     assert frame[30, 200, :3].max() < 20
 
 
+def test_nvvideoconvert_before_the_tiler_keeps_the_muxers_size(videos: dict[str, Path]) -> None:
+    """The tiler accepts any size but GstBaseTransform lists its tiled size first: a probe between
+    (deepstream-imagedata-multistream's) must still get whole frames at the muxer's size."""
+    pipeline = Gst.parse_launch(
+        f"uridecodebin uri=file://{videos['red']} ! m.sink_0 "
+        "nvstreammux name=m batch-size=1 width=320 height=240 ! nvvideoconvert "
+        "! video/x-raw(memory:NVMM),format=RGBA ! identity name=probe "
+        "! nvmultistreamtiler width=320 height=120 ! fakesink"
+    )
+    sizes: set[tuple[int, int]] = set()
+
+    def probe(pad: Gst.Pad, _info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+        caps = pad.get_current_caps().get_structure(0)
+        sizes.add((caps.get_int("width")[1], caps.get_int("height")[1]))
+        return Gst.PadProbeReturn.OK
+
+    pipeline.get_by_name("probe").get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, probe)
+    _run(pipeline)
+    assert sizes == {(320, 240)}
+
+
 def test_the_timeout_pushes_partial_batches_of_live_sources(videos: dict[str, Path]) -> None:
     pipeline = Gst.parse_launch(
         f"uridecodebin uri=file://{videos['red']} ! m.sink_0 "
