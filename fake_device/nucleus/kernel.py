@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import sys
 import threading
 import time
@@ -42,6 +43,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from fake_device.deepstream.gst.environment import deepstream_environment
 from fake_device.nucleus import DeploymentError
+from fake_device.nucleus.bootstrap import LOGGER as BOOTSTRAP_LOGGER
+from fake_device.nucleus.bootstrap import (
+    NO_OP,
+    REQUEST_REBOOT,
+    bootstrap_failure,
+    bootstrap_tasks,
+    bootstrap_timeout,
+    is_error_code,
+)
 from fake_device.nucleus.deployment import (
     DeploymentDocument,
     json_list,
@@ -67,6 +77,7 @@ from fake_device.nucleus.store import (
 )
 from fake_device.profiles import DeviceProfile, load_profile
 from harness.errors import HarnessError
+from harness.lint.recipe_lifecycle import DEFAULT_TIMEOUTS
 
 __all__ = ["NUCLEUS_VERSION", "CoreDevice", "DeploymentResult"]
 
@@ -77,6 +88,8 @@ SERVICE_POLL_SECONDS = 1.0
 POLL_BACKOFF_MAX_S = 8.0
 LOGGER = "com.aws.greengrass.deployment.DeploymentService"
 MERGER = "com.aws.greengrass.deployment.DeploymentConfigMerger"
+#: DeploymentRecord stages of a deployment with bootstrap steps
+KERNEL_UPDATE_STAGES = ("bootstrap", "activation", "kernel-rollback")
 
 
 @dataclass
@@ -170,6 +183,8 @@ class CoreDevice:
         self._config_lock = threading.RLock()
         self.ipc = IpcService(self, self.paths.root / "ipc.socket")
         self._cloud_gone = False
+        self._bootstrapping: ComponentService | None = None  # the service whose bootstrap step runs
+        self._launched_at = 0.0
 
     # -- clients ---------------------------------------------------------------------------------
     def client(self, service: str) -> Any:
@@ -291,9 +306,11 @@ class CoreDevice:
                 "Restarting a deployment interrupted before the merge",
                 DeploymentId=record.job_id,
             )
-        self._apply_services(self.config.specs())
-        self.write_status()
-        self.publish_status("NUCLEUS_LAUNCH", list(self.services.values()), complete=True)
+        self._launched_at = time.time()
+        if record is None or record.stage != "bootstrap":  # Kernel.launch: BOOTSTRAP runs tasks first
+            self._apply_services(self.config.specs())
+            self.write_status()
+            self.publish_status("NUCLEUS_LAUNCH", list(self.services.values()), complete=True)
         if record is not None:
             self._resume(record)
 
@@ -343,6 +360,9 @@ class CoreDevice:
     def stop(self) -> None:
         """Stop every component (dependers first), then the reaper."""
         self._stop.set()
+        bootstrapping = self._bootstrapping
+        if bootstrapping is not None:
+            bootstrapping.close()
         order = self._stop_order(list(self.services))
         for name in order:
             service = self.services.get(name)
@@ -535,6 +555,9 @@ class CoreDevice:
                 return DeploymentResult.failed("FAILED_NO_STATE_CHANGE", invalid)
             # commit point: the record first (it holds both configurations), then the config
             record.previous = self.config.to_document()
+            tasks = bootstrap_tasks(self.config, new)
+            if tasks:
+                return self._activate_with_bootstrap(record, document, new, tasks)
             record.tracked = self._changed_services(self.config, new)
             record.stage = "merged"
             record.merge_time = time.time()
@@ -683,7 +706,8 @@ class CoreDevice:
             # a removed component disappears from the device's next COMPLETE status
             self.publish_status("COMPONENT_STATUS_CHANGE", list(self.services.values()), complete=True)
 
-    def _start_service(self, spec: ServiceSpec) -> None:
+    def _prepare_paths(self, spec: ServiceSpec) -> None:
+        """The work folder, and ownership of it and the artifacts for the component user."""
         self.paths.ensure_work_path(spec.name)
         run_as = self.run_as(spec, False)
         if run_as is not None:
@@ -693,6 +717,9 @@ class CoreDevice:
                 self.paths.unarchive_artifact_path(spec.name, spec.version),
             ):
                 _chown_tree(folder, run_as)
+
+    def _start_service(self, spec: ServiceSpec) -> None:
+        self._prepare_paths(spec)
         service = ComponentService(spec, self)
         self.services[spec.name] = service
         service.start()
@@ -876,6 +903,178 @@ class CoreDevice:
                 status=status,
             )
 
+    # -- deployments with bootstrap steps (KernelUpdateActivator) --------------------------------
+    def _activate_with_bootstrap(
+        self, record: DeploymentRecord, document: DeploymentDocument, new: EffectiveConfig, tasks: list[str]
+    ) -> DeploymentResult | None:
+        """``KernelUpdateActivator.activate``: every component stops, the new configuration is
+        committed, then the bootstrap tasks run and the nucleus restarts (:mod:`.bootstrap`)."""
+        record.stage = "bootstrap"
+        record.bootstrap = [{"component": n, "status": "PENDING", "exitCode": None} for n in tasks]
+        record.save(self.current_record_path)
+        self.log.info(BOOTSTRAP_LOGGER, "", "Found a list of bootstrap tasks in dependency order", list=tasks)
+        self.log.info(MERGER, "merge-config", "Applying deployment changes", DeploymentId=record.job_id)
+        self._stop_components()  # KernelLifecycle.softShutdown
+        self._commit(new)
+        return self._continue_kernel_update(record, document)
+
+    def _continue_kernel_update(
+        self, record: DeploymentRecord, document: DeploymentDocument
+    ) -> DeploymentResult | None:
+        """The stages a bootstrap deployment goes through across nucleus restarts
+        (``Kernel.launch``, ``KernelUpdateDeploymentTask``), from ``record.stage`` on. None when
+        the device stops meanwhile: the record resumes at the next boot."""
+        while not self._stop.is_set():
+            if record.stage == "bootstrap":
+                try:
+                    code = self._run_bootstrap_tasks(record)
+                except DeploymentError as failure:
+                    self.log.error(BOOTSTRAP_LOGGER, "", "Deployment bootstrap failed", cause=failure.message)
+                    self._kernel_rollback(record, failure)
+                    continue
+                except InterruptedError:
+                    return None
+                pending = any(task["status"] != "DONE" for task in record.bootstrap)
+                if not pending:
+                    self.log.info(
+                        BOOTSTRAP_LOGGER,
+                        "",
+                        "Completed all bootstrap tasks. Continue to activate deployment changes",
+                    )
+                    record.stage = "activation"
+                record.save(self.current_record_path)
+                reboot = code == REQUEST_REBOOT
+                self.log.info(
+                    BOOTSTRAP_LOGGER,
+                    "",
+                    ("device reboot" if reboot else "Nucleus restart")
+                    + " requested to complete bootstrap task",
+                )
+                self._relaunch(reboot=reboot, start_components=not pending)
+                record.merge_time = self._launched_at
+            elif record.stage == "activation":
+                record.tracked = sorted(self.config.services)
+                record.save(self.current_record_path)
+                failure = self._wait_for_services(record.tracked, record.merge_time)
+                if self._stop.is_set():
+                    return None
+                if failure is None:
+                    self._persist_group(document)
+                    self.log.info(MERGER, "merge-config", "All services updated", DeploymentId=record.job_id)
+                    return DeploymentResult("SUCCESSFUL")
+                self._kernel_rollback(record, failure)
+            else:  # kernel-rollback
+                failed = record.failure or {}
+                error = DeploymentError(
+                    (failed.get("error_stack") or ["COMPONENT_BROKEN"])[-1],
+                    failed.get("message", "deployment failed"),
+                    error_stack=failed.get("error_stack"),
+                    error_types=failed.get("error_types") or (),
+                )
+                rollback_failure = self._wait_for_services(sorted(self.config.services), record.merge_time)
+                if self._stop.is_set():
+                    return None
+                if rollback_failure is None:
+                    return DeploymentResult.failed("FAILED_ROLLBACK_COMPLETE", error)
+                return DeploymentResult.failed("FAILED_UNABLE_TO_ROLLBACK", error)
+        return None
+
+    def _run_bootstrap_tasks(self, record: DeploymentRecord) -> int:
+        """``executeAllBootstrapTasksSequentially``: run the pending tasks in order until one
+        asks for a restart or a reboot; its exit code (0 when all finished with 0). Raises the
+        deployment's DeploymentError for a failed step, InterruptedError when the device stops."""
+        for task in record.bootstrap:
+            if task["status"] == "DONE":
+                continue
+            name = task["component"]
+            spec = self.config.specs()[name]
+            self.log.info(BOOTSTRAP_LOGGER, "", "Execute component bootstrap step", componentName=name)
+            self._prepare_paths(spec)
+            service = ComponentService(spec, self)
+            self._bootstrapping = service
+            try:
+                code = service.bootstrap()
+            except TimeoutError:
+                step = spec.step("bootstrap") or {}
+                seconds = int(step.get("timeout") or DEFAULT_TIMEOUTS["bootstrap"] or 0)
+                raise bootstrap_timeout(name, seconds, self._classify(name, spec.version)) from None
+            finally:
+                self._bootstrapping = None
+            task["status"], task["exitCode"] = "DONE", code
+            record.save(self.current_record_path)
+            if is_error_code(code):
+                raise bootstrap_failure(name, code, self._classify(name, spec.version))
+            if code != NO_OP:
+                return code
+        return NO_OP
+
+    def _kernel_rollback(self, record: DeploymentRecord, failure: DeploymentError) -> None:
+        """``KernelUpdateActivator.rollback``: whatever the failure handling policy, the previous
+        configuration is committed and the nucleus restarts into it."""
+        self.log.info(MERGER, "merge-config", "Rolling back failed deployment", DeploymentId=record.job_id)
+        record.failure = {
+            "message": failure.message,
+            "error_stack": list(failure.error_stack),
+            "error_types": list(failure.error_types),
+        }
+        record.stage = "kernel-rollback"
+        record.save(self.current_record_path)
+        self._commit(from_document(record.previous or {}))
+        self._relaunch(reboot=False, start_components=True)
+        record.merge_time = self._launched_at
+        record.save(self.current_record_path)
+
+    def _stop_components(self) -> None:
+        """Every component stops, dependers first (their shutdown steps run)."""
+        for name in self._stop_order(list(self.services)):
+            service = self.services.get(name)
+            if service is not None:
+                service.close()
+        self.services = {}
+        self.write_status()
+
+    def _relaunch(self, *, reboot: bool, start_components: bool) -> None:
+        """The nucleus exits with 100 (restart) or 101 (reboot) and the loader starts it again.
+
+        Both stop every component and the IPC server (connections, subscriptions and tokens are
+        lost) and start from the committed configuration, components from NEW (install runs
+        again). A reboot also ends every process left in the components' process groups and
+        empties ``run/``, as a reboot empties the device's tmpfs folders. With
+        ``start_components`` False the launch goes on with the remaining bootstrap tasks first.
+        """
+        kernel = "com.aws.greengrass.lifecyclemanager.Kernel"
+        self._stop_components()
+        self.ipc.close()
+        self.log.info(kernel, "system-shutdown", "Nucleus stopped", exitCode=101 if reboot else 100)
+        if reboot:
+            registry_file = self.run_path / "processes.json"
+            killed = kill_recorded(registry_file)
+            for leftover in list(self.run_path.iterdir()) if self.run_path.is_dir() else []:
+                if leftover.is_dir() and not leftover.is_symlink():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    leftover.unlink(missing_ok=True)
+            self.run_path.mkdir(exist_ok=True)
+            self.registry = ProcessRegistry(registry_file)
+            self.log.info(kernel, "device-reboot", "Rebooting host", killedProcessGroups=killed)
+        self.ipc = IpcService(self, self.paths.root / "ipc.socket")
+        self._launched_at = time.time()
+        self.log.info(
+            kernel,
+            "system-start",
+            "Launching Nucleus",
+            thingName=self.thing_name,
+            reason="device reboot" if reboot else "nucleus restart",
+        )
+        self.config = load_effective_config(self.paths.effective_config_file)
+        self.config.thing_name = self.thing_name
+        self.config.root_path = str(self.paths.root)
+        self.ipc.start()
+        if start_components:
+            self._apply_services(self.config.specs())
+            self.write_status()
+            self.publish_status("NUCLEUS_LAUNCH", list(self.services.values()), complete=True)
+
     # -- crash recovery --------------------------------------------------------------------------
     def _resume(self, record: DeploymentRecord) -> None:
         self.log.info(
@@ -892,6 +1091,12 @@ class CoreDevice:
             return
         document = DeploymentDocument.parse(record.document)
         self._deployment_in_progress = True
+        if record.stage in KERNEL_UPDATE_STAGES:
+            record.merge_time = self._launched_at
+            kernel_result = self._continue_kernel_update(record, document)
+            if kernel_result is not None:
+                self._finish(record, kernel_result)
+            return
         # after a restart every component started again: wait for all of the deployment's
         record.merge_time = min(record.merge_time, time.time())
         if record.stage == "merged":

@@ -254,6 +254,26 @@ class ComponentService:
             reported, self._reported = self._reported, None
             return reported
 
+    def bootstrap(self) -> int:
+        """``GenericExternalService.bootstrap``: run the bootstrap step on the caller's thread and
+        return its exit code — 0 without a step (or an empty one), 1 for a step that cannot run.
+        Raises ``TimeoutError`` when the step outlives its timeout and ``InterruptedError`` when
+        :meth:`close` is called meanwhile (the device stops). Only for a service whose lifecycle
+        thread was never started: the device runs bootstrap steps while every component is
+        stopped."""
+        self._kill_processes()
+        try:
+            result = self._run_step("bootstrap", keep_running_on_change=False)
+        finally:
+            self._kill_processes()
+        if result.timed_out:
+            raise TimeoutError(f"bootstrap of {self.name} timed out")
+        if result.interrupted:
+            raise InterruptedError(f"bootstrap of {self.name} interrupted")
+        if result.nothing_done:
+            return 0
+        return 1 if result.exit_code is None else result.exit_code
+
     def close(self, timeout: float = 60.0) -> None:
         """Stop the component (shutdown, then kill its processes) and end the thread."""
         with self._cv:

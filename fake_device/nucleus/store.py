@@ -146,6 +146,11 @@ class DeploymentRecord:
     Stages: ``prepare`` (resolving, downloading — nothing changed yet), ``merged`` (the new
     configuration is committed; components are being started), ``rollback`` (the previous
     configuration is committed again), ``report`` (the result is known, not yet reported).
+    A deployment with bootstrap steps (``KernelUpdateActivator``) goes through ``bootstrap``
+    (the new configuration is committed, components stay stopped, ``bootstrap`` lists each
+    task's ``component``, ``status`` PENDING/DONE and ``exitCode``), ``activation`` (the
+    nucleus restarted into the new configuration) and ``kernel-rollback`` (it restarted into
+    the previous one).
     """
 
     job_id: str
@@ -156,6 +161,7 @@ class DeploymentRecord:
     merge_time: float = 0.0
     result: dict[str, Any] | None = None  # {status, detailed, failure_cause, error_stack, error_types}
     failure: dict[str, Any] | None = None  # the failure that started a rollback
+    bootstrap: list[dict[str, Any]] = field(default_factory=list)  # the bootstrap tasks and their status
 
     def save(self, path: Path) -> None:
         atomic_write(path, json.dumps(self.__dict__, indent=1, sort_keys=True))
