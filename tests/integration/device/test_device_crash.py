@@ -120,3 +120,41 @@ def test_sigkill_at_each_phase_converges(aws_endpoint, device_root: Path, phase:
     finally:
         device.stop()
     assert not processes_with(marker)
+
+
+def test_sigkill_during_a_bootstrap_step_runs_it_again_at_the_next_boot(
+    aws_endpoint, device_root: Path
+) -> None:
+    """The task was not DONE: the next launch runs it again before any component starts
+    (``Kernel.launch`` in the BOOTSTRAP stage), then restarts into the new configuration."""
+    operator = Operator(aws_endpoint)
+    name = unique("com.example.CrashBoot")
+    marker = unique("crashboot")
+    lifecycle = {
+        "Bootstrap": "echo bootstrap >> events.txt; sleep 2; exit 100",
+        "Install": "echo install >> events.txt",
+        "Run": f"sleep 600; echo {marker}",
+    }
+    operator.component(name, "1.0.0", lifecycle)
+    group, group_arn = operator.group()
+    thing = unique("jetson")
+    log = device_root / "logs" / f"{name}.log"
+    device = DeviceProcess(aws_endpoint, device_root, thing, group)
+    try:
+        wait_for(lambda: (device_root / "run" / "status.json").exists(), 60, "the device to boot")
+        deployment = operator.deploy(group_arn, {name: "1.0.0"})
+        wait_for(lambda: log.exists() and "lifecycle.Bootstrap" in log.read_text(), 60, "the bootstrap step")
+        device.kill()
+    finally:
+        device.stop()
+    device = DeviceProcess(aws_endpoint, device_root, thing, group)
+    try:
+        result = operator.wait_deployment(thing, deployment, timeout=120)
+        assert result["reason"] == "SUCCESSFUL", result
+        pid = device.process.pid
+        wait_for(lambda: _state(device_root, name, pid) == "RUNNING", 60, "the component to run")
+        events = (device_root / "work" / name / "events.txt").read_text().splitlines()
+        assert events == ["bootstrap", "bootstrap", "install"]
+    finally:
+        device.stop()
+    assert not processes_with(marker)
