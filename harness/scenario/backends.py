@@ -22,10 +22,10 @@ class ProcessBackend:
 
     name = "process"
 
-    def aws(self) -> Any:
+    def aws(self, *, enforce: bool = False) -> Any:
         from harness.services.aws import AwsEndpoint
 
-        return AwsEndpoint()
+        return AwsEndpoint(enforce=enforce)
 
     def kafka(self) -> Any:
         from harness.services.kafka import KafkaBroker
@@ -59,7 +59,7 @@ class ProcessBackend:
             group=group,
             profile=profile,
             root=root,
-            environment={**aws.environment(), **(environment or {})},
+            environment={**aws.environment(), **aws.device_credentials(thing), **(environment or {})},
         )
 
     def close(self) -> None:
@@ -83,10 +83,10 @@ class DockerBackend:
     def _image(self, name: str) -> dict[str, Any]:
         return {"image": self.images.get(name), "image_policy": self.image_policy}
 
-    def aws(self) -> Any:
+    def aws(self, *, enforce: bool = False) -> Any:
         from harness.services.containers.services import AwsContainer
 
-        return AwsContainer(session=self.session, **self._image("aws"))
+        return AwsContainer(session=self.session, enforce=enforce, **self._image("aws"))
 
     def kafka(self) -> Any:
         from harness.services.containers.services import KafkaContainer
@@ -119,7 +119,11 @@ class DockerBackend:
             group=group,
             profile=profile,
             root=root,
-            environment={**aws.network_environment(), **(environment or {})},
+            environment={
+                **aws.network_environment(),
+                **aws.device_credentials(thing),
+                **(environment or {}),
+            },
             session=self.session,
             publish=publish,
             image=self.images.get("device"),

@@ -279,6 +279,26 @@ class _Checker:
         return isinstance(services, dict) and isinstance(services.get("triton"), dict)
 
     def _services(self) -> None:
+        self._bucket_policy()
+        self._triton_models()
+
+    def _bucket_policy(self) -> None:
+        """``services.aws.bucket_policy`` is a policy document S3 would take (its ``${…}`` known)."""
+        at: Where = ["services", "aws", "bucket_policy"]
+        services = self.data.get("services")
+        aws = services.get("aws") if isinstance(services, dict) else None
+        if not isinstance(aws, dict) or "bucket_policy" not in aws or not self.valid(at):
+            return
+        path = self._file(aws["bucket_policy"], at, "bucket policy")
+        if path is not None:
+            from harness.scenario.policy_file import check_policy_file
+
+            declared = self.data.get("variables")
+            problem = check_policy_file(path, list(declared) if isinstance(declared, dict) else [])
+            if problem:
+                self.error(at, problem[0], problem[1])
+
+    def _triton_models(self) -> None:
         """``services.triton.models`` is a model repository tritonserver can load."""
         at: Where = ["services", "triton", "models"]
         if not self._triton_declared() or not self.valid(at):
@@ -880,6 +900,10 @@ class _Checker:
                 else None,
                 images={k: v for k, v in images.items() if k != "policy"},
                 image_policy=images.get("policy"),
+                aws_enforce=bool((services.get("aws") or {}).get("enforce", False)),
+                aws_bucket_policy=self._resolve(services["aws"]["bucket_policy"])
+                if "bucket_policy" in (services.get("aws") or {})
+                else None,
             ),
             world=world,
             devices=tuple(

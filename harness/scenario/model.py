@@ -64,6 +64,9 @@ class ServicesSpec:
     #: docker backend: service or "device" → image to run; None policy = $EDGE_HARNESS_IMAGE_POLICY
     images: dict[str, str] = field(default_factory=dict)
     image_policy: str | None = None
+    #: ``services.aws``: check credentials as AWS does; the artifact bucket's policy file
+    aws_enforce: bool = False
+    aws_bucket_policy: Path | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

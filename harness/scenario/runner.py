@@ -1003,6 +1003,8 @@ class ScenarioRunner:
                 fleet = FleetOperator(client, bucket=self.bucket, create_bucket=self.bucket is None)
                 values = self._values(kafka, fleet)
                 values.update(started.values)
+                values.update(_aws_values(started.aws, client))
+                self._secure_artifacts(started.aws, fleet, values)
                 if self.scenario.world is not None:
                     t = time.monotonic()
                     from harness.world import WorldParams, write_world
@@ -1067,6 +1069,35 @@ class ScenarioRunner:
         for index, thing in enumerate(self.scenario.things, 1):
             values[f"device.{index}.thing"] = thing
         return values
+
+    def _secure_artifacts(self, aws: Any, fleet: FleetOperator, values: dict[str, str]) -> None:
+        """Who may read the artifact bucket: the scenario's bucket policy, or (enforcing, without
+        one) the devices' role, as the Greengrass guide has teams grant it. On --target aws the
+        team's own bucket keeps its own policy."""
+        path = self.scenario.services.aws_bucket_policy
+        if aws is None:
+            if path is not None:
+                self.progress(f"--target aws: {path.name} is not put on the bucket (it keeps its own)", None)
+            return
+        if path is None:
+            aws.allow_device_artifacts(fleet.bucket)
+            return
+        from botocore.exceptions import ClientError
+
+        from harness.scenario.policy_file import render_policy_file
+
+        if aws.enforce:
+            aws.device_role()  # a policy may name the devices' role, which must exist by then
+        try:
+            fleet.s3.put_bucket_policy(Bucket=fleet.bucket, Policy=render_policy_file(path, values))
+        except ClientError as err:
+            error = err.response.get("Error", {})
+            raise HarnessError(
+                f"bucket policy {path}: S3 refused it: {error.get('Code')}: {error.get('Message')}",
+                hint="principals must exist (${aws.device_role} is the devices' role, "
+                "arn:aws:sts::${aws.account}:assumed-role/GreengrassV2TokenExchangeRole/${device.1.thing} "
+                "one device's credentials) and resources must be in ${aws.bucket}",
+            ) from None
 
     def _publish(self, fleet: FleetOperator) -> dict[tuple[str, str], PublishedVersion]:
         from harness.package import package
@@ -1266,3 +1297,19 @@ def _summary(step: m.Step, details: dict[str, Any]) -> str:
     if isinstance(step, m.InjectStep):
         return _inject_summary(details)
     return ""
+
+
+def _aws_values(aws: Any, client: Callable[..., Any]) -> dict[str, str]:
+    """``${aws.account}`` and ``${aws.device_role}`` (the Greengrass installer's role name)."""
+    from harness.services.aws import DEVICE_ROLE
+
+    if aws is not None:
+        from harness.cloud.app import DEFAULT_ACCOUNT_ID
+
+        account = DEFAULT_ACCOUNT_ID
+    else:
+        try:
+            account = str(client("sts").get_caller_identity()["Account"])
+        except Exception:  # only a bucket policy uses it; S3 then names the problem
+            account = ""
+    return {"aws.account": account, "aws.device_role": f"arn:aws:iam::{account}:role/{DEVICE_ROLE}"}

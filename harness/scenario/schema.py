@@ -615,8 +615,24 @@ SCENARIO_SCHEMA: dict[str, Any] = {
                 "aws": {
                     "type": "object",
                     "additionalProperties": False,
-                    "properties": {},
-                    "description": "Reserved; {} is the emulated AWS endpoint.",
+                    "description": "The emulated AWS endpoint. Absent or {}: it accepts any credentials.",
+                    "properties": {
+                        "enforce": {
+                            "type": "boolean",
+                            "default": False,
+                            "description": (
+                                "Check credentials as AWS does: SigV4 signatures, IAM and bucket "
+                                "policies for S3, each device's own credentials reaching only its "
+                                "thing (docs/cloud.md, Enforcing mode)."
+                            ),
+                        },
+                        "bucket_policy": _text(
+                            "A bucket policy (JSON, may use ${…}) put on the artifact bucket before "
+                            "publishing, relative to the scenario file. With enforce, it alone decides "
+                            "whether devices may read their artifacts; without, their role may read "
+                            "the bucket."
+                        ),
+                    },
                 },
                 "triton": {
                     "type": "object",

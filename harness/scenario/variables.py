@@ -28,7 +28,14 @@ __all__ = [
 ]
 
 #: Names that always exist while a scenario runs.
-BUILTIN_NAMES = ("kafka.host", "kafka.port", "kafka.bootstrap", "aws.bucket")
+BUILTIN_NAMES = (
+    "kafka.host",
+    "kafka.port",
+    "kafka.bootstrap",
+    "aws.bucket",
+    "aws.account",
+    "aws.device_role",
+)
 #: Names that exist when the scenario declares ``services.triton`` (the server's host:port).
 TRITON_NAMES = ("triton.grpc", "triton.http")
 

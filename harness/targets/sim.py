@@ -154,7 +154,7 @@ class SimTarget:
         backend = make_backend(self.runtime, services.images, services.image_policy)
         self._backend = backend
         stack.callback(backend.close)  # last: after every service and device stopped
-        aws = stack.enter_context(backend.aws())
+        aws = stack.enter_context(backend.aws(enforce=services.aws_enforce))
         kafka = stack.enter_context(
             ExternalKafka(self.external_kafka) if self.external_kafka else backend.kafka()
         )

@@ -480,8 +480,8 @@ SCHEMA_CASES = [
         ("aws: {}", "aws: {region: eu-west-1}"),
         "region: eu-west-1",
         "at /services/aws/region: unknown key 'region'",
-        "this mapping takes no keys",
-        id="aws-reserved",
+        "known keys: bucket_policy, enforce",
+        id="aws-unknown-key",
     ),
     pytest.param(
         ("  - kind: sleep\n    seconds: 2.5\n", "  - sleep 2.5\n"),
