@@ -60,6 +60,7 @@ from fake_device.nucleus.deployment import (
     resolve_components,
 )
 from fake_device.nucleus.errorcodes import classify_component_error, error_report
+from fake_device.nucleus.interpreter import ComponentPython, component_python
 from fake_device.nucleus.ipc import IpcService
 from fake_device.nucleus.ipc.configuration import DEFAULT_VALIDATION_TIMEOUT, ValidationRequest
 from fake_device.nucleus.lifecycle import ComponentService, ServiceSpec, State
@@ -184,6 +185,7 @@ class CoreDevice:
         self.ipc = IpcService(self, self.paths.root / "ipc.socket")
         self._cloud_gone = False
         self._bootstrapping: ComponentService | None = None  # the service whose bootstrap step runs
+        self._python: ComponentPython | None = None
         self._launched_at = 0.0
 
     # -- clients ---------------------------------------------------------------------------------
@@ -211,10 +213,12 @@ class CoreDevice:
     def base_environment(self, spec: ServiceSpec) -> dict[str, str]:
         """What ``ShellRunner`` and the nucleus's ``setenv`` give every script."""
         # The device image's python3 is the harness's interpreter, which carries the DeepStream
-        # emulation (on a Jetson: the system python3 with pyds and the DeepStream SDK).
+        # emulation (on a Jetson: the system python3 with pyds and the DeepStream SDK), or its
+        # mirror when the component user cannot reach it (interpreter.py).
         system_path = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
+        python_dir = str(self.python.bin_dir)
         env = {
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{system_path}",
+            "PATH": f"{python_dir}{os.pathsep}{system_path}",
             "HOME": os.environ.get("HOME", "/root"),
             "LANG": os.environ.get("LANG", "C.UTF-8"),
             **self.extra_environment,
@@ -227,7 +231,10 @@ class CoreDevice:
             "GREENGRASS_COMPONENT_VERSION": spec.version,
             "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT": str(self.ipc.socket_path),
         }
-        return deepstream_environment(env)  # pyds, nv* elements, gst-launch-1.0 as on a Jetson
+        env = deepstream_environment(env)  # pyds, nv* elements, gst-launch-1.0 as on a Jetson
+        rest = [p for p in env["PATH"].split(os.pathsep) if p and p != python_dir]
+        env["PATH"] = os.pathsep.join([python_dir, *rest])  # before the interpreter's own folder
+        return env
 
     def run_as(self, spec: ServiceSpec, privileged: bool) -> RunAs | None:
         """Scripts without RequiresPrivilege run as the component user when the device is root."""
@@ -277,6 +284,7 @@ class CoreDevice:
         """Prepare the root, register in the cloud, start the committed components and finish
         an interrupted deployment."""
         self._check_root_reachable()
+        self._check_component_python()
         self.paths.ensure()
         self.run_path.mkdir(exist_ok=True)
         registry_file = self.run_path / "processes.json"
@@ -313,6 +321,27 @@ class CoreDevice:
             self.publish_status("NUCLEUS_LAUNCH", list(self.services.values()), complete=True)
         if record is not None:
             self._resume(record)
+
+    @property
+    def python(self) -> ComponentPython:
+        """The Python on the components' PATH (checked at boot)."""
+        if self._python is None:
+            self._python = ComponentPython(Path(sys.executable).parent, mirrored=False)
+        return self._python
+
+    def _check_component_python(self) -> None:
+        """Scripts without RequiresPrivilege must get the device's Python, not whatever else is
+        on PATH: use it, or a mirror of it the component user can run, or refuse to boot."""
+        run_as = RunAs.lookup(self.component_user) if os.geteuid() == 0 else None
+        self._python = component_python(run_as)
+        if self._python.mirrored:
+            self.log.info(
+                "com.aws.greengrass.lifecyclemanager.Kernel",
+                "component-python",
+                f"The component user cannot run {sys.executable}; components get its mirror",
+                componentUser=self.component_user,
+                python=self._python.bin_dir / "python3",
+            )
 
     def _check_root_reachable(self) -> None:
         """Scripts without RequiresPrivilege run as the component user, who must be able to walk
