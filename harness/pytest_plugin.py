@@ -62,6 +62,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Use this external Kafka broker for the kafka_broker fixture instead of tansu.",
     )
     group.addoption(
+        "--eh-aws-enforce",
+        action="store_true",
+        default=False,
+        help="Start the aws_endpoint fixture in enforcing mode: SigV4, IAM and bucket policies on "
+        "S3, devices limited to their own thing, control routes behind a token (docs/cloud.md).",
+    )
+    group.addoption(
         "--eh-backend",
         choices=BACKENDS,
         default="process",
@@ -124,8 +131,9 @@ def kafka_broker(request: pytest.FixtureRequest) -> Iterator[KafkaBroker | Exter
 
 @pytest.fixture(scope="session")
 def aws_endpoint(request: pytest.FixtureRequest) -> Iterator[AwsEndpoint]:
-    """The AWS endpoint (moto + the harness's own services) with dummy credentials."""
-    with _backend(request).aws() as endpoint:
+    """The AWS endpoint (moto + the harness's own services) with dummy credentials, or, with
+    ``--eh-aws-enforce``, checking credentials as AWS does (``endpoint.client`` signs as root)."""
+    with _backend(request).aws(enforce=request.config.getoption("--eh-aws-enforce")) as endpoint:
         yield endpoint
 
 

@@ -112,12 +112,23 @@ def running_device(
     from fake_device.nucleus.kernel import CoreDevice
 
     options.setdefault("poll_interval", 0.2)
+    # on an enforcing endpoint the device signs with credentials of its own, bound to its thing
+    credentials = endpoint.device_credentials(thing)
+    signing = (
+        {
+            "aws_access_key_id": credentials["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": credentials["AWS_SECRET_ACCESS_KEY"],
+            "aws_session_token": credentials["AWS_SESSION_TOKEN"],
+        }
+        if credentials
+        else {}
+    )
     device = CoreDevice(
         root,
         thing,
-        client_factory=endpoint.client,
+        client_factory=lambda service: endpoint.client(service, **signing),
         thing_groups=(group,),
-        extra_environment=endpoint.environment(),
+        extra_environment={**endpoint.environment(), **credentials},
         **options,
     )
     device.boot()
@@ -213,6 +224,7 @@ def core_devices(
     if count < 1:
         raise ValueError(f"count must be at least 1, not {count}")
     fleet = fleet or FleetOperator(endpoint.client)
+    endpoint.allow_device_artifacts(fleet.bucket)  # enforcing: the devices' role reads the bucket
     group = group or unique("edge-harness-group")
     group_arn = fleet.thing_group_arn(group)
     with contextlib.ExitStack() as stack:
