@@ -44,7 +44,14 @@ from fake_device.nucleus.store import EffectiveConfig, atomic_write
 from harness.lint.recipe import Recipe, RecipeError, parse_recipe
 from harness.lint.semver import Version, parse_version, version_satisfies
 
-__all__ = ["DeploymentDocument", "ResolvedComponent", "prepare_components", "resolve_components"]
+__all__ = [
+    "NUCLEUS_COMPONENT",
+    "DeploymentDocument",
+    "ResolvedComponent",
+    "nucleus_recipe",
+    "prepare_components",
+    "resolve_components",
+]
 
 
 @dataclass(frozen=True)
@@ -111,6 +118,7 @@ class ResolvedComponent:
     arn: str = ""
 
 
+NUCLEUS_COMPONENT = "aws.greengrass.Nucleus"
 #: ComponentManager.VERSION_NOT_FOUND_FAILURE_MESSAGE (no period: the nucleus appends its advice)
 VERSION_NOT_FOUND = "No local or cloud component version satisfies the requirements"
 #: what the nucleus says when a ResolveComponentCandidates error is not one it names
@@ -244,6 +252,7 @@ def resolve_components(
     member_groups: set[str] | None = None,
     recipes_path: Path | None = None,
     on_local_fallback: Callable[[str, str, str], None] = lambda _n, _v, _e: None,
+    nucleus_version: str | None = None,
 ) -> dict[str, ResolvedComponent]:
     """Every component the device must run after this deployment, with its recipe.
 
@@ -251,6 +260,8 @@ def resolve_components(
     left; ``None`` keeps them all. ``recipes_path`` is the device's recipe store: a version there
     that satisfies the requirements is offered to the cloud and used when the cloud cannot
     resolve the component (``on_local_fallback(name, version, error)`` is told).
+    ``aws.greengrass.Nucleus`` at ``nucleus_version`` (the running one) resolves from the store
+    without asking the cloud, as the nucleus does for its own version.
     """
     requirements: dict[str, dict[str, str]] = {}
     roots: list[str] = []
@@ -285,6 +296,12 @@ def resolve_components(
             continue
         candidate: dict[str, Any] = {"componentName": name, "versionRequirements": wanted}
         local = local_candidate(name, wanted, recipes_path)
+        if local is not None and name == NUCLEUS_COMPONENT and local[0] == nucleus_version:
+            # negotiateVersionWithCloud: "Skipping Nucleus download as the same version is already
+            # installed" — the running nucleus's own recipe is in the store since installation
+            recipe = _local_recipe(local[1], name, local[0])
+            resolved[name] = ResolvedComponent(name, recipe.version, recipe, "")
+            continue
         if local is not None:
             candidate["componentVersion"] = local[0]
         try:
@@ -365,6 +382,23 @@ def _recipe_of(entry: Mapping[str, Any]) -> Recipe:
             f"The recipe of {source} cannot be used: {err.message}",
             error_stack=["DEPLOYMENT_FAILURE", "COMPONENT_PACKAGE_LOADING_ERROR", "RECIPE_PARSE_ERROR"],
         ) from None
+
+
+def nucleus_recipe(version: str) -> str:
+    """The recipe of the running nucleus, as the installer leaves it in the component store: a
+    deployment (or a dependency) naming this version resolves to it without the cloud."""
+    return (
+        "RecipeFormatVersion: '2020-01-25'\n"
+        f"ComponentName: {NUCLEUS_COMPONENT}\n"
+        f"ComponentVersion: '{version}'\n"
+        "ComponentType: aws.greengrass.nucleus\n"
+        "ComponentPublisher: AWS\n"
+        "ComponentDescription: Core functionality for device side orchestration of deployments and "
+        "lifecycle management for execution of Greengrass components and applications.\n"
+        "Manifests:\n"
+        "  - Platform: {}\n"
+        "    Lifecycle: {}\n"
+    )
 
 
 def recipe_file_name(name: str, version: str) -> str:

@@ -35,7 +35,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +53,10 @@ from fake_device.nucleus.bootstrap import (
     is_error_code,
 )
 from fake_device.nucleus.deployment import (
+    NUCLEUS_COMPONENT,
     DeploymentDocument,
     json_list,
+    nucleus_recipe,
     prepare_components,
     recipe_file_name,
     resolve_components,
@@ -64,7 +66,14 @@ from fake_device.nucleus.interpreter import ComponentPython, component_python
 from fake_device.nucleus.ipc import IpcService
 from fake_device.nucleus.ipc.configuration import DEFAULT_VALIDATION_TIMEOUT, ValidationRequest
 from fake_device.nucleus.lifecycle import ComponentService, ServiceSpec, State
+from fake_device.nucleus.local_deployments import (
+    LocalDeployments,
+    copy_recipes_and_artifacts,
+    is_local,
+    local_document,
+)
 from fake_device.nucleus.logs import NucleusLog
+from fake_device.nucleus.mqtt import IotCoreConnection
 from fake_device.nucleus.paths import NucleusPaths
 from fake_device.nucleus.platform import current_platform
 from fake_device.nucleus.reaper import Reaper
@@ -157,6 +166,7 @@ class CoreDevice:
         extra_environment: Mapping[str, str] | None = None,
         artifact_options: Mapping[str, Any] | None = None,
         give_up_after: float | None = None,
+        iot_core_endpoint: str | None = None,
     ) -> None:
         self.paths = NucleusPaths(Path(root))
         self.thing_name = thing_name
@@ -182,6 +192,9 @@ class CoreDevice:
         self._deployment_in_progress = False
         self._last_deployment: dict[str, Any] | None = None
         self._config_lock = threading.RLock()
+        # the MQTT connection to IoT Core (mqtt://host:port of the harness's broker; None: offline)
+        self.iot_core = IotCoreConnection(iot_core_endpoint, thing_name, self.log)
+        self.local_deployments = LocalDeployments(self.paths.deployments_path / "local.json")
         self.ipc = IpcService(self, self.paths.root / "ipc.socket")
         self._cloud_gone = False
         self._bootstrapping: ComponentService | None = None  # the service whose bootstrap step runs
@@ -233,7 +246,8 @@ class CoreDevice:
         }
         env = deepstream_environment(env)  # pyds, nv* elements, gst-launch-1.0 as on a Jetson
         rest = [p for p in env["PATH"].split(os.pathsep) if p and p != python_dir]
-        env["PATH"] = os.pathsep.join([python_dir, *rest])  # before the interpreter's own folder
+        # before the interpreter's own folder; bin/ holds greengrass-cli while the CLI is deployed
+        env["PATH"] = os.pathsep.join([str(self.paths.root / "bin"), python_dir, *rest])
         return env
 
     def run_as(self, spec: ServiceSpec, privileged: bool) -> RunAs | None:
@@ -301,11 +315,15 @@ class CoreDevice:
             killedLeftoverProcessGroups=survivors,
         )
         self._register()
+        nucleus = self.paths.recipes_path / recipe_file_name(NUCLEUS_COMPONENT, NUCLEUS_VERSION)
+        if not nucleus.exists():  # what the installer leaves in the component store
+            atomic_write(nucleus, nucleus_recipe(NUCLEUS_VERSION))
         self.config = load_effective_config(self.paths.effective_config_file)
         self.config.thing_name = self.thing_name
         self.config.root_path = str(self.paths.root)
         self._commit(self.config)  # Kernel.writeEffectiveConfig at launch
         self.ipc.start()  # IPCEventStreamService starts before the components
+        self.iot_core.start()  # connects in the background
         record = DeploymentRecord.load(self.current_record_path)
         if record is not None and record.stage == "prepare":
             self.log.info(
@@ -398,6 +416,7 @@ class CoreDevice:
             if service is not None:
                 service.close()
         self.ipc.close()
+        self.iot_core.close()
         if self._reaper is not None:
             self._reaper.close()
             self._reaper = None
@@ -470,7 +489,20 @@ class CoreDevice:
 
     # -- jobs ------------------------------------------------------------------------------------
     def poll_once(self) -> bool:
-        """Take the next pending job, if any, and apply it. Returns whether there was one."""
+        """Take the next local deployment or pending job, if any, and apply it. Returns whether
+        there was one."""
+        local = self.local_deployments.next()
+        if local is not None:
+            deployment_id, request = local
+            document = local_document(deployment_id, request, self.config, int(time.time() * 1000))
+            document["localRequest"] = request
+            record = DeploymentRecord(job_id=deployment_id, document=document)
+            record.save(self.current_record_path)
+            self.log.info(
+                LOGGER, "deployment-received", "Received local deployment", DeploymentId=deployment_id
+            )
+            self._apply(record)
+            return True
         answer = self.client("iot-jobs-data").start_next_pending_job_execution(
             thingName=self.thing_name, statusDetails={}
         )
@@ -489,6 +521,8 @@ class CoreDevice:
         return True
 
     def _job_cancelled(self, job_id: str) -> bool:
+        if self.local_deployments.known(job_id):
+            return False  # CancelLocalDeployment is not simulated
         try:
             answer = self.client("iot-jobs-data").describe_job_execution(
                 jobId=job_id, thingName=self.thing_name
@@ -538,14 +572,17 @@ class CoreDevice:
         self._report_job(record.job_id, "IN_PROGRESS", {})
         try:
             self._check_cancelled(record.job_id)
+            if is_local(record.document):
+                copy_recipes_and_artifacts(record.document.get("localRequest") or {}, self.paths)
             resolved = resolve_components(
-                document,
+                _roots_only(document),
                 self.config,
                 self.platform,
                 self.client("greengrassv2"),
                 member_groups=self._member_groups(),
                 recipes_path=self.paths.recipes_path,
                 on_local_fallback=self._local_fallback,
+                nucleus_version=NUCLEUS_VERSION,
             )
             self.log.info(
                 LOGGER,
@@ -866,6 +903,7 @@ class CoreDevice:
                 "groupConfigName": document.group_name,
             }
             for name, spec in document.components.items()
+            if spec.get("rootComponent", True) is not False  # a local configuration-only entry
         }
         self.config.group_last_deployment[document.group_name] = {
             "timestamp": document.timestamp,
@@ -892,7 +930,9 @@ class CoreDevice:
         self._report_job(record.job_id, result.job_status, result.status_details())
         document = record.document
         trigger = (
-            "THING_GROUP_DEPLOYMENT"
+            "LOCAL_DEPLOYMENT"
+            if is_local(document)
+            else "THING_GROUP_DEPLOYMENT"
             if ":thinggroup/" in str(document.get("configurationArn"))
             else "THING_DEPLOYMENT"
         )
@@ -916,6 +956,9 @@ class CoreDevice:
         self.current_record_path.unlink(missing_ok=True)
 
     def _report_job(self, job_id: str, status: str, details: Mapping[str, str]) -> None:
+        if self.local_deployments.known(job_id):  # a local deployment's status stays on the device
+            self.local_deployments.update(job_id, status, _local_details(details))
+            return
         if self._cloud_gone:
             return
         try:
@@ -1074,6 +1117,7 @@ class CoreDevice:
         kernel = "com.aws.greengrass.lifecyclemanager.Kernel"
         self._stop_components()
         self.ipc.close()
+        self.iot_core.close()
         self.log.info(kernel, "system-shutdown", "Nucleus stopped", exitCode=101 if reboot else 100)
         if reboot:
             registry_file = self.run_path / "processes.json"
@@ -1086,6 +1130,7 @@ class CoreDevice:
             self.run_path.mkdir(exist_ok=True)
             self.registry = ProcessRegistry(registry_file)
             self.log.info(kernel, "device-reboot", "Rebooting host", killedProcessGroups=killed)
+        self.iot_core = IotCoreConnection(self.iot_core.endpoint, self.thing_name, self.log)
         self.ipc = IpcService(self, self.paths.root / "ipc.socket")
         self._launched_at = time.time()
         self.log.info(
@@ -1099,6 +1144,7 @@ class CoreDevice:
         self.config.thing_name = self.thing_name
         self.config.root_path = str(self.paths.root)
         self.ipc.start()
+        self.iot_core.start()
         if start_components:
             self._apply_services(self.config.specs())
             self.write_status()
@@ -1209,6 +1255,29 @@ class CoreDevice:
             )
         except (ClientError, BotoCoreError) as err:
             self.log.warn("com.aws.greengrass.status.FleetStatusService", "fss-publish-error", str(err))
+
+
+def _roots_only(document: DeploymentDocument) -> DeploymentDocument:
+    """The document without a local deployment's configuration-only entries (not roots)."""
+    roots = {n: c for n, c in document.components.items() if c.get("rootComponent", True) is not False}
+    return document if len(roots) == len(document.components) else replace(document, components=roots)
+
+
+def _local_details(details: Mapping[str, str]) -> dict[str, Any]:
+    """Job status details (JSON lists as text) as a local deployment's status keeps them."""
+
+    def listed(key: str) -> list[str]:
+        try:
+            return list(json.loads(details.get(key) or "[]"))
+        except ValueError:
+            return []
+
+    return {
+        "detailed": details.get("detailed-deployment-status", ""),
+        "errorStack": listed("deployment-error-stack"),
+        "errorTypes": listed("deployment-error-types"),
+        "failureCause": details.get("deployment-failure-cause", ""),
+    }
 
 
 def _chown_tree(folder: Path, run_as: RunAs) -> None:

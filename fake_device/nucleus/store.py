@@ -32,7 +32,7 @@ from fake_device.nucleus.lifecycle import ServiceSpec
 
 __all__ = ["DeploymentRecord", "EffectiveConfig", "atomic_write", "load_effective_config"]
 
-_SYSTEM_SERVICES = ("main", "DeploymentService", "aws.greengrass.Nucleus")
+_SYSTEM_SERVICES = ("main", "DeploymentService")
 
 
 def atomic_write(path: Path, text: str) -> None:

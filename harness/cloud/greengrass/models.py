@@ -582,14 +582,14 @@ class GreengrassBackend:
         return sorted(found, key=lambda d: (d.created_at, d.revision), reverse=True)
 
     def cancel_deployment(self, deployment_id: str) -> None:
+        """CANCELED from any other status. The API reference: it "cancels the deployment for
+        devices that haven't yet received it. If a device already received the deployment, this
+        operation doesn't change anything for that device" — so a thing deployment that
+        COMPLETED or FAILED can be canceled too (its finished execution stays as it is); the
+        Greengrass Testing Framework cancels every deployment it made before deleting it."""
         deployment = self.get_deployment(deployment_id)
-        status = self.deployment_status(deployment)
-        if status != "ACTIVE":
-            raise conflict(
-                f"Deployment {deployment_id} is {status}; only an ACTIVE deployment can be canceled",
-                deployment_id,
-                "Deployment",
-            )
+        if deployment.canceled:
+            raise conflict(f"Deployment {deployment_id} is already CANCELED", deployment_id, "Deployment")
         deployment.canceled = True
         self.jobs.cancel_job(deployment.job_id, comment=f"deployment {deployment_id} canceled")
 
