@@ -294,7 +294,12 @@ class _Checker:
             from harness.scenario.policy_file import check_policy_file
 
             declared = self.data.get("variables")
-            problem = check_policy_file(path, list(declared) if isinstance(declared, dict) else [])
+            thing_count = None  # unknown unless the devices are valid
+            if self.valid(["devices"]):
+                thing_count = sum(len(_things(d)) for d in self.data.get("devices") or [])
+            problem = check_policy_file(
+                path, list(declared) if isinstance(declared, dict) else [], thing_count
+            )
             if problem:
                 self.error(at, problem[0], problem[1])
 

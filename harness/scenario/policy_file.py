@@ -25,8 +25,11 @@ _PLACEHOLDERS = {
 _DEVICE_THING = re.compile(r"^device\.([0-9]+)\.thing$")
 
 
-def check_policy_file(path: Path, variables: Iterable[str]) -> tuple[str, str] | None:
-    """``(problem, hint)`` if the file is not a usable bucket policy, else None."""
+def check_policy_file(
+    path: Path, variables: Iterable[str], thing_count: int | None = None
+) -> tuple[str, str] | None:
+    """``(problem, hint)`` if the file is not a usable bucket policy, else None; ``thing_count``:
+    how many things the scenario has (None: unknown)."""
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as err:
@@ -37,7 +40,7 @@ def check_policy_file(path: Path, variables: Iterable[str]) -> tuple[str, str] |
     except VariableSyntaxError as err:
         return f"bucket policy {path}: {err}", "write $${ for a literal ${"
     for name in names:
-        problem = reference_problem(name, known, None)
+        problem = reference_problem(name, known, thing_count)
         if problem:
             return (
                 f"bucket policy {path}: {problem}",

@@ -50,7 +50,7 @@ _STATEMENT_KEYS = frozenset(
 _ACCOUNT = re.compile(r"^\d{12}$")
 _IAM_PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):(root|user/.+|role/.+)$")
 _SESSION_PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:sts::(\d{12}):assumed-role/[^/]+/[^/]+$")
-_ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9*?]+$")
+_ACTION = re.compile(r"^[A-Za-z0-9-]+:[A-Za-z0-9*?]+$")
 
 
 class MalformedPolicy(ValueError):
