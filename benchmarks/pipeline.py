@@ -1,41 +1,53 @@
-"""The traffic app's pipeline against raw ONNX Runtime, and its accuracy, measured in one run.
+"""The traffic app on real GStreamer against raw ONNX Runtime and the old Python runtime, in one run.
 
-What a pipeline run costs is only meaningful next to what the same work costs without it, on
-the same machine at the same time (the machines are shared and noisy, so there are no absolute
-thresholds). The baseline is the shortest honest loop over the same clip: decode a frame with
-``cv2.VideoCapture``, preprocess it as nvinferserver does (``cv2.dnn.blobFromImage`` to 640x640
-RGB in [0, 1]) and run detector B's ONNX file with ONNX Runtime's default threads, one frame after
-the other. It is measured before the first pipeline run and after each one; a run's ratios use the
-mean of the passes right before and right after it, so that both sides see about the same load.
+What a pipeline run costs is only meaningful next to what the same work costs without it, on the
+same machine at the same time (the machines are shared and noisy, so there are no absolute
+thresholds). Everything plays one clip: world seed 2201 (held out), 1280×720 at 30 fps, H.264
+without B-frames as a camera sends it (the world's own encoding has B-frames, which make any live
+decoder hold frames back).
 
-Pipeline runs (the 1.0.1 artifact, i.e. the app as the recipe starts it, ``-d no-display``):
-
-* 1 stream as fast as possible, through Triton with shared memory (the config's ``model_repo``:
-  the app starts tritonserver) and over plain gRPC (a tritonserver started here, the config
-  copied with ``grpc { url }``): FPS over the pipeline's running time and the ``**PERF`` figures,
-  and FPS / raw FPS (goal ≥ 0.85);
-* 1 stream live (``--live``: the file is paced at 30 fps like a camera): frame → Kafka latency
-  from a consumer (receive time − ``@timestamp``, the capture time) and the app's own frame
-  latency (decoder input → end of the pipeline); p95 / raw per-frame p50 (goal ≤ 2);
-* 4 streams (the clip four times; the muxer batches 4, nvinferserver sends batches of 4), as
-  fast as possible and live;
-* per element p50/p95 (the app's ``--stats-json``) for each run;
-* accuracy: ``run_pipeline_eval`` on held-out seeds for detector B (1.0.1) and A (1.0.0):
-  MOTA, IDF1, counting error (goal for B: MOTA ≥ 0.80, count error ≤ 5%).
+* **Baseline (raw)**: decode a frame with ``cv2.VideoCapture``, preprocess it as nvinferserver does
+  (``cv2.dnn.blobFromImage`` to 640×640 RGB in [0, 1]) and run detector B's ONNX file with ONNX
+  Runtime's default threads, one frame after the other. A pass runs before the first app run and
+  after each one; a run's ratios use the mean of the passes right before and right after it, so
+  that both sides see about the same load.
+* **GStreamer runs** (the 1.0.1 artifact's ``deepstream_app.py`` as the recipe starts it, in a
+  component process's DeepStream environment, ``-d no-display``, latency printing on):
+  1 and 4 streams of the file as fast as possible (the config's ``model_repo``: the app starts
+  tritonserver, tensors through shared memory), 1 stream over plain gRPC to a tritonserver started
+  here, and 1 and 4 streams from an RTSP camera (:mod:`benchmarks.camera`: the clip served in real
+  time, a live source). FPS is counted at the app's probe between its first and last batch (the
+  app's own ``--stats-json`` figure includes its shut-down); 4 streams = ``-i`` four times, the
+  muxer batches 4 and nvinferserver sends batches of 4.
+* **Latency** (camera runs): frame → Kafka per message = the frame's latency line (decoder input →
+  the probe, ``NVDS_ENABLE_LATENCY_MEASUREMENT``) + probe → a consumer (receive time −
+  ``@timestamp``, which the app's probe writes); p95 ÷ raw per-frame p50, goal ≤ 2. With files
+  played as fast as possible the frame latency is mostly queueing, so it is reported, not judged.
+* **Per element** p50/p95 from the ``Comp name`` lines (``NVDS_ENABLE_COMPONENT_LATENCY_MEASUREMENT``).
+* **The old Python runtime**: the traffic app as it was before it moved to GStreamer (its last
+  revision, read from git history, on the Python pipeline runner that still exists) plays the same
+  file, 1 and 4 streams; the GStreamer app must not be slower. When that revision cannot be read
+  or does not run any more, the last figures recorded in docs/deepstream/pipeline.md are used and
+  the report says so (not a same-run ratio).
+* **Accuracy**: ``run_pipeline_eval`` on held-out seeds for detector B (1.0.1) and A (1.0.0).
 
 ``python -m benchmarks.pipeline [--quick] [--out DIR]`` writes ``DIR/pipeline.json`` and prints a
 summary; ``python -m benchmarks --only pipeline`` does the same. A goal that is missed is reported
-as missed: the figures are what this machine measured.
+as missed: the figures are what this machine measured, with its load average beside them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import platform
+import shutil
 import statistics
+import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable
@@ -45,6 +57,7 @@ from typing import Any
 import click
 import numpy as np
 
+from fake_device.deepstream.measure import summarize
 from harness.eval.pipeline import read_messages, score_latency
 from harness.eval.pipeline_run import (
     INFER_CONFIG,
@@ -58,16 +71,26 @@ from harness.eval.pipeline_run import (
     world_for,
 )
 
+ROOT = Path(__file__).resolve().parents[1]
 CLIP_SEED = 2201  # held out: detector training used seeds 1000-1999
 STREAMS = 4
 ACCURACY_SEEDS = (2101, 2102, 2103)
 MODELS = {"B": "1.0.1", "A": "1.0.0"}
 GOAL_FPS_RATIO = 0.85  # pipeline FPS / raw FPS, at least
-GOAL_LATENCY_RATIO = 2.0  # live p95 frame → Kafka / raw per-frame p50, at most
+GOAL_LATENCY_RATIO = 2.0  # camera p95 frame → Kafka / raw per-frame p50, at most
+GOAL_NOT_SLOWER = 1.0  # GStreamer FPS / old Python runtime FPS, at least
 GOAL_MOTA = 0.80
 GOAL_COUNT_ERROR = 0.05
 MODEL_NAME = "rtdetr"
 WARMUP_FRAMES = 5
+CAMERA_FPS = 30
+#: the traffic app on the Python runtime: the last revision before it moved to GStreamer
+PYTHON_RUNTIME_REVISION = "8af8b328d1c9e9c5a587958f515d281aaf856a17"
+PYTHON_RUNTIME_APP = "scenarios/traffic/app/deepstream_app.py"
+PYTHON_RUNTIME_SCRIPT = "deepstream_app_python_runtime.py"
+#: docs/deepstream/pipeline.md, run B of 2026-11-25 (quiet machine): the fallback when the old
+#: runtime cannot run here
+PYTHON_RUNTIME_RECORDED = {"1_stream": 50.2, "4_streams": 43.7, "when": "2026-11-25, run B"}
 
 Log = Callable[[str], None]
 
@@ -83,6 +106,25 @@ def _ms(values: list[float]) -> dict[str, float]:
         "p95": round(float(np.percentile(arr, 95)), 2),
         "mean": round(float(arr.mean()), 2),
     }
+
+
+# -- the clip ----------------------------------------------------------------------------------
+
+
+def camera_clip(video: Path, out: Path) -> Path:
+    """``video`` re-encoded once as a camera sends it: H.264 with I and P frames only, a key frame
+    each second. Done before anything is measured; nothing re-encodes while a run plays."""
+    from harness.world.video import ffmpeg_for_h264
+
+    command = [
+        ffmpeg_for_h264(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", str(video),
+        "-an", "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-bf", "0", "-g", str(CAMERA_FPS),
+        "-pix_fmt", "yuv420p", str(out),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"ffmpeg could not re-encode {video}: {done.stderr.strip()[-500:]}")
+    return out
 
 
 # -- the baseline ------------------------------------------------------------------------------
@@ -138,62 +180,60 @@ def raw_onnxruntime(video: Path, onnx_file: Path) -> dict[str, Any]:
     }
 
 
-# -- pipeline runs -----------------------------------------------------------------------------
+# -- app runs ----------------------------------------------------------------------------------
 
 
-def _elements(stats: dict[str, Any]) -> dict[str, dict[str, float]]:
-    elements = stats.get("latency", {}).get("elements_ms", {})
-    return {
-        name: {"p50": v.get("p50"), "p95": v.get("p95")} for name, v in elements.items() if v.get("count")
-    }
+def _perf_median(stats: dict[str, Any]) -> list[float]:
+    """Median of the app's ``**PERF`` intervals per stream, intervals with no frame left out (start-up,
+    shut-down) and the last one (a partial interval at the end)."""
+    rows = [fps for _, fps in (stats.get("perf") or {}).get("history", [])]
+    rows = [row for row in rows if any(row)][:-1]
+    return [round(statistics.median(col), 2) for col in zip(*rows, strict=True)] if rows else []
 
 
-def _kafka_latency(app: AppRun) -> dict[str, Any] | None:
+def _probe_to_kafka(app: AppRun) -> dict[str, Any] | None:
+    if not app.messages_path.is_file():
+        return None
     score = score_latency(read_messages(app.messages_path), app.messages_path)
     if score is None:
         return None
     return {
         "messages": score.messages,
-        "p50_ms": round(score.p50_ms, 1),
-        "p95_ms": round(score.p95_ms, 1),
-        "p99_ms": round(score.p99_ms, 1),
-        "max_ms": round(score.max_ms, 1),
+        "p50": round(score.p50_ms, 1),
+        "p95": round(score.p95_ms, 1),
+        "max": round(score.max_ms, 1),
     }
 
 
-def pipeline_figures(app: AppRun, *, streams: int, live: bool) -> dict[str, Any]:
-    """What one app run measured: FPS (overall, per stream, **PERF), latencies, elements."""
+def pipeline_figures(app: AppRun, *, streams: int, source: str) -> dict[str, Any]:
+    """What one app run measured: FPS (overall, per stream, **PERF), latencies, elements, messages."""
     stats = app.stats
-    seconds = float(stats.get("seconds") or 0.0)
-    per_source = {int(k): int(v) for k, v in stats.get("frames_per_source", {}).items()}
-    perf = stats.get("perf", {})
-    history = [fps for _, fps in perf.get("history", [])]
-    # PERF lines: drop the last one, printed at end of stream over a partial interval
-    full = history[:-1] if len(history) > 1 else history
-    perf_median = [round(statistics.median(col), 2) for col in zip(*full, strict=True)] if full else []
-    frame = stats.get("latency", {}).get("frame_latency_ms", {})
+    measured = app.latency.throughput()
+    seconds = measured[1] if measured else float(stats.get("seconds") or 0.0)
+    per_source = {str(k): int(v) for k, v in (stats.get("frames_per_source") or {}).items()}
+    elements = {
+        name: {"p50": v["p50"], "p95": v["p95"], "count": v["count"]}
+        for name, v in ((n, summarize(x)) for n, x in app.latency.elements_ms().items())
+        if v["count"]
+    }
+    frame_to_kafka = app.frame_to_kafka_ms()
     return {
         "streams": streams,
-        "live": live,
+        "source": source,
         "frames": app.frames,
-        "seconds": round(seconds, 3),
         "fps": round(app.fps, 2),
+        "fps_source": app.fps_source,
+        "seconds_at_probe": round(seconds, 3),
         "fps_per_stream": {
-            str(k): round(v / seconds, 2) if seconds else 0.0 for k, v in sorted(per_source.items())
+            k: round(v / seconds, 2) if seconds else 0.0 for k, v in sorted(per_source.items())
         },
-        "perf": {
-            "average_fps_per_stream": [s.get("fps") for s in perf.get("sources", [])],
-            "median_of_perf_lines_per_stream": perf_median,
-            "lines": len(history),
-        },
-        "frame_latency_ms": {k: frame.get(k) for k in ("count", "p50", "p95", "p99", "max")},
-        "kafka_latency_ms": _kafka_latency(app),
-        "messages": {
-            "sent": app.messages_sent,
-            "delivered": app.messages_delivered,
-            "received": app.messages_received,
-        },
-        "elements_ms": _elements(stats),
+        "perf_median_per_stream": _perf_median(stats),
+        "stats": {"seconds": stats.get("seconds"), "fps": stats.get("fps")},
+        "frame_latency_ms": summarize(app.latency.frame_ms()),
+        "frame_to_kafka_ms": summarize(frame_to_kafka) if frame_to_kafka is not None else None,
+        "probe_to_kafka_ms": _probe_to_kafka(app),
+        "messages": {"expected": app.messages_expected, "received": app.messages_received},
+        "elements_ms": elements,
         "wall_seconds": round(app.wall_seconds, 1),
         "notes": app.notes,
     }
@@ -228,19 +268,43 @@ def kafka_floor(kafka: Any, run_dir: Path, messages: int = 40, gap_s: float = 0.
     return {"messages": len(values), "latency_ms": _ms(values) if values else None}
 
 
+def python_runtime_app(folder: Path, tree: Path) -> str | None:
+    """The Python-runtime revision of the app, next to the artifact's, with the emulation it ran on.
+
+    Its ``fake_device`` and ``harness`` packages are taken from the same revision into ``tree``
+    (the app gets it as PYTHONPATH): the Python runtime is being taken apart in today's tree, so the
+    old app measured on today's modules would be neither the old emulation nor runnable. Returns the
+    script's name, or None when git cannot give that revision (a shallow or exported checkout).
+    """
+    paths = ("fake_device", "harness", PYTHON_RUNTIME_APP)
+    command = ["git", "-C", str(ROOT), "archive", "--format=tar", PYTHON_RUNTIME_REVISION, *paths]
+    done = subprocess.run(command, capture_output=True, check=False)
+    if done.returncode != 0:
+        return None
+    tree.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
+        archive.extractall(tree, filter="data")
+    shutil.copyfile(tree / PYTHON_RUNTIME_APP, folder / PYTHON_RUNTIME_SCRIPT)
+    return PYTHON_RUNTIME_SCRIPT
+
+
 def _ratio(value: float | None, base: float | None) -> float | None:
     if value is None or not base:
         return None
     return round(value / base, 3)
 
 
-def _goal(name: str, value: float | None, op: str, limit: float) -> dict[str, Any]:
+def _goal(name: str, value: float | None, op: str, limit: float, note: str = "") -> dict[str, Any]:
     met = value is not None and (value >= limit if op == ">=" else value <= limit)
-    return {"name": name, "value": value, "op": op, "limit": limit, "met": met}
+    goal = {"name": name, "value": value, "op": op, "limit": limit, "met": met}
+    if note:
+        goal["note"] = note
+    return goal
 
 
 def measure(quick: bool = False, log: Log = _log) -> dict[str, Any]:
     """Every run above, in one go; returns the report (``pipeline.json`` without the machine header)."""
+    from benchmarks.camera import JITTERBUFFER_S, RtspCamera
     from harness.package import build_artifact
     from harness.services.kafka import KafkaBroker
     from harness.services.triton import TritonServer
@@ -250,17 +314,32 @@ def measure(quick: bool = False, log: Log = _log) -> dict[str, Any]:
     accuracy_seconds = 8.0 if quick else 20.0
     report: dict[str, Any] = {
         "quick": quick,
-        "clip": {"seed": CLIP_SEED, "seconds": clip_seconds, "size": "1280x720", "fps": 30},
+        "clip": {
+            "seed": CLIP_SEED,
+            "seconds": clip_seconds,
+            "size": "1280x720",
+            "fps": CAMERA_FPS,
+            "encoding": "H.264 I/P frames (no B-frames), key frame each second",
+        },
         "model": "B (component 1.0.1, models/rtdetr/2/model.onnx)",
     }
     walls: dict[str, float] = {}
+    notes: list[str] = []
     started = time.monotonic()
     with contextlib.ExitStack() as stack:
         base = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="edge-harness-bench-pipeline-")))
         log("building the 1.0.1 artifact and rendering the clip")
         folder = build_artifact(component_artifact(MODELS["B"]), base / "artifact")
-        video = world_for(CLIP_SEED, clip_seconds, base / "worlds" / f"seed-{CLIP_SEED}") / "video.mp4"
+        world = world_for(CLIP_SEED, clip_seconds, base / "worlds" / f"seed-{CLIP_SEED}")
+        video = camera_clip(world / "video.mp4", base / "camera.mp4")
         onnx_file = folder / "models" / MODEL_NAME / "2" / "model.onnx"
+        old_tree = base / "python-runtime"
+        old_script = python_runtime_app(folder, old_tree)
+        if old_script is None:
+            notes.append(
+                f"the Python-runtime app (git {PYTHON_RUNTIME_REVISION[:10]}) cannot be read: the "
+                f"GStreamer app is compared with the figures recorded on {PYTHON_RUNTIME_RECORDED['when']}"
+            )
 
         def timed(name: str, function: Callable[[], Any]) -> Any:
             log(name)
@@ -280,30 +359,47 @@ def measure(quick: bool = False, log: Log = _log) -> dict[str, Any]:
         raw("before the first run")
         kafka = stack.enter_context(KafkaBroker())
         report["kafka_floor"] = timed("Kafka floor", lambda: kafka_floor(kafka, base))
-        timeout1 = default_app_timeout(clip_seconds, 1)
-        timeout4 = default_app_timeout(clip_seconds, STREAMS)
         runs: dict[str, dict[str, Any]] = {}
+        failed: dict[str, str] = {}
 
-        def app(name: str, streams: int, live: bool, **kwargs: Any) -> None:
+        def app(name: str, streams: int, source: str = "file", **kwargs: Any) -> None:
             load = round(os.getloadavg()[0], 2)
-            result = timed(
-                name,
-                lambda: run_app(
-                    folder,
-                    [video] * streams,
-                    kafka,
-                    base / "runs" / name,
-                    live=live,
-                    tracks=False,
-                    timeout=timeout4 if streams > 1 else timeout1,
-                    **kwargs,
-                ),
-            )
-            runs[name] = {**pipeline_figures(result, streams=streams, live=live), "load_average_1min": load}
-            log(f"  {runs[name]['fps']} FPS, frame latency p95 {runs[name]['frame_latency_ms']['p95']} ms")
+            inputs: list[Path | str] = [video] * streams
+            camera: RtspCamera | None = None
+            if source == "camera":
+                camera = RtspCamera(video).start()
+                inputs = [camera.url] * streams
+                ended: list[float] = []
 
-        def baseline_after(name: str) -> None:
-            """A raw pass right after the run; the run's baseline is it and the pass right before."""
+                def stop_when() -> bool:
+                    # every camera sent its clip; the last frames leave the jitterbuffer, then stop
+                    if not ended and camera.clips_ended() >= streams:
+                        ended.append(time.monotonic())
+                    return bool(ended) and time.monotonic() - ended[0] > JITTERBUFFER_S + 2.0
+
+                kwargs["stop_when"] = stop_when
+            try:
+                result = timed(
+                    name,
+                    lambda: run_app(
+                        folder,
+                        inputs,
+                        kafka,
+                        base / "runs" / name,
+                        tracks=False,
+                        timeout=default_app_timeout(clip_seconds, streams),
+                        **kwargs,
+                    ),
+                )
+            finally:
+                if camera is not None:
+                    camera.stop()
+            runs[name] = {
+                **pipeline_figures(result, streams=streams, source=source),
+                "load_average_1min": load,
+            }
+            frame = runs[name]["frame_latency_ms"]
+            log(f"  {runs[name]['fps']} FPS, frame latency p50/p95 {frame.get('p50')}/{frame.get('p95')} ms")
             raw(f"after {name}")
             before, after = raw_passes[-2], raw_passes[-1]
             runs[name]["baseline"] = {
@@ -314,23 +410,34 @@ def measure(quick: bool = False, log: Log = _log) -> dict[str, Any]:
                 ),
             }
 
-        app("1_stream_fast_shm", 1, False)
-        baseline_after("1_stream_fast_shm")
+        app("gst_1_stream_file", 1)
         with TritonServer(
             folder / "models", model_control_mode="explicit", load_models=[MODEL_NAME]
         ) as server:
             grpc_config = copy_with_grpc_backend(
                 folder / INFER_CONFIG, server.grpc_url, folder / "config_infer_primary_rtdetr_triton_grpc.yml"
             )
-            app("1_stream_fast_grpc", 1, False, infer_config=grpc_config.name)
-        baseline_after("1_stream_fast_grpc")
-        for name, streams, live in (
-            ("1_stream_live_shm", 1, True),
-            ("4_streams_fast_shm", STREAMS, False),
-            ("4_streams_live_shm", STREAMS, True),
-        ):
-            app(name, streams, live)
-            baseline_after(name)
+            app("gst_1_stream_file_grpc", 1, infer_config=grpc_config.name)
+        app("gst_4_streams_file", STREAMS)
+        app("gst_1_stream_camera", 1, "camera")
+        app("gst_4_streams_camera", STREAMS, "camera")
+        if old_script is not None:
+            old_env = {"PYTHONPATH": str(old_tree)}  # the old app imports the emulation's modules
+            for name, streams in (
+                ("python_runtime_1_stream_file", 1),
+                ("python_runtime_4_streams_file", STREAMS),
+            ):
+                try:
+                    app(name, streams, script=old_script, env=old_env)
+                except Exception as err:  # an old revision may no longer run on today's modules
+                    failed[name] = str(err).splitlines()[0]
+                    log(f"  {name} failed: {failed[name]}")
+        if failed:
+            notes.append(
+                "the Python-runtime app did not run ("
+                + "; ".join(f"{k}: {v}" for k, v in failed.items())
+                + f"): compared with the figures recorded on {PYTHON_RUNTIME_RECORDED['when']}"
+            )
 
         accuracy: dict[str, Any] = {}
         for model, version in MODELS.items():
@@ -381,49 +488,80 @@ def measure(quick: bool = False, log: Log = _log) -> dict[str, Any]:
     for figures in runs.values():
         raw_fps, raw_p50 = figures["baseline"]["fps"], figures["baseline"]["per_frame_p50_ms"]
         figures["ratio_fps_to_raw"] = _ratio(figures["fps"], raw_fps)
-        if figures["live"]:
-            kafka_p95 = (figures["kafka_latency_ms"] or {}).get("p95_ms")
-            figures["ratio_kafka_p95_to_raw_p50"] = _ratio(kafka_p95, raw_p50)
-            frame_p95 = figures["frame_latency_ms"]["p95"]
-            figures["ratio_frame_latency_p95_to_raw_p50"] = _ratio(frame_p95, raw_p50)
-            # a live stream that keeps up delivers its 30 fps; one that does not falls behind. A late
-            # frame is decoded (and stamped) when the pipeline gets to it, so the latencies above do
-            # not include that lag: it is the run's length beyond the clip's
-            figures["keeps_up"] = all(fps >= 0.95 * 30 for fps in figures["fps_per_stream"].values())
-            figures["behind_real_time_at_end_s"] = round(max(0.0, figures["seconds"] - clip_seconds), 2)
+        if figures["source"] == "camera":
+            # a camera that is kept up with delivers 30 fps per stream; one that is not piles frames
+            # up in front of the pipeline, and their latency grows
+            figures["keeps_up"] = all(fps >= 0.95 * CAMERA_FPS for fps in figures["fps_per_stream"].values())
+            to_kafka = figures["frame_to_kafka_ms"] or {}
+            figures["ratio_frame_to_kafka_p95_to_raw_p50"] = _ratio(to_kafka.get("p95"), raw_p50)
+            figures["ratio_frame_latency_p95_to_raw_p50"] = _ratio(
+                figures["frame_latency_ms"].get("p95"), raw_p50
+            )
+    comparison = _against_python_runtime(runs)
     goals = [
+        _goal("1 stream: FPS / raw FPS", runs["gst_1_stream_file"]["ratio_fps_to_raw"], ">=", GOAL_FPS_RATIO),
         _goal(
-            "1 stream, Triton shm: FPS / raw FPS",
-            runs["1_stream_fast_shm"]["ratio_fps_to_raw"],
+            f"{STREAMS} streams: FPS / raw FPS",
+            runs["gst_4_streams_file"]["ratio_fps_to_raw"],
             ">=",
             GOAL_FPS_RATIO,
         ),
         _goal(
-            "1 stream, Triton gRPC: FPS / raw FPS",
-            runs["1_stream_fast_grpc"]["ratio_fps_to_raw"],
-            ">=",
-            GOAL_FPS_RATIO,
-        ),
-        _goal(
-            "1 stream live: frame → Kafka p95 / raw per-frame p50",
-            runs["1_stream_live_shm"]["ratio_kafka_p95_to_raw_p50"],
+            "1 camera: frame → Kafka p95 / raw per-frame p50",
+            runs["gst_1_stream_camera"]["ratio_frame_to_kafka_p95_to_raw_p50"],
             "<=",
             GOAL_LATENCY_RATIO,
+            note="frame → Kafka per message: the frame's decoder → probe latency line + probe → consumer",
         ),
-        _goal("model B: MOTA", accuracy["B"]["mota"], ">=", GOAL_MOTA),
     ]
+    for key, label in (("1_stream", "1 stream"), ("4_streams", f"{STREAMS} streams")):
+        c = comparison[key]
+        goals.append(
+            _goal(
+                f"{label}: GStreamer FPS / Python-runtime FPS",
+                c["ratio"],
+                ">=",
+                GOAL_NOT_SLOWER,
+                note="same run" if c["same_run"] else f"against the figure recorded on {c['recorded']}",
+            )
+        )
+    goals.append(_goal("model B: MOTA", accuracy["B"]["mota"], ">=", GOAL_MOTA))
     for source, count in accuracy["B"]["count_error"].items():
         goals.append(_goal(f"model B: count error ({source})", count["error"], "<=", GOAL_COUNT_ERROR))
     report.update(
         {
             "baseline": baseline,
             "runs": runs,
+            "python_runtime": comparison,
             "accuracy": accuracy,
             "goals": goals,
+            "notes": notes,
             "wall_seconds": {**walls, "total": round(time.monotonic() - started, 1)},
         }
     )
     return report
+
+
+def _against_python_runtime(runs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """GStreamer FPS against the old runtime's: from this run when it ran, else the recorded figure."""
+    out = {}
+    for key, gst, old in (
+        ("1_stream", "gst_1_stream_file", "python_runtime_1_stream_file"),
+        ("4_streams", "gst_4_streams_file", "python_runtime_4_streams_file"),
+    ):
+        fps = runs[gst]["fps"]
+        if old in runs:
+            old_fps, same_run, recorded = runs[old]["fps"], True, None
+        else:
+            old_fps, same_run, recorded = PYTHON_RUNTIME_RECORDED[key], False, PYTHON_RUNTIME_RECORDED["when"]
+        out[key] = {
+            "gstreamer_fps": fps,
+            "python_runtime_fps": old_fps,
+            "ratio": _ratio(fps, old_fps),
+            "same_run": same_run,
+            "recorded": recorded,
+        }
+    return out
 
 
 # -- the summary -------------------------------------------------------------------------------
@@ -431,6 +569,12 @@ def measure(quick: bool = False, log: Log = _log) -> dict[str, Any]:
 
 def _cell(value: Any, fmt: str = "{}") -> str:
     return "—" if value is None else fmt.format(value)
+
+
+def _pair(summary: dict[str, Any] | None) -> str:
+    if not summary or not summary.get("count"):
+        return "—"
+    return f"{summary['p50']:.0f}/{summary['p95']:.0f}"
 
 
 def print_summary(report: dict[str, Any]) -> None:
@@ -444,43 +588,29 @@ def print_summary(report: dict[str, Any]) -> None:
     console.print(
         f"[bold]baseline[/] raw ONNX Runtime, decode + preprocess + inference per frame, mean of "
         f"{len(base['passes'])} passes: {base['fps']} FPS, p50 {base['per_frame_p50_ms']} ms (passes: "
-        + ", ".join(f"{r['fps']:.1f}" for r in base["passes"])
+        + ", ".join(f"{r['fps']:.1f} (load {r['load_average_1min']})" for r in base["passes"])
         + " FPS; each run is compared with the passes right before and after it)",
         soft_wrap=True,
     )
-    table = Table(title="pipeline runs", title_justify="left", show_edge=False)
-    for column in (
-        "run",
-        "FPS",
-        "FPS/stream",
-        "PERF med.",
-        "raw FPS",
-        "÷ raw FPS",
-        "frame lat. p50/p95",
-        "Kafka p50/p95/p99 (n)",
-        "raw p50",
-        "p95 ÷ raw p50",
-        "behind",
-    ):
+    table = Table(title="app runs", title_justify="left", show_edge=False)
+    columns = ("run", "load", "FPS", "FPS/stream", "PERF med.", "raw FPS", "÷ raw", "frame lat. p50/p95")
+    for column in (*columns, "→Kafka p50/p95 (n)", "raw p50", "p95 ÷ raw p50", "keeps up"):
         table.add_column(column, justify="left" if column == "run" else "right")
     for name, run in report["runs"].items():
-        frame = run["frame_latency_ms"]
-        kafka = run["kafka_latency_ms"]
-        per_stream = list(run["fps_per_stream"].values())
+        to_kafka = run["frame_to_kafka_ms"]
         table.add_row(
             name,
+            f"{run['load_average_1min']:.1f}",
             f"{run['fps']:.1f}",
-            "/".join(f"{v:.1f}" for v in per_stream),
-            "/".join(f"{v:.1f}" for v in run["perf"]["median_of_perf_lines_per_stream"]),
+            "/".join(f"{v:.1f}" for v in run["fps_per_stream"].values()),
+            "/".join(f"{v:.1f}" for v in run["perf_median_per_stream"]),
             f"{run['baseline']['fps']:.1f}",
             _cell(run["ratio_fps_to_raw"], "{:.2f}"),
-            f"{frame['p50']:.0f}/{frame['p95']:.0f} ms",
-            f"{kafka['p50_ms']:.0f}/{kafka['p95_ms']:.0f}/{kafka['p99_ms']:.0f} ms ({kafka['messages']})"
-            if kafka
-            else "—",
-            f"{run['baseline']['per_frame_p50_ms']:.1f} ms",
-            _cell(run.get("ratio_kafka_p95_to_raw_p50"), "{:.1f}"),
-            _cell(run.get("behind_real_time_at_end_s"), "{:.1f} s"),
+            _pair(run["frame_latency_ms"]),
+            f"{_pair(to_kafka)} ({to_kafka['count']})" if to_kafka else "—",
+            f"{run['baseline']['per_frame_p50_ms']:.1f}",
+            _cell(run.get("ratio_frame_to_kafka_p95_to_raw_p50"), "{:.1f}"),
+            {True: "yes", False: "no"}.get(run.get("keeps_up"), "—"),
         )
     console.print(table)
     names = list(report["runs"])
@@ -526,9 +656,15 @@ def print_summary(report: dict[str, Any]) -> None:
         console.print(
             f"Kafka floor (producer → tansu → consumer): p50 {floor['p50']} ms, p95 {floor['p95']} ms"
         )
+    for note in report.get("notes", []):
+        console.print(f"[dim]note: {note}[/]", soft_wrap=True)
     for goal in report["goals"]:
         mark = "[green]✓ met[/]" if goal["met"] else "[bold red]✗ missed[/]"
-        console.print(f"{mark}  {goal['name']}: {_cell(goal['value'])} (goal {goal['op']} {goal['limit']})")
+        extra = f" [dim]({goal['note']})[/]" if goal.get("note") else ""
+        console.print(
+            f"{mark}  {goal['name']}: {_cell(goal['value'])} (goal {goal['op']} {goal['limit']}){extra}",
+            soft_wrap=True,
+        )
     console.print(f"[dim]wall time {report['wall_seconds']['total']} s[/]")
 
 
@@ -548,6 +684,7 @@ def run_and_write(out: Path, quick: bool = False) -> Path:
     """Measure, write ``out/pipeline.json``, print the summary; returns the file's path."""
     header = {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine()}
     report = {**header, **measure(quick=quick)}
+    report["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
     out.mkdir(parents=True, exist_ok=True)
     path = out / "pipeline.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
@@ -566,7 +703,7 @@ def run_and_write(out: Path, quick: bool = False) -> Path:
     help="Folder for pipeline.json.",
 )
 def main(quick: bool, out: Path) -> None:
-    """Pipeline throughput, latency and accuracy against raw ONNX Runtime (several minutes)."""
+    """Pipeline throughput, latency and accuracy against raw ONNX Runtime and the Python runtime."""
     run_and_write(out, quick=quick)
 
 

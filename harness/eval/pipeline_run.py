@@ -245,6 +245,17 @@ class MessageRecorder:
 # -- the app as a subprocess -------------------------------------------------------------------
 
 
+def expected_messages(stats: dict[str, Any]) -> int:
+    """Frames that got events (``event_frames``): nvmsgconv's minimal schema sends one message each.
+
+    An app that does not count them but counts its deliveries (the traffic app's revisions on the
+    Python runtime: ``messages.delivered``) is taken at its word.
+    """
+    if "event_frames" not in stats and isinstance(stats.get("messages"), dict):
+        return int(stats["messages"].get("delivered", 0))
+    return int(stats.get("event_frames", 0))
+
+
 @dataclass
 class AppRun:
     """One run of ``deepstream_app.py``: what it was asked, what it printed and what Kafka received.
@@ -295,8 +306,7 @@ class AppRun:
 
     @property
     def messages_expected(self) -> int:
-        """Frames that got events: nvmsgconv's minimal schema sends one message for each."""
-        return int(self.stats.get("event_frames", 0))
+        return expected_messages(self.stats)
 
     def frame_to_kafka_ms(self) -> list[float] | None:
         """Per message: the frame's decoder → probe latency + probe → consumer.
@@ -392,8 +402,15 @@ def app_process(
             terminate_app(proc)
 
 
+def input_uri(source: Path | str) -> str:
+    """A video file → its ``file://`` URI; a string with a scheme (``rtsp://…``) is kept as it is."""
+    if isinstance(source, str) and "://" in source:
+        return source
+    return Path(source).resolve().as_uri()
+
+
 def app_command(
-    inputs: Sequence[Path],
+    inputs: Sequence[Path | str],
     conn_str: str,
     *,
     infer_config: str = INFER_CONFIG,
@@ -401,15 +418,16 @@ def app_command(
     tracks: Path | None = None,
     stats: Path | None = None,
     extra: Sequence[str] = (),
+    script: str = APP_SCRIPT,
 ) -> list[str]:
     """The recipe's command line (``-g nvinferserver -c …``), without display, plus the test options.
 
     ``python3`` as the recipe says: :func:`~fake_device.deepstream.gst.environment.deepstream_environment`
     puts the interpreter that carries ``pyds`` first on PATH, as a Jetson's system Python carries it.
     """
-    command = ["python3", APP_SCRIPT, "-g", "nvinferserver", "-c", infer_config]
-    for video in inputs:
-        command += ["-i", Path(video).resolve().as_uri()]
+    command = ["python3", script, "-g", "nvinferserver", "-c", infer_config]
+    for source in inputs:
+        command += ["-i", input_uri(source)]
     command += [f"--conn-str={conn_str}", "-d", "no-display"]
     if live:
         command.append("--live")
@@ -420,6 +438,21 @@ def app_command(
     return [*command, *extra]
 
 
+def _wait(proc: subprocess.Popen[bytes], timeout: float, stop_when: Callable[[], bool] | None) -> int:
+    """The app's exit status; with ``stop_when``, SIGTERM to its group once that says so."""
+    if stop_when is None:
+        return proc.wait(timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None:
+        if stop_when():
+            _signal_group(proc, signal.SIGTERM)
+            return proc.wait(timeout=max(1.0, min(TERMINATE_GRACE_S, deadline - time.monotonic())))
+        if time.monotonic() > deadline:
+            raise subprocess.TimeoutExpired(proc.args, timeout)
+        time.sleep(0.2)
+    return proc.returncode
+
+
 def default_app_timeout(seconds: float, streams: int = 1) -> float:
     """Generous: start-up (Triton) plus ten times real time per stream on a slow shared machine."""
     return 120.0 + 10.0 * seconds * max(1, streams)
@@ -427,7 +460,7 @@ def default_app_timeout(seconds: float, streams: int = 1) -> float:
 
 def run_app(
     folder: Path,
-    inputs: Sequence[Path],
+    inputs: Sequence[Path | str],
     kafka: KafkaClient,
     run_dir: Path,
     *,
@@ -437,18 +470,24 @@ def run_app(
     timeout: float = 600.0,
     env: dict[str, str] | None = None,
     extra: Sequence[str] = (),
+    script: str = APP_SCRIPT,
+    stop_when: Callable[[], bool] | None = None,
 ) -> AppRun:
-    """Play ``inputs`` through the app in ``folder`` into a fresh topic; record what Kafka delivers.
+    """Play ``inputs`` (video files, or URIs such as ``rtsp://…``) through the app in ``folder`` into
+    a fresh topic; record what Kafka delivers.
 
     The app runs in the DeepStream environment with latency printing on (``LATENCY_ENVIRONMENT``;
-    ``env`` is applied after it). Leaves ``app.log``, ``stats.json``, ``messages.jsonl`` and
-    (``tracks``, one stream only) ``tracks.txt`` in ``run_dir``. Raises :class:`HarnessError` (with
-    the log's tail) when the app fails or times out; the app is stopped in every case.
+    ``env`` is applied after it). A live source never ends on its own: ``stop_when`` is then asked
+    every 0.2 s while the app runs, and once it says so the app gets SIGTERM — it drains its
+    pipeline with an end-of-stream and must exit 0, as at the end of a file. Leaves ``app.log``,
+    ``stats.json``, ``messages.jsonl`` and (``tracks``, one stream only) ``tracks.txt`` in
+    ``run_dir``. Raises :class:`HarnessError` (with the log's tail) when the app fails or times out;
+    the app is stopped in every case.
     """
     if tracks and len(inputs) != 1:
         raise HarnessError("tracks.txt holds one stream: run several streams with tracks=False")
-    if not (folder / APP_SCRIPT).is_file():
-        raise HarnessError(f"{folder} has no {APP_SCRIPT}: not the traffic app's artifact")
+    if not (folder / script).is_file():
+        raise HarnessError(f"{folder} has no {script}: not the traffic app's artifact")
     run_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: run_dir / name for name in ("app.log", "stats.json", "messages.jsonl", "tracks.txt")}
     for path in paths.values():
@@ -464,6 +503,7 @@ def run_app(
         tracks=paths["tracks.txt"] if tracks else None,
         stats=paths["stats.json"],
         extra=extra,
+        script=script,
     )
     notes: list[str] = []
     environment = deepstream_environment({**os.environ, **LATENCY_ENVIRONMENT, **(env or {})})
@@ -473,7 +513,7 @@ def run_app(
             with app_process(command, cwd=folder, log_path=paths["app.log"], env=environment) as proc:
                 pid = proc.pid
                 try:
-                    returncode = proc.wait(timeout=timeout)
+                    returncode = _wait(proc, timeout, stop_when)
                 except subprocess.TimeoutExpired:
                     raise HarnessError(
                         f"the app did not finish within {timeout:g} s (stopped); "
@@ -490,7 +530,7 @@ def run_app(
                 stats = json.loads(paths["stats.json"].read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError) as err:
                 raise HarnessError(f"the app left no readable {paths['stats.json']}: {err}") from None
-            expected = int(stats.get("event_frames", 0))
+            expected = expected_messages(stats)
             received = recorder.wait_for(expected, MESSAGE_WAIT_S)
             if received < expected:
                 notes.append(

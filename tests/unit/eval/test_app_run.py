@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fake_device.deepstream.measure import parse_latency_log
-from harness.eval.pipeline_run import AppRun
+from harness.eval.pipeline_run import AppRun, expected_messages, input_uri
 
 PROBE_MS = 1_800_000_000_000  # a probe time, ms since the epoch (2027-01-15T08:00:00Z)
 
@@ -89,3 +89,15 @@ def test_frame_to_kafka_is_undefined_with_several_streams(tmp_path: Path) -> Non
     run = _run(tmp_path, stats, _log(4), [_message(0, PROBE_MS, PROBE_MS + 5.0)])
     assert run.frame_to_kafka_ms() is None
     assert run.to_dict()["frame_to_kafka_ms"] is None
+
+
+def test_expected_messages_are_the_frames_with_events_or_an_old_apps_deliveries() -> None:
+    assert expected_messages({"event_frames": 4, "events": 9}) == 4
+    assert expected_messages({"messages": {"sent": 3, "delivered": 2}}) == 2  # the Python-runtime app
+    assert expected_messages({}) == 0
+
+
+def test_inputs_are_file_uris_unless_they_are_uris_already(tmp_path: Path) -> None:
+    assert input_uri(tmp_path / "a b.mp4") == (tmp_path / "a b.mp4").as_uri()
+    assert input_uri("rtsp://127.0.0.1:8554/camera") == "rtsp://127.0.0.1:8554/camera"
+    assert input_uri(str(tmp_path / "c.mp4")) == (tmp_path / "c.mp4").as_uri()
