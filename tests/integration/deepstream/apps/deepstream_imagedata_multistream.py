@@ -100,7 +100,8 @@ def tiler_sink_pad_buffer_probe(pad, info, u_data):
             l_frame = l_frame.next
         except StopIteration:
             break
-    print("Batch", " ".join(f"stream{r['source']}:frame{r['frame']}" for r in batch))
+    # one write per line: other threads print too
+    sys.stdout.write("Batch " + " ".join(f"stream{r['source']}:frame{r['frame']}" for r in batch) + "\n")
     return Gst.PadProbeReturn.OK
 
 

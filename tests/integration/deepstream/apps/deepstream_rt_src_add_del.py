@@ -30,6 +30,12 @@ MUXER_WIDTH, MUXER_HEIGHT = 1280, 720
 TILED_WIDTH, TILED_HEIGHT = 1280, 720
 
 
+def say(text):
+    """One line in one write: the streaming threads and the main loop print concurrently."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
 class App:
     def __init__(self, options):
         self.options = options
@@ -54,7 +60,7 @@ class App:
         if not sinkpad:
             sys.stderr.write("Unable to create sink pad bin \n")
         elif pad.link(sinkpad) == Gst.PadLinkReturn.OK:
-            print(f"Decodebin linked to pipeline: source {source_id}", flush=True)
+            say(f"Decodebin linked to pipeline: source {source_id}")
         else:
             sys.stderr.write("Failed to link decodebin to pipeline\n")
 
@@ -70,7 +76,7 @@ class App:
 
     def add_source(self, uri):
         source_id = self.created  # a fresh id, so each source's frames are counted on their own
-        print(f"Calling Start {source_id}", flush=True)
+        say(f"Calling Start {source_id}")
         source_bin = self.create_uridecode_bin(source_id, uri)
         if source_bin is None:
             self.fail("Failed to create source bin.")
@@ -98,7 +104,7 @@ class App:
         self.pipeline.remove(source_bin)
         self.source_bins[source_id] = None
         self.enabled[source_id] = False
-        print(f"Released source {source_id} after {self.frames[source_id]} frames", flush=True)
+        say(f"Released source {source_id} after {self.frames[source_id]} frames")
         return GLib.SOURCE_REMOVE
 
     def fail(self, why):
@@ -124,7 +130,7 @@ class App:
                 l_frame = l_frame.next
             except StopIteration:
                 break
-        print("Batch", " ".join(f"s{s}:f{f}" for s, f in seen), flush=True)
+        say("Batch " + " ".join(f"s{s}:f{f}" for s, f in seen))
         self.log.append(seen)
         while self.pending and self.frames[0] >= self.pending[0][1]:
             uri, _ = self.pending.pop(0)
@@ -142,7 +148,7 @@ class App:
     def bus_call(self, bus, message, loop):
         t = message.type
         if t == Gst.MessageType.EOS:
-            sys.stdout.write("End-of-stream\n")
+            say("End-of-stream")
             loop.quit()
         elif t == Gst.MessageType.WARNING:
             err, debug = message.parse_warning()
@@ -157,7 +163,7 @@ class App:
             if struct is not None and struct.has_name("stream-eos"):
                 parsed, stream_id = struct.get_uint("stream-id")
                 if parsed:
-                    print(f"Got EOS from stream {stream_id}", flush=True)
+                    say(f"Got EOS from stream {stream_id}")
                     if stream_id != 0 and self.enabled[stream_id] and stream_id not in self.removing:
                         self.removing.add(stream_id)
                         GLib.idle_add(self.stop_release_source, stream_id)
@@ -208,7 +214,7 @@ class App:
         bus = self.pipeline.get_bus()
         bus.add_signal_watch()
         bus.connect("message", self.bus_call, self.loop)
-        print("Starting pipeline", flush=True)
+        say("Starting pipeline")
         if self.pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
             sys.stderr.write("Unable to set the pipeline to PLAYING\n")
             self.pipeline.set_state(Gst.State.NULL)
@@ -216,8 +222,8 @@ class App:
         self.loop.run()
         pads = [pad.get_name() for pad in self.streammux.sinkpads]
         self.pipeline.set_state(Gst.State.NULL)
-        print("Muxer sink pads at the end:", json.dumps(pads), flush=True)
-        print("Frames per source:", json.dumps(self.frames), flush=True)
+        say("Muxer sink pads at the end: " + json.dumps(pads))
+        say("Frames per source: " + json.dumps(self.frames))
         return 1 if self.failed else 0
 
 

@@ -171,7 +171,7 @@ def osd_sink_pad_buffer_probe(pad, info, u_data):
         text.font_params.font_color.set(1.0, 1.0, 1.0, 1.0)
         text.set_bg_clr = 1
         text.text_bg_clr.set(0.0, 0.0, 0.0, 1.0)
-        print(pyds.get_string(text.display_text))
+        sys.stdout.write(pyds.get_string(text.display_text) + "\n")  # one write: other threads print too
         pyds.nvds_add_display_meta_to_frame(frame_meta, display_meta)
         log.write({"frame": frame_number, "source": frame_meta.source_id, "objects": objects, "past": past})
         past = []  # batch-level: reported with the batch's first frame

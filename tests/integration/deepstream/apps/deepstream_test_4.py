@@ -215,7 +215,9 @@ def osd_sink_pad_buffer_probe(pad, info, video_path):
                 l_obj = l_obj.next
             except StopIteration:
                 break
-        print("Frame Number =", frame_number, "Object counts =", json.dumps(counts, sort_keys=True))
+        # one write per line: the bus watch prints from another thread
+        counts_text = json.dumps(counts, sort_keys=True)
+        sys.stdout.write(f"Frame Number = {frame_number} Object counts = {counts_text}\n")
         try:
             l_frame = l_frame.next
         except StopIteration:
