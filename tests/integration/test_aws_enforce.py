@@ -419,3 +419,20 @@ def test_control_routes_need_the_harness_token(aws: AwsEndpoint, bucket: str) ->
     assert code_and_status(error_of(lambda: aws.client("s3").list_buckets()))[1] == 503
     assert aws.clear_outages() == ["s3"]
     assert _control(aws, "GET", "/_edge_harness/faults", aws.control_token)[0] == 200
+
+
+def test_greengrass_artifact_urls_are_signed_by_a_key_the_endpoint_knows(
+    aws: AwsEndpoint, bucket: str
+) -> None:
+    """GetComponentVersionArtifact's presigned URL is signed by the service itself, so it verifies."""
+    name = f"com.example.Enforced{uuid.uuid4().hex[:6]}"
+    recipe = {
+        "RecipeFormatVersion": "2020-01-25",
+        "ComponentName": name,
+        "ComponentVersion": "1.0.0",
+        "Manifests": [{"Platform": {"os": "linux"}, "Artifacts": [{"Uri": f"s3://{bucket}/a/x.txt"}]}],
+    }
+    gg = aws.client("greengrassv2")
+    arn = gg.create_component_version(inlineRecipe=json.dumps(recipe).encode())["arn"]
+    url = gg.get_component_version_artifact(arn=arn, artifactName=f"{bucket}/a/x.txt")["preSignedUrl"]
+    assert _get(url) == (200, b"a/x.txt")
