@@ -288,7 +288,10 @@ class LifecycleChecker:
                 "manifest per platform, or move the step to the global Lifecycle and give each "
                 "manifest its Selections"
             )
-        self.checker.warning(
+        # install/startup/run/bootstrap fail on every device: an error for lint, a warning where
+        # the service reads the recipe (it takes it); shutdown and recover only log the error
+        report = self.checker.device_failure if step in _FAILING_STEPS else self.checker.warning
+        report(
             (*path, "Script"),
             f"{what}; the nucleus accepts the recipe and reports {consequence}",
             expected="Script: the shell commands to run",
@@ -428,6 +431,7 @@ class LifecycleChecker:
         return document, canonical
 
 
+_FAILING_STEPS = frozenset({"install", "startup", "run", "bootstrap"})
 _SKIPIF_FORMS = "'onpath <program>' or 'exists <file>', optionally with a leading '!'"
 
 

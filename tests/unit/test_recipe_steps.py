@@ -104,3 +104,18 @@ def test_posix_and_windows_work_as_selections_of_the_global_lifecycle() -> None:
     # no selection matches Install's Script for windows: filterPlatform leaves an empty step,
     # which the nucleus fails (Missing script) rather than skips
     assert recipe.manifests[1].effective_lifecycle == {"run": {"script": "echo w"}, "install": {}}
+
+
+def test_lint_makes_a_step_that_fails_on_every_device_an_error() -> None:
+    split = "Manifests:\n  - Lifecycle:\n      Run:\n        posix: echo p\n      Shutdown: {Timeout: 5}\n"
+    recipe, report = validate_recipe_text(HEAD + split, source="steps.yaml", lint=True)
+    assert recipe is None
+    (error,) = report.errors
+    assert (
+        error.location.startswith("/Manifests/0/Lifecycle/Run/Script")
+        and "RUN_CONFIG_NOT_VALID" in error.message
+    )
+    # a shutdown without script is only logged by the nucleus: a warning even for lint
+    assert any(d.location.startswith("/Manifests/0/Lifecycle/Shutdown/Script") for d in report.warnings)
+    empty = validate_recipe_text(HEAD + "Manifests:\n  - Lifecycle:\n      Run:\n", source="e", lint=True)
+    assert empty[0] is not None and not empty[1].errors
