@@ -57,11 +57,14 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "report-browser": ("chromium",),
     # the docker backend: an engine, and debootstrap for the offline base image
     "docker": ("docker.io", "debootstrap"),
+    # the simulated lab of --target lab's tests: network namespaces and veth links, an SSH server
+    # per simulated Jetson, the SSH client labgrid's SSHDriver runs
+    "lab": ("iproute2", "openssh-server", "openssh-client"),
 }
 
 PROFILES: dict[str, tuple[str, ...]] = {
     "main": ("triton", "gstreamer", "pygobject-build"),
-    "tests": ("triton", "gstreamer", "pygobject-build", "report-browser", "docker"),
+    "tests": ("triton", "gstreamer", "pygobject-build", "report-browser", "docker", "lab"),
 }
 
 #: Debian's GStreamer overrides for PyGObject, and the files of them an environment needs

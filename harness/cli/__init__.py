@@ -52,7 +52,7 @@ def main(verbose: int) -> None:
 
 
 def _register() -> None:
-    from harness.cli import deepstream, device, doctor, images, lint, services, world
+    from harness.cli import deepstream, device, doctor, images, lab, lint, services, world
     from harness.cli import eval as eval_cli
     from harness.cli import package as package_cli
     from harness.cli import run as run_cli
@@ -68,6 +68,7 @@ def _register() -> None:
     main.add_command(run_cli.run_command)
     main.add_command(images.images)
     main.add_command(doctor.doctor)
+    main.add_command(lab.lab)
 
 
 _register()

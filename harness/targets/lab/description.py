@@ -29,8 +29,10 @@ for scenario files.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,7 @@ DEFAULT_COMMANDS = {
     "ip": "sudo ip",
 }
 
+_ADDITIONAL = re.compile(r"^Additional properties are not allowed \((.*) (?:was|were) unexpected\)$")
 _ADDRESS = {"type": "string", "pattern": r"^[^\s:]+:[0-9]{1,5}$", "description": "host:port"}
 LAB_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -158,7 +161,16 @@ def load_lab(path: Path) -> LabDescription:
     doc = parse_mapping(text, file, what, expected="a mapping with lab_manager and devices")
     report = DiagnosticReport()
     for where, message in schema_errors(doc, LAB_SCHEMA):
-        report.add(diagnostic(doc, file, where, message, hint=_hint(where)))
+        unknown = _ADDITIONAL.match(message)
+        if unknown is None:
+            report.add(diagnostic(doc, file, where, message, hint=_hint(where)))
+            continue
+        for key in re.findall(r"'([^']*)'", unknown.group(1)):  # at the key itself, with a guess
+            close = difflib.get_close_matches(key, _known_keys(where), n=1)
+            guess = f"did you mean {close[0]!r}? " if close else ""
+            report.add(
+                diagnostic(doc, file, [*where, key], f"unknown key {key!r}", hint=guess + _hint(where))
+            )
     data = plain(doc)
     address = (data.get("services") or {}).get("address", "127.0.0.1")
     if report.ok:
@@ -201,6 +213,16 @@ def load_lab(path: Path) -> LabDescription:
         aws_port=int(services.get("aws_port", 4566)),
         kafka=services.get("kafka"),
     )
+
+
+def _known_keys(where: list[str | int]) -> list[str]:
+    """The keys the schema allows at ``where``."""
+    schema = LAB_SCHEMA
+    for part in where:
+        properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        schema = properties.get(part) or (extra if isinstance(extra, dict) else {})
+    return sorted(schema.get("properties", {}))
 
 
 def _hint(where: list[str | int]) -> str:
