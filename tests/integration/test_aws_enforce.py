@@ -436,3 +436,37 @@ def test_greengrass_artifact_urls_are_signed_by_a_key_the_endpoint_knows(
     arn = gg.create_component_version(inlineRecipe=json.dumps(recipe).encode())["arn"]
     url = gg.get_component_version_artifact(arn=arn, artifactName=f"{bucket}/a/x.txt")["preSignedUrl"]
     assert _get(url) == (200, b"a/x.txt")
+
+
+def test_a_core_device_deploys_with_its_own_credentials(aws: AwsEndpoint, tmp_path: Any) -> None:
+    """The whole device path on an enforcing endpoint: jobs for its thing, its artifact read with
+    its role (granted on the test's bucket), fleet status on its own topic."""
+    import zipfile
+
+    from harness import testing
+
+    name = f"com.example.Signed{uuid.uuid4().hex[:6]}"
+    archive = tmp_path / "payload.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("hello.txt", "signed download\n")
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        "RecipeFormatVersion: '2020-01-25'\n"
+        f"ComponentName: {name}\n"
+        "ComponentVersion: 1.0.0\n"
+        "Manifests:\n"
+        "  - Platform: {os: linux}\n"
+        "    Lifecycle:\n"
+        "      Run: cat {artifacts:decompressedPath}/payload/hello.txt\n"
+        "    Artifacts:\n"
+        "      - Uri: s3://placeholder/payload.zip\n"
+        "        Unarchive: ZIP\n"
+        "        Permission: {Read: ALL}\n"
+    )
+    with testing.core_devices(aws, 1) as (device,):
+        device.fleet.publish(recipe, archive)
+        deployment = device.wait_deployment(device.deploy({name: "1.0.0"}))
+        assert deployment["coreDeviceExecutionStatus"] == "SUCCEEDED", deployment
+        assert "signed download" in device.logs(name)
+        core = aws.client("greengrassv2").get_core_device(coreDeviceThingName=device.thing)
+        assert core["status"] == "HEALTHY"
