@@ -27,9 +27,6 @@ pytestmark = [pytest.mark.lab, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parents[2]
 
-_WHY = unavailable()
-if _WHY:
-    pytestmark.append(pytest.mark.skip(reason=f"no simulated lab on this machine: {_WHY}"))
 
 RECIPE = """\
 RecipeFormatVersion: "2020-01-25"
@@ -81,8 +78,16 @@ steps:
 """
 
 
+@pytest.fixture(scope="module")
+def lab_host() -> None:
+    """Skip (saying why) where this machine cannot host a simulated lab."""
+    why = unavailable()
+    if why:
+        pytest.skip(f"no simulated lab on this machine: {why}")
+
+
 @pytest.fixture
-def folder() -> Iterator[Path]:
+def folder(lab_host: None) -> Iterator[Path]:
     # every user must be able to walk down to a device root (components run as nobody)
     path = Path(tempfile.mkdtemp(prefix="edge-harness-lab-"))
     os.chmod(path, 0o755)
