@@ -510,6 +510,36 @@ _HEADINGS = {"roi_precision": "ROI precision", "roi_recall": "ROI recall", "coun
              "mota": "MOTA", "idf1": "IDF1", "motp": "MOTP"}  # fmt: skip
 
 
+def _device_rows(reports: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
+    """One row per device the target read itself: its resource samples summed up, its components."""
+    rows = []
+    for thing, found in reports.items():
+        samples = found.get("resources") or []
+
+        def figures(key: str, samples: list[dict[str, Any]] = samples) -> str:
+            values = [s[key] for s in samples if s.get(key) is not None]
+            return f"{sum(values) / len(values):.0f} / {max(values):.0f}" if values else "–"
+
+        ram = [s["ram_used_mb"] for s in samples if s.get("ram_used_mb") is not None]
+        total = next((s["ram_total_mb"] for s in samples if s.get("ram_total_mb")), None)
+        hottest = [max(s["temperature_c"].values()) for s in samples if s.get("temperature_c")]
+        components = found.get("components")
+        rows.append(
+            {
+                "thing": thing,
+                "samples": str(len(samples)),
+                "cpu": figures("cpu_percent"),
+                "gpu": figures("gpu_percent"),
+                "ram": f"{max(ram):.0f} of {total:.0f}" if ram and total else "–",
+                "temperature": f"{max(hottest):.1f}" if hottest else "–",
+                "components": ", ".join(f"{c['name']} {c['version']} {c['state']}" for c in components)
+                if components
+                else str(found.get("components_error", "–")),
+            }
+        )
+    return rows
+
+
 def _accuracy_table(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     if not rows:
         return None
@@ -619,6 +649,7 @@ def build_context(result: ScenarioResult) -> dict[str, Any]:
         "fps": fps_chart(result),
         "rate": message_rate_chart(result),
         "accuracy": _accuracy_table(result.accuracy),
+        "devices": _device_rows(result.device_reports),
         "thumbnails": [
             {"caption": t.caption, "uri": "data:image/png;base64," + base64.b64encode(t.png).decode("ascii")}
             for t in result.thumbnails
