@@ -3,7 +3,8 @@
 A project that installs edge-harness gets, in its own tests (docs/pytest-plugin.md):
 
 * the services — ``aws`` (``aws_endpoint``), ``kafka`` (``kafka_broker``), ``triton``
-  (``triton_server``). Each is session-scoped (starting tritonserver costs seconds), is stopped
+  (``triton_server``), ``iot_core`` (an MQTT broker standing in for IoT Core, with
+  ``iot_core.subscribe(filter)``). Each is session-scoped (starting tritonserver costs seconds), is stopped
   at the end of the session, and is stopped on failure and Ctrl-C too: pytest runs fixture
   finalisers in those cases, and the service's process group dies with the interpreter
   (PR_SET_PDEATHSIG) even when pytest itself is killed;
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from harness.scenario.result import ScenarioResult
     from harness.services.aws import AwsEndpoint
     from harness.services.kafka import ExternalKafka, KafkaBroker
+    from harness.services.mqtt import IotCoreBroker
     from harness.services.triton import TritonServer
     from harness.testing import CoreDeviceHandle
 
@@ -138,6 +140,19 @@ def aws_endpoint(request: pytest.FixtureRequest) -> Iterator[AwsEndpoint]:
 
 
 @pytest.fixture(scope="session")
+def iot_core() -> Iterator[IotCoreBroker]:
+    """An MQTT broker standing in for IoT Core's data endpoint (amqtt on 127.0.0.1; a local process
+    whatever ``--eh-backend``). ``core_device``/``core_devices`` of a test that also asks for this
+    fixture connect to it, so their components' PublishToIoTCore/SubscribeToIoTCore reach it;
+    ``iot_core.subscribe("topic/#")`` collects messages (``.wait_for(count, timeout)``) and
+    ``iot_core.publish(topic, payload)`` sends one as the cloud side."""
+    from harness.services.mqtt import IotCoreBroker
+
+    with IotCoreBroker() as broker:
+        yield broker
+
+
+@pytest.fixture(scope="session")
 def aws(aws_endpoint: AwsEndpoint) -> AwsEndpoint:
     """The AWS endpoint; the same object as ``aws_endpoint``."""
     return aws_endpoint
@@ -170,6 +185,9 @@ def core_devices(request: pytest.FixtureRequest) -> Iterator[Callable[..., list[
     ``group`` names one). Every device is stopped, components too, when the test ends."""
     _require_process_backend(request)  # before the aws fixture starts anything
     aws: AwsEndpoint = request.getfixturevalue("aws")
+    options: dict[str, Any] = {}
+    if "iot_core" in request.fixturenames:
+        options["iot_core_endpoint"] = request.getfixturevalue("iot_core").url
     from harness import testing
     from harness.scenario.fleet import FleetOperator
 
@@ -182,7 +200,7 @@ def core_devices(request: pytest.FixtureRequest) -> Iterator[Callable[..., list[
             if not fleet:  # one operator (one artifact bucket) for all devices of the test
                 fleet.append(FleetOperator(aws.client))
             return stack.enter_context(
-                testing.core_devices(aws, count, profile=profile, group=group, fleet=fleet[0])
+                testing.core_devices(aws, count, profile=profile, group=group, fleet=fleet[0], **options)
             )
 
         yield start

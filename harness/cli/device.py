@@ -83,6 +83,12 @@ def _override(values: tuple[str, ...]) -> dict[str, str]:
 )
 @click.option("--endpoint-url", envvar="AWS_ENDPOINT_URL", help="AWS endpoint (default: $AWS_ENDPOINT_URL).")
 @click.option("--region", envvar="AWS_REGION", help="AWS region (default: $AWS_REGION).")
+@click.option(
+    "--iot-core-mqtt",
+    envvar="EDGE_HARNESS_IOT_CORE_MQTT",
+    help="mqtt://HOST:PORT of the broker standing in for IoT Core (PublishToIoTCore, SubscribeToIoTCore); "
+    "without it the device runs offline (default: $EDGE_HARNESS_IOT_CORE_MQTT).",
+)
 @click.option("--quiet", is_flag=True, help="Do not echo greengrass.log lines.")
 @click.option(
     "--parent-pid",
@@ -108,6 +114,7 @@ def run(
     component_user: str,
     endpoint_url: str | None,
     region: str | None,
+    iot_core_mqtt: str | None,
     quiet: bool,
     parent_pid: int | None,
     give_up_after: float,
@@ -146,6 +153,7 @@ def run(
         echo=echo,
         extra_environment=environment,
         give_up_after=give_up_after or None,
+        iot_core_endpoint=iot_core_mqtt or None,
     )
     stopping = threading.Event()
     watch = None

@@ -34,14 +34,17 @@ Otherwise the CONNECT_ACK has no flag and the connection closes (the Python clie
   close callbacks (``onStreamClosed``: unsubscribe).
 
 Everything runs on one asyncio loop in a thread of the device process; handlers run on that loop
-and must not block. Other threads (deployments, lifecycles) send stream events through
-:meth:`Stream.send_event`, which hands the write to the loop, so each connection's messages leave
-in the order they were produced.
+and must not block, unless they are registered ``blocking`` (those that call the cloud or wait for
+the IoT Core broker): they run on a small thread pool, as the nucleus runs its handlers, and their
+answer is handed back to the loop. Other threads (deployments, lifecycles, the MQTT connection)
+send stream events through :meth:`Stream.send_event`, which hands the write to the loop, so each
+connection's messages leave in the order they were produced.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -123,11 +126,14 @@ _JSON = Header.string(":content-type", "application/json")
 @dataclass(frozen=True)
 class Reply:
     """A handler's response: the response shape's model type and its JSON fields.
-    ``keep_open`` leaves the stream open for events (the streaming operations)."""
+    ``keep_open`` leaves the stream open for events (the streaming operations); ``on_sent`` runs
+    on the loop right after the response was written, so a subscription can start forwarding
+    events only once the client has its response (the nucleus's ``afterHandleRequest``)."""
 
     shape: str
     payload: Mapping[str, Any] = field(default_factory=dict)
     keep_open: bool = False
+    on_sent: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -160,7 +166,11 @@ class Stream:
         return self._connection.component or ""
 
     def on_close(self, callback: Callable[[], None]) -> None:
-        """Run ``callback`` (on the server's loop) when the stream closes, whoever closes it."""
+        """Run ``callback`` (on the server's loop) when the stream closes, whoever closes it; at
+        once if it is closed already (a blocking handler whose client left meanwhile)."""
+        if self.closed:
+            callback()
+            return
         self._close_callbacks.append(callback)
 
     def send_event(self, shape: str, payload: Mapping[str, Any]) -> None:
@@ -364,6 +374,8 @@ class IpcServer:
         self.log = log
         self._authenticate = authenticate
         self._handlers: dict[str, Handler] = {}
+        self._blocking: set[str] = set()
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[_Connection] = set()
@@ -371,10 +383,16 @@ class IpcServer:
         self._short_folder: Path | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    def register(self, operation: str, handler: Handler) -> None:
+    def register(self, operation: str, handler: Handler, *, blocking: bool = False) -> None:
+        """Serve ``operation`` with ``handler``; a ``blocking`` one (a cloud call, a wait for the
+        broker) runs on the server's thread pool instead of its loop."""
         if operation not in OPERATIONS:
             raise ValueError(f"{operation} is not an operation of the GreengrassCoreIPC model")
         self._handlers[operation] = handler
+        if blocking:
+            self._blocking.add(operation)
+        else:
+            self._blocking.discard(operation)
 
     @property
     def running(self) -> bool:
@@ -447,6 +465,9 @@ class IpcServer:
         if not thread.is_alive():
             loop.close()
         self._loop = self._thread = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
         self.socket_path.unlink(missing_ok=True)  # cleanupIpcFiles
         self._remove_short_folder()
 
@@ -524,24 +545,51 @@ class IpcServer:
             )
             stream._send_error((_JSON,), text.encode())
             return
+        if operation in self._blocking:
+            if self._pool is None:
+                self._pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="ipc-handler")
+            try:
+                self._pool.submit(self._run_blocking, stream, message)
+            except RuntimeError:  # shutting down
+                self._internal_error(stream)
+            return
+        self._answer(stream, self._invoke(stream, message))
+
+    def _run_blocking(self, stream: Stream, message: Message) -> None:
+        self.call_soon(self._answer, stream, self._invoke(stream, message))
+
+    def _invoke(self, stream: Stream, message: Message) -> Reply | IpcError | None:
+        """The handler's reply, its modeled error, or None for an unmodeled failure (logged)."""
+        operation = stream.operation
         try:
             request = _request(message.payload)
             handler = self._handlers.get(operation)
             if handler is None:
                 raise ServiceError(f"Operation {operation} is not supported by Greengrass")
-            reply = handler(Call(stream.component, operation, request, stream))
+            return handler(Call(stream.component, operation, request, stream))
         except IpcError as err:
-            body = json.dumps(err.payload()).encode()
-            stream._send_error((_JSON, Header.string("service-model-type", err.model_type)), body)
+            return err
         except ShapeError as err:
             self.log.error(LOGGER, "ipc-request-unreadable", f"{operation}: {err}", service=stream.component)
-            self._internal_error(stream)
         except Exception:
             self.log_exception(operation, stream.component)
+        return None
+
+    def _answer(self, stream: Stream, outcome: Reply | IpcError | None) -> None:
+        """Write a handler's outcome on its stream (loop thread only)."""
+        if isinstance(outcome, IpcError):
+            body = json.dumps(outcome.payload()).encode()
+            stream._send_error((_JSON, Header.string("service-model-type", outcome.model_type)), body)
+        elif outcome is None:
             self._internal_error(stream)
         else:
-            flags = MessageFlag.NONE if reply.keep_open else MessageFlag.TERMINATE_STREAM
-            stream._send(reply.shape, json.dumps(dict(reply.payload)).encode(), flags)
+            flags = MessageFlag.NONE if outcome.keep_open else MessageFlag.TERMINATE_STREAM
+            stream._send(outcome.shape, json.dumps(dict(outcome.payload)).encode(), flags)
+            if outcome.on_sent is not None and not stream.closed:
+                try:
+                    outcome.on_sent()
+                except Exception:
+                    self.log_exception(f"after answering {stream.operation}", stream.component)
 
     def _internal_error(self, stream: Stream) -> None:
         """``handleAndSendError`` for an unmodeled exception."""
