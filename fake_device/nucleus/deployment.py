@@ -119,6 +119,8 @@ class ResolvedComponent:
 
 
 NUCLEUS_COMPONENT = "aws.greengrass.Nucleus"
+#: DeploymentDocumentConverter.LOCAL_DEPLOYMENT_GROUP_NAME: the requirements of local deployments
+LOCAL_DEPLOYMENT_GROUP = "LOCAL_DEPLOYMENT"
 #: ComponentManager.VERSION_NOT_FOUND_FAILURE_MESSAGE (no period: the nucleus appends its advice)
 VERSION_NOT_FOUND = "No local or cloud component version satisfies the requirements"
 #: what the nucleus says when a ResolveComponentCandidates error is not one it names
@@ -296,11 +298,18 @@ def resolve_components(
             continue
         candidate: dict[str, Any] = {"componentName": name, "versionRequirements": wanted}
         local = local_candidate(name, wanted, recipes_path)
-        if local is not None and name == NUCLEUS_COMPONENT and local[0] == nucleus_version:
+        if local is not None and (
+            LOCAL_DEPLOYMENT_GROUP in wanted or (name == NUCLEUS_COMPONENT and local[0] == nucleus_version)
+        ):
+            # a local deployment takes the device's recipe without asking the cloud
+            # (ComponentManager.resolveComponentVersion); so does the running nucleus's own version
             # negotiateVersionWithCloud: "Skipping Nucleus download as the same version is already
             # installed" — the running nucleus's own recipe is in the store since installation
             recipe = _local_recipe(local[1], name, local[0])
             resolved[name] = ResolvedComponent(name, recipe.version, recipe, "")
+            for dependency, spec in recipe.dependencies.items():
+                requirements.setdefault(dependency, {})[name] = spec.version_requirement
+                pending.append(dependency)
             continue
         if local is not None:
             candidate["componentVersion"] = local[0]

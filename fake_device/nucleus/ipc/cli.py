@@ -1,4 +1,4 @@
-"""Greengrass CLI operations over IPC: component details, list, restart, stop.
+"""Greengrass CLI operations over IPC: components (details, list, restart, stop) and local deployments.
 
 A real device serves these only while the ``aws.greengrass.Cli`` component (a nucleus plugin) is
 deployed (aws-greengrass-cli ``server/…/CLIEventStreamAgent``); without it they are model
@@ -12,19 +12,30 @@ name as resource; ``*`` for ListComponents); the CLI itself is always allowed.
 - **RestartComponent** / **StopComponent**: ask the component's lifecycle to restart or stop;
   ``SUCCEEDED`` means the request was taken, as on the device.
 
-Local deployments (``CreateLocalDeployment``, ``GetLocalDeploymentStatus``,
-``ListLocalDeployments``, ``CancelLocalDeployment``) and ``CreateDebugPassword`` are not
-simulated: the device answers them as a nucleus without the CLI does.
+- **CreateLocalDeployment**: queues a local deployment (:mod:`fake_device.nucleus.local_deployments`)
+  and answers its UUID; authorized on ``*``. A thing group name with ``:`` is
+  ``InvalidArgumentsError``; an artifacts folder that contains the device's own artifact store
+  is ``InvalidArtifactsDirectoryPathError``;
+- **GetLocalDeploymentStatus**: ``deploymentId`` must be a UUID (``InvalidArgumentsError``
+  "Invalid deploymentId format received. DeploymentId is a UUID"), authorized on that id; an
+  unknown one is ``ResourceNotFoundError`` "Cannot find deployment";
+- **ListLocalDeployments**: every local deployment with its status and creation time.
+
+``CancelLocalDeployment`` and ``CreateDebugPassword`` are not simulated: the device answers them
+as a nucleus without the providing component does ("not supported").
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
 from fake_device.nucleus.ipc.authorization import ANY, CLI, AuthorizationError, Authorizer
 from fake_device.nucleus.ipc.model import (
     InvalidArgumentsError,
+    InvalidArtifactsDirectoryPathError,
     ResourceNotFoundError,
     ServiceError,
     UnauthorizedError,
@@ -33,6 +44,8 @@ from fake_device.nucleus.ipc.model import (
 )
 from fake_device.nucleus.ipc.server import Call, IpcServer, Reply
 from fake_device.nucleus.lifecycle import ComponentService
+from fake_device.nucleus.local_deployments import LocalDeployments, created_on_text
+from fake_device.nucleus.paths import NucleusPaths
 from fake_device.nucleus.store import EffectiveConfig
 
 __all__ = ["CliAgent", "CliHost"]
@@ -42,6 +55,9 @@ CLI_CLIENT_PREFIX = "greengrass-cli#"
 
 
 class CliHost(Protocol):
+    paths: NucleusPaths
+    local_deployments: LocalDeployments
+
     @property
     def config(self) -> EffectiveConfig: ...
 
@@ -61,6 +77,9 @@ class CliAgent:
         server.register(shape("ListComponents"), self.list_components)
         server.register(shape("RestartComponent"), self.restart_component)
         server.register(shape("StopComponent"), self.stop_component)
+        server.register(shape("CreateLocalDeployment"), self.create_local_deployment)
+        server.register(shape("GetLocalDeploymentStatus"), self.get_local_deployment_status)
+        server.register(shape("ListLocalDeployments"), self.list_local_deployments)
 
     def _serving(self, call: Call) -> None:
         if CLI not in self.host.config.services:
@@ -116,3 +135,79 @@ class CliAgent:
         _, service = self._named(call)
         service.request_stop()
         return Reply(shape("StopComponentResponse"), {"stopStatus": "SUCCEEDED"})
+
+    # -- local deployments -----------------------------------------------------------------------
+    def create_local_deployment(self, call: Call) -> Reply:
+        self._serving(call)
+        self._authorize(call, ANY)
+        request: dict[str, Any] = {}
+        for key, kind in (
+            ("groupName", str),
+            ("rootComponentVersionsToAdd", dict),
+            ("rootComponentsToRemove", list),
+            ("componentToConfiguration", dict),
+            ("componentToRunWithInfo", dict),
+            ("recipeDirectoryPath", str),
+            ("artifactsDirectoryPath", str),
+            ("failureHandlingPolicy", str),
+        ):
+            value = field(call.request, key, kind)
+            if value is not None:
+                request[key] = value
+        artifacts = request.get("artifactsDirectoryPath")
+        if artifacts:
+            store = (self.host.paths.root / "packages" / "artifacts").resolve()
+            if store == Path(artifacts).resolve() or Path(artifacts).resolve() in store.parents:
+                raise InvalidArtifactsDirectoryPathError(
+                    "Requested artifacts directory path is parent of kernel artifacts directory path. "
+                    "Specify another path to avoid recursive copy"
+                )
+        if ":" in str(request.get("groupName") or ""):
+            raise InvalidArgumentsError("Thing group name cannot contain colon characters")
+        deployment_id = self.host.local_deployments.create(request)
+        return Reply(shape("CreateLocalDeploymentResponse"), {"deploymentId": deployment_id})
+
+    def get_local_deployment_status(self, call: Call) -> Reply:
+        self._serving(call)
+        deployment_id = field(call.request, "deploymentId", str)
+        try:
+            uuid.UUID(str(deployment_id))
+        except ValueError:
+            raise InvalidArgumentsError(
+                "Invalid deploymentId format received. DeploymentId is a UUID"
+            ) from None
+        self._authorize(call, str(deployment_id))
+        entry = self.host.local_deployments.get(str(deployment_id))
+        if entry is None:
+            raise ResourceNotFoundError(
+                "Cannot find deployment", resource_type="LocalDeployment", resource_name=deployment_id
+            )
+        deployment = _local_deployment(entry)
+        details = entry.get("statusDetails")
+        if details:
+            deployment["deploymentStatusDetails"] = {
+                k: v
+                for k, v in (
+                    ("detailedDeploymentStatus", details.get("detailed")),
+                    ("deploymentErrorStack", details.get("errorStack") or None),
+                    ("deploymentErrorTypes", details.get("errorTypes") or None),
+                    ("deploymentFailureCause", details.get("failureCause") or None),
+                )
+                if v is not None
+            }
+        return Reply(shape("GetLocalDeploymentStatusResponse"), {"deployment": deployment})
+
+    def list_local_deployments(self, call: Call) -> Reply:
+        self._serving(call)
+        self._authorize(call, ANY)
+        deployments = [_local_deployment(e) for e in self.host.local_deployments.all()]
+        return Reply(shape("ListLocalDeploymentsResponse"), {"localDeployments": deployments})
+
+
+def _local_deployment(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The model's ``LocalDeployment`` shape."""
+    return {
+        "deploymentId": entry["deploymentId"],
+        "status": entry["status"],
+        "createdOn": created_on_text(int(entry["createdOn"])),
+    }

@@ -24,6 +24,7 @@ __all__ = [
     "ConflictError",
     "FailedUpdateConditionCheckError",
     "InvalidArgumentsError",
+    "InvalidArtifactsDirectoryPathError",
     "IpcError",
     "ResourceNotFoundError",
     "ServiceError",
@@ -120,6 +121,10 @@ class UnauthorizedError(IpcError):
 
 class InvalidArgumentsError(IpcError):
     code = "InvalidArgumentsError"
+
+
+class InvalidArtifactsDirectoryPathError(IpcError):
+    code = "InvalidArtifactsDirectoryPathError"
 
 
 class FailedUpdateConditionCheckError(IpcError):

@@ -14,14 +14,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from fake_device.nucleus.cli_files import CliFiles
 from fake_device.nucleus.ipc.authentication import AuthenticationTokens
 from fake_device.nucleus.ipc.authorization import Authorizer
 from fake_device.nucleus.ipc.cli import CliAgent, CliHost
 from fake_device.nucleus.ipc.configuration import ConfigurationAgent, ConfigurationHost, ValidationRequest
 from fake_device.nucleus.ipc.lifecycle import LifecycleAgent, LifecycleHost
+from fake_device.nucleus.ipc.mqttproxy import MqttProxyAgent
 from fake_device.nucleus.ipc.pubsub import PubSubAgent
+from fake_device.nucleus.ipc.secrets import SecretManagerAgent, SecretsHost
 from fake_device.nucleus.ipc.server import IpcServer
+from fake_device.nucleus.ipc.shadows import ShadowHost, ShadowManagerAgent
 from fake_device.nucleus.logs import NucleusLog
+from fake_device.nucleus.mqtt import IotCoreConnection
 from fake_device.nucleus.store import EffectiveConfig
 
 __all__ = ["IpcHost", "IpcService"]
@@ -29,10 +34,11 @@ __all__ = ["IpcHost", "IpcService"]
 AUTHORIZATION_LOGGER = "com.aws.greengrass.authorization.AuthorizationHandler"
 
 
-class IpcHost(ConfigurationHost, LifecycleHost, CliHost, Protocol):
+class IpcHost(ConfigurationHost, LifecycleHost, CliHost, SecretsHost, ShadowHost, Protocol):
     """Everything the operation groups need from the device."""
 
     log: NucleusLog
+    iot_core: IotCoreConnection
 
 
 class IpcService:
@@ -51,6 +57,15 @@ class IpcService:
         self.lifecycle.register(self.server)
         self.cli = CliAgent(host, self.authorizer)
         self.cli.register(self.server)
+        self.mqttproxy = MqttProxyAgent(host.iot_core, self.authorizer, host.log)
+        self.mqttproxy.register(self.server)
+        self.secrets = SecretManagerAgent(host, self.authorizer)
+        self.secrets.register(self.server)
+        self.shadows = ShadowManagerAgent(host, self.authorizer)
+        self.shadows.register(self.server)
+        self.cli_files = CliFiles(
+            host.paths.root, self.tokens.token_for, lambda: self.server.socket_path, host.log
+        )
 
     def _policy_warning(self, message: str) -> None:
         self.host.log.error(AUTHORIZATION_LOGGER, "load-authorization-config-error", message)
@@ -65,13 +80,20 @@ class IpcService:
 
     def start(self) -> None:
         self.server.start()
+        self.secrets.committed(self.host.config)
+        self.cli_files.sync(self.host.config)
 
     def close(self) -> None:
+        self.secrets.close()
+        self.cli_files.remove()
         self.server.close()
 
     # -- events from the device ------------------------------------------------------------------
     def configuration_committed(self, old: EffectiveConfig, new: EffectiveConfig) -> None:
         self.configuration.committed(old, new)
+        if self.server.running:  # the plugins' own reactions once the device serves IPC
+            self.secrets.committed(new)
+            self.cli_files.sync(new)
 
     def validate_configuration(
         self, deployment_id: str, requests: Sequence[ValidationRequest], timeout: float
