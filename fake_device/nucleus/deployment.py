@@ -158,7 +158,7 @@ def no_available_version(name: str, requirements: Mapping[str, str], message: st
     )
 
 
-def _cloud_error(
+def cloud_resolution_error(
     err: Exception, name: str, requirements: Mapping[str, str], platform: Mapping[str, str]
 ) -> DeploymentError:
     """What ``ComponentManager.negotiateVersionWithCloud`` raises when the cloud does not resolve
@@ -322,7 +322,7 @@ def resolve_components(
             arn = str(entry.get("arn", ""))
         except (ClientError, BotoCoreError) as err:
             if local is None:
-                raise _cloud_error(err, name, wanted, platform) from None
+                raise cloud_resolution_error(err, name, wanted, platform) from None
             # a version in the store satisfies the requirements: the nucleus falls back to it
             on_local_fallback(name, local[0], str(err))
             recipe = _local_recipe(local[1], name, local[0])
