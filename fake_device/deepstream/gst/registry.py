@@ -59,6 +59,17 @@ def register(factory_name: str) -> bool:
     return True
 
 
+def _register_stand_ins() -> None:
+    """DeepStream's elements that are not emulated: stand-ins that refuse to start, saying so."""
+    from fake_device.deepstream.elements._not_emulated import stand_ins
+
+    for name, cls in stand_ins().items():
+        if Gst.ElementFactory.find(name) is None and Gst.Element.register(
+            None, name, Gst.Rank.NONE, cls.__gtype__
+        ):
+            _registered[name] = cls
+
+
 def register_all() -> dict[str, type]:
     """Register every emulated element once per process; returns what this module registered.
 
@@ -80,5 +91,6 @@ def register_all() -> dict[str, type]:
                 register(name)
             except Exception as err:
                 print(f"edge-harness: DeepStream element {name} not registered: {err}", file=sys.stderr)
+        _register_stand_ins()
         _done = True
     return dict(_registered)
