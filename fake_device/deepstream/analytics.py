@@ -214,7 +214,11 @@ def _read_key_file(text: str, path: str) -> list[_Group]:
             name = stripped[1:-1]
             if not stripped.endswith("]") or not name or "[" in name or "]" in name:
                 raise ConfigError(
-                    path, f"malformed group header {stripped!r}", line=number, expected="[group-name]"
+                    path,
+                    f"malformed group header {stripped!r}",
+                    line=number,
+                    expected="[group-name]",
+                    hint="a group header is '[name]' alone on its line, e.g. [roi-filtering-stream-0]",
                 )
             current = groups.get(name)
             if current is None:
@@ -226,6 +230,7 @@ def _read_key_file(text: str, path: str) -> list[_Group]:
                 f"line {line.rstrip()!r} is neither a key=value pair, a [group] nor a # comment",
                 line=number,
                 expected="key=value",
+                hint="write key=value, '[group]' or a '#' comment on its own line",
             )
         if current is None:
             raise ConfigError(
@@ -237,7 +242,13 @@ def _read_key_file(text: str, path: str) -> list[_Group]:
         key, value = line.split("=", 1)
         key = key.rstrip()
         if not key:
-            raise ConfigError(path, f"empty key in [{current.name}]", line=number, expected="key=value")
+            raise ConfigError(
+                path,
+                f"empty key in [{current.name}]",
+                line=number,
+                expected="key=value",
+                hint="write the key before '=', e.g. enable=1",
+            )
         if key in current.entries:
             log.warning(
                 "%s:%d: %s given twice in [%s]; the last value wins, as in GLib",
@@ -272,7 +283,10 @@ class _GroupReader:
         value = entry.value
         if not _INT.fullmatch(value):
             raise self.error(
-                entry, f"{entry.key}: {value.strip()!r} is not an integer", expected="an integer"
+                entry,
+                f"{entry.key}: {value.strip()!r} is not an integer",
+                expected="an integer",
+                hint="a whole number in decimal, e.g. 1",
             )
         number = int(value)
         if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
@@ -282,7 +296,12 @@ class _GroupReader:
                 bounds = f"<= {maximum}"
             else:
                 bounds = f"{minimum}..{maximum}"
-            raise self.error(entry, f"{entry.key}={number} is out of range", expected=bounds)
+            raise self.error(
+                entry,
+                f"{entry.key}={number} is out of range",
+                expected=bounds,
+                hint="use a value in the range, or remove the key for the default",
+            )
         return number
 
     def boolean(self, entry: _Entry) -> bool:
@@ -311,6 +330,7 @@ class _GroupReader:
                     entry,
                     f"{entry.key}: item {position} {item.strip()!r} is not an integer",
                     expected="integers separated by ';'",
+                    hint="e.g. class-id=0;2 (whole numbers separated by ';')",
                 )
             numbers.append(int(item))
         return numbers
@@ -320,7 +340,10 @@ class _GroupReader:
         for class_id in ids:
             if class_id < -1:
                 raise self.error(
-                    entry, f"class-id {class_id} is not a class", expected="-1 (all classes) or ids >= 0"
+                    entry,
+                    f"class-id {class_id} is not a class",
+                    expected="-1 (all classes) or ids >= 0",
+                    hint="class-id=-1 applies to every class; otherwise list the detector's class ids",
                 )
         return tuple(ids)
 
@@ -453,6 +476,7 @@ def parse_analytics_config(text: str, path: str | Path = "<string>") -> Analytic
                 f"group [{group.name}]: {suffix!r} is not a stream index",
                 line=group.line,
                 expected=f"[{prefix}<N>], N the source's pad index (0, 1, ...)",
+                hint="number the group by the source: e.g. [roi-filtering-stream-0] for the first source",
             )
         stream = per_stream.setdefault(int(suffix), {p: [] for p in _FEATURE_PREFIXES})
         stream[prefix].extend(_parse_feature_group(path, group, prefix, width, height))
@@ -543,7 +567,12 @@ def _parse_feature_group(path: str, group: _Group, prefix: str, width: int, heig
         elif key.startswith(label_prefix):
             label = key[len(label_prefix) :]
             if not label:
-                raise reader.error(entry, f"{key!r} has no label", expected=f"{label_prefix}<label>")
+                raise reader.error(
+                    entry,
+                    f"{key!r} has no label",
+                    expected=f"{label_prefix}<label>",
+                    hint="name the entry after its prefix, e.g. roi-RF=... or line-crossing-Exit=...",
+                )
             labelled.append((entry, label))
         else:
             close = _suggest_key(key, exact, label_prefix)
@@ -555,7 +584,10 @@ def _parse_feature_group(path: str, group: _Group, prefix: str, width: int, heig
             )
     if not labelled:
         raise reader.error(
-            None, f"no {label_prefix}<label> entry", expected=f"at least one {label_prefix}<label>"
+            None,
+            f"no {label_prefix}<label> entry",
+            expected=f"at least one {label_prefix}<label>",
+            hint="add one, e.g. roi-RF=295;643;579;634;642;913;56;828",
         )
     if "enable" not in common:
         log.warning(
@@ -574,12 +606,14 @@ def _parse_feature_group(path: str, group: _Group, prefix: str, width: int, heig
                     entry,
                     f"{entry.key} has {len(numbers)} numbers, an odd count",
                     expected="x;y pairs: x1;y1;x2;y2;x3;y3;...",
+                    hint="list x;y pairs: each point is two numbers",
                 )
             if len(numbers) < 6:
                 raise reader.error(
                     entry,
                     f"{entry.key} has {len(numbers) // 2} points; a polygon needs at least 3",
                     expected="at least 3 x;y points",
+                    hint="list at least three x;y points, e.g. 0;0;100;0;100;100",
                 )
             pts = tuple(reader.points(entry, numbers, width, height))
             cls = RoiFilter if prefix == "roi-filtering-stream-" else Overcrowding
@@ -590,6 +624,7 @@ def _parse_feature_group(path: str, group: _Group, prefix: str, width: int, heig
                     entry,
                     f"{entry.key} has {len(numbers)} numbers",
                     expected="exactly 8: dx1;dy1;dx2;dy2 (direction) then lx1;ly1;lx2;ly2 (line)",
+                    hint="the direction's points, then the line's, e.g. 789;672;1084;900;851;773;1203;732",
                 )
             d1, d2, l1, l2 = reader.points(entry, numbers, width, height)
             _check_line_geometry(reader, entry, d1, d2, l1, l2)
@@ -602,11 +637,15 @@ def _parse_feature_group(path: str, group: _Group, prefix: str, width: int, heig
                     entry,
                     f"{entry.key} has {len(numbers)} numbers",
                     expected="exactly 4: x1;y1;x2;y2, the direction from (x1, y1) to (x2, y2)",
+                    hint="two points: where objects come from, then where they go, e.g. 0;0;100;0",
                 )
             start, end = reader.points(entry, numbers, width, height)
             if start == end:
                 raise reader.error(
-                    entry, f"{entry.key}: the direction has zero length", expected="two different points"
+                    entry,
+                    f"{entry.key}: the direction has zero length",
+                    expected="two different points",
+                    hint="give two different points",
                 )
             items.append(DirectionDetection(label=label, start=start, end=end, line=entry.line, **common))
     return items
@@ -617,9 +656,17 @@ def _check_line_geometry(
 ) -> None:
     """Reject lines DeepStream cannot count on (it only prints 'Improper direction configured')."""
     if d1 == d2:
-        raise reader.error(entry, f"{entry.key}: the direction (first 4 numbers) has zero length")
+        raise reader.error(
+            entry,
+            f"{entry.key}: the direction (first 4 numbers) has zero length",
+            hint="the direction's two points must differ",
+        )
     if l1 == l2:
-        raise reader.error(entry, f"{entry.key}: the line (last 4 numbers) has zero length")
+        raise reader.error(
+            entry,
+            f"{entry.key}: the line (last 4 numbers) has zero length",
+            hint="the line's two points must differ",
+        )
     cross = (d2[0] - d1[0]) * (l2[1] - l1[1]) - (d2[1] - d1[1]) * (l2[0] - l1[0])
     if cross == 0:
         raise reader.error(

@@ -8,6 +8,7 @@ config fails in CI with a message that points at the cause.
 from __future__ import annotations
 
 import errno
+import os
 import stat
 from pathlib import Path
 
@@ -103,3 +104,63 @@ def _os_hint(code: int | None) -> str:
     if code == errno.ELOOP:
         return "a symbolic link in the path leads back to itself"
     return "check the path"
+
+
+#: Linux's limits: one name of a path, and a whole path (PATH_MAX, its NUL included).
+NAME_MAX = 255
+PATH_MAX = 4096
+PATH_HINT = "shorten the path: Linux allows at most 255 bytes per name and 4095 in all"
+
+
+def path_problem(text: str) -> str:
+    """Why ``text`` cannot be a path on the device ("" when it can), before any file call sees it.
+
+    ``open`` and ``stat`` fail on these with ENAMETOOLONG (or Python with ValueError for a NUL);
+    DeepStream's parsers then report "Failed to parse", the emulation names the key instead.
+    """
+    if "\0" in text:
+        return "has a NUL character in it"
+    try:
+        encoded = os.fsencode(text)
+    except UnicodeError:
+        return "is not valid text"
+    if len(encoded) >= PATH_MAX:
+        return f"is {len(encoded):,} bytes long; a path has at most {PATH_MAX - 1}"
+    longest = max(encoded.split(b"/"), key=len)
+    if len(longest) > NAME_MAX:
+        start = longest[:16].decode(errors="replace")
+        return f"has a name of {len(longest)} bytes ({start}…); at most {NAME_MAX}"
+    return ""
+
+
+def real_path(path: Path) -> Path:
+    """``path.resolve()`` that does not fail: a link loop or an unreadable folder leaves it as is.
+
+    What is at the path is checked next (is_file, is_dir), and that check reports it.
+    """
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: pathlib's "Symlink loop" (Python 3.11)
+        return path.absolute()
+
+
+def shorten(text: str, width: int = 48) -> str:
+    """A value for a message: repr, cut in the middle when long."""
+    if len(text) <= width:
+        return repr(text)
+    return repr(text[: width // 2] + "…" + text[-width // 2 :])
+
+
+def not_a_file(path: Path) -> str:
+    """What keeps ``path`` from being read as a file ("" when it is a regular file)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "not found"
+    except (OSError, ValueError) as err:
+        return f"cannot be read ({getattr(err, 'strerror', None) or err})"
+    if stat.S_ISREG(mode):
+        return ""
+    if stat.S_ISDIR(mode):
+        return "is a folder"
+    return "is not a regular file (a FIFO, socket or device)"

@@ -28,7 +28,16 @@ from typing import Any
 from google.protobuf import descriptor, descriptor_pb2, descriptor_pool, message_factory, text_format
 
 from fake_device.deepstream.bbox_parsers import BUILTIN_PARSER, PARSERS, NetworkInfo
-from fake_device.deepstream.errors import ConfigError, read_config_text
+from fake_device.deepstream.errors import (
+    PATH_HINT,
+    ConfigError,
+    not_a_file,
+    path_problem,
+    read_config_text,
+    real_path,
+    shorten,
+)
+from harness.lint.protobuf_text import enum_names, undefined_enum_values, value_error_line
 
 PACKAGE = "nvdsinferserver.config"
 #: a field as written: names, plus an index after repeated fields, e.g. ("infer_config", "gpu_ids", 0)
@@ -372,7 +381,28 @@ def parse_inferserver_config(text: str, path: str | Path) -> InferServerConfig:
         text_format.Parse(text, message)
     except text_format.ParseError as err:
         raise _parse_error(err, text, path) from err
+    except ValueError as err:  # an enum number out of 32-bit range: protobuf says so without a line
+        raise ConfigError(
+            path,
+            f"syntax error: {err}".rstrip("."),
+            line=value_error_line(err, text),
+            expected="an enum value by its name",
+            hint=f"the schema: {_PROTO_URL}",
+        ) from None
+    except RecursionError:
+        raise ConfigError(
+            path, "messages nested too deeply to parse", hint="check for unbalanced '{' or '['"
+        ) from None
     lines, tokens = field_locations(text)
+    for at, enum, number in undefined_enum_values(message):
+        line = next((lines[at[:n]] for n in range(len(at), 0, -1) if at[:n] in lines), 0)
+        raise ConfigError(
+            path,
+            f"{'.'.join(str(p) for p in at)} is {number}, which is no {enum.name} value",
+            line=line,
+            expected="one of " + enum_names(enum),
+            hint="write the value's name, not a number",
+        )
     return _Validator(message, path, lines, tokens).run()
 
 
@@ -535,10 +565,16 @@ class _Validator:
     def warn(self, message: str) -> None:
         self.warnings.append(message)
 
-    def resolve(self, value: str) -> Path:
-        """A path as ENSURE_REAL_PATH makes it: relative ones against the config file's folder."""
+    def resolve(self, value: str, *at: str | int) -> Path:
+        """A path as ENSURE_REAL_PATH makes it: relative ones against the config file's folder.
+
+        ``at`` is the field path, for the line of the error when the value cannot be a path.
+        """
+        problem = path_problem(value)
+        if problem:
+            raise self.fail(f"{'.'.join(map(str, at[-2:]))} {shorten(value)} {problem}", *at, hint=PATH_HINT)
         candidate = Path(value)
-        return candidate if candidate.is_absolute() else (self.path.parent / candidate).resolve()
+        return candidate if candidate.is_absolute() else real_path(self.path.parent / candidate)
 
     # -- the parts ---------------------------------------------------------------------------
     def run(self) -> InferServerConfig:
@@ -635,7 +671,7 @@ class _Validator:
                     "root",
                     0,
                 )
-            repo_root = self.resolve(roots[0])
+            repo_root = self.resolve(roots[0], *at, "model_repo", "root", 0)
             if not repo_root.is_dir():
                 raise self.fail(
                     f"model_repo.root {roots[0]!r} does not exist (resolved to {repo_root})",
@@ -653,6 +689,8 @@ class _Validator:
                     *at,
                     "model_name",
                     expected="one of: " + (", ".join(models) or "(the repository has no model)"),
+                    hint="model_name is a folder of model_repo.root holding config.pbtxt; a relative "
+                    "root starts at this config's folder",
                 )
             strict, log_level = repo.strict_model_config, repo.log_level
         elif triton.HasField("grpc"):
@@ -757,10 +795,10 @@ class _Validator:
         labelfile = None
         labels: tuple[str, ...] = ()
         if post.labelfile_path:
-            labelfile = self.resolve(post.labelfile_path)
-            if not labelfile.is_file():
+            labelfile = self.resolve(post.labelfile_path, *at, "labelfile_path")
+            if problem := not_a_file(labelfile):
                 raise self.fail(
-                    f"labels file {post.labelfile_path!r} not found (resolved to {labelfile})",
+                    f"labels file {shorten(post.labelfile_path)} {problem} (resolved to {labelfile})",
                     *at,
                     "labelfile_path",
                     hint="relative paths are relative to the config file's folder, as in DeepStream",
@@ -768,7 +806,12 @@ class _Validator:
             try:
                 labels = read_labels(labelfile)
             except (OSError, UnicodeDecodeError) as err:
-                raise self.fail(f"cannot read labels file {labelfile}: {err}", *at, "labelfile_path") from err
+                raise self.fail(
+                    f"cannot read labels file {labelfile}: {err}",
+                    *at,
+                    "labelfile_path",
+                    hint="a labels file is UTF-8 text, one class name per line",
+                ) from err
         n = det.num_detected_classes
         if n <= 0:
             raise self.fail(
@@ -828,7 +871,7 @@ class _Validator:
             )
         if "/" not in lib:
             return lib  # a bare name: dlopen searches the system library path
-        resolved = self.resolve(lib)
+        resolved = self.resolve(lib, "infer_config", "custom_lib", "path")
         if not resolved.exists():
             self.warn(f"custom_lib {resolved} does not exist here; the emulation does not load it")
         return str(resolved)

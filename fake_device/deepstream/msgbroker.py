@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import ipaddress
 import json
 import logging
 import os
@@ -135,8 +136,49 @@ def parse_conn_str(conn_str: str) -> ConnStr:
         raise MsgBrokerError(f"nvmsgbroker: conn-str {text!r} has no {what}", hint=hint)
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise MsgBrokerError(f"nvmsgbroker: conn-str {text!r}: port {port_text!r} is not 1–65535", hint=hint)
+    problem = _host_problem(host)
+    if problem:
+        raise MsgBrokerError(
+            f"nvmsgbroker: conn-str {text!r}: host {host!r} {problem}",
+            hint="write a host name (letters, digits, '-' and '.', e.g. kafka.local), an IPv4 address "
+            "or an IPv6 address; " + hint,
+        )
     topic = fields[2] if len(fields) > 2 else None
     return ConnStr(text=text, host=host, port=int(port_text), topic=topic)
+
+
+_HOST_LABEL = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+
+
+def _host_problem(host: str) -> str:
+    """Why no resolver takes ``host`` ("" when it can be looked up).
+
+    librdkafka hands the host to getaddrinfo as bytes; a name with an empty label (``a..b``),
+    a label over 63 characters, spaces, control or bidi characters is never resolved (Python's
+    resolver even raises UnicodeError for some). Non-ASCII names must be written in their
+    ASCII (``xn--``) form, as librdkafka does not convert them.
+    """
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        ipaddress.ip_address(host)
+        return ""
+    except ValueError:
+        pass
+    if not host.isascii() or not host.isprintable():
+        shown = ", ".join(f"U+{ord(ch):04X}" for ch in host if not (ch.isascii() and ch.isprintable()))
+        return f"has characters no resolver accepts ({shown})"
+    if len(host) > 253:
+        return "is longer than 253 characters"
+    labels = host.removesuffix(".").split(".")
+    for label in labels:
+        if not label:
+            return "has an empty label (two dots in a row, or a leading dot)"
+        if len(label) > 63:
+            return f"has a label longer than 63 characters ({label[:12]}…)"
+        if not _HOST_LABEL.fullmatch(label):
+            return f"has a label {label!r} with characters a host name cannot have"
+    return ""
 
 
 def resolve_topic(conn: ConnStr, topic: str | None) -> str:
@@ -187,12 +229,18 @@ def parse_proto_cfg(
                     f"{key}: {segment!r} has no '='",
                     line=line,
                     expected="key=value pairs separated by ';'",
+                    hint='librdkafka settings are name=value, e.g. "message.timeout.ms=2000;retries=3"',
                 )
             rest = "" if semi < 0 else rest[semi + 1 :]
             continue
         name = rest[:equal]
         if not name:
-            raise ConfigError(file, f"{key}: a setting has no name before '='", line=line)
+            raise ConfigError(
+                file,
+                f"{key}: a setting has no name before '='",
+                line=line,
+                hint="write the librdkafka property name before '=', e.g. retries=3",
+            )
         value_end = rest.find(";", equal + 1)
         value = rest[equal + 1 :] if value_end < 0 else rest[equal + 1 : value_end]
         settings[name] = value
@@ -393,8 +441,17 @@ def check_broker_endpoint(host: str, port: int, timeout: float = CONNECT_TEST_TI
         "127.0.0.1); DeepStream fails the same way: 'Invalid address or network endpoint down. "
         "kafka connect failed'"
     )
+    problem = _host_problem(host)
+    if problem:
+        raise BrokerConnectError(
+            f"nvmsgbroker: cannot resolve the Kafka broker host {host!r}: it {problem}", hint=hint
+        )
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except UnicodeError as err:  # the resolver's IDNA encoding refuses the name
+        raise BrokerConnectError(
+            f"nvmsgbroker: cannot resolve the Kafka broker host {host!r} ({err})", hint=hint
+        ) from None
     except socket.gaierror as err:
         permanent = {
             getattr(socket, n) for n in ("EAI_NONAME", "EAI_FAIL", "EAI_NODATA") if hasattr(socket, n)
@@ -485,7 +542,10 @@ class NvMsgBroker:
                 "libnvds_kafka_proto.so (or 'kafka') with a Kafka broker in conn-str",
             )
         if comp_id < 0:
-            raise MsgBrokerError(f"nvmsgbroker: comp-id must be ≥ 0, not {comp_id}")
+            raise MsgBrokerError(
+                f"nvmsgbroker: comp-id must be ≥ 0, not {comp_id}",
+                hint="comp-id selects the payloads of the nvmsgconv with the same comp-id; 0 is the default",
+            )
         self.conn = parse_conn_str(conn_str)
         self.config = load_msgbroker_config(config_path) if config_path is not None else MsgBrokerConfig()
         self.topic = resolve_topic(self.conn, topic)

@@ -673,10 +673,13 @@ class KeyFile:
                         f"line {line!r} is not a key-value pair, group, or comment",
                         line=number,
                         expected="[group-name]",
+                        hint="a group header is '[name]' alone on its line; comments start with '#'",
                     )
                 name = line[1:close]
                 if not name:
-                    raise ConfigError(path, "empty group name []", line=number)
+                    raise ConfigError(
+                        path, "empty group name []", line=number, hint="name the group, e.g. [sensor0]"
+                    )
                 current = groups.setdefault(name, KeyFileGroup(name, number))
                 continue
             equal = line.find("=")
@@ -686,6 +689,7 @@ class KeyFile:
                     f"line {line!r} is not a key-value pair, group, or comment",
                     line=number,
                     expected="key=value",
+                    hint="write key=value, '[group]' or a '#' comment (a comment cannot follow a value)",
                 )
             if current is None:
                 raise ConfigError(
@@ -716,6 +720,7 @@ class KeyFile:
             f"{entry.key}={entry.raw!r} is not a boolean",
             line=entry.line,
             expected="1, 0, true or false (lower case)",
+            hint=f"GLib's key files know no yes/no/on/off: write {entry.key}=1 or {entry.key}=0",
         )
 
     def string_list(self, entry: KeyFileEntry) -> list[str]:
@@ -745,6 +750,7 @@ class KeyFile:
                     f"{entry.key}: {item!r} is not a number",
                     line=entry.line,
                     expected="numbers separated by ';' without spaces after them",
+                    hint="GLib reads each item as a C double: digits, '.', an exponent; no units or spaces",
                 )
             values.append(float(item))
         return values
@@ -901,6 +907,7 @@ def _group_kind(path: str | Path, name: str, line: int) -> tuple[str, int] | Non
                 f"group name {name!r} has no number after {kind!r}",
                 line=line,
                 expected=f"{kind}<N>, e.g. {kind}0",
+                hint=f"number the group: {kind}0 is what sensor-id / place-id 0 of an event refers to",
             )
     stem = name.rstrip("0123456789")
     suffix = name[len(stem) :] or "0"
@@ -922,13 +929,39 @@ def _check_key(path: str | Path, kind: str, group: str, key: str, line: int) -> 
 
 
 def _triple(path: str | Path, key: str, values: list[float], line: int) -> tuple[float, float, float]:
+    """Three numbers; a location's latitude and longitude within the globe.
+
+    nvmsgconv copies them into the payload unchecked, so a latitude of 991 reaches every
+    consumer of the messages; the emulation refuses it where it is written.
+    """
     if len(values) != 3:
         raise ConfigError(
             path,
             f"{key} has {len(values)} value{'s' if len(values) != 1 else ''}",
             line=line,
             expected=f"3 numbers {_TRIPLE_SHAPE[key]}",
+            hint="separate the numbers with ';', e.g. "
+            + ("1.2966;103.8764;25.0" if key == "location" else "0;0;0"),
         )
+    if not all(math.isfinite(v) for v in values):
+        raise ConfigError(
+            path,
+            f"{key} {';'.join(map(str, values))} is not three finite numbers",
+            line=line,
+            expected=f"3 numbers {_TRIPLE_SHAPE[key]}",
+            hint="nan and inf cannot be written in the JSON payloads",
+        )
+    if key == "location":
+        lat, lon, _ = values
+        for name, value, limit in (("latitude", lat, 90), ("longitude", lon, 180)):
+            if not -limit <= value <= limit:
+                raise ConfigError(
+                    path,
+                    f"location: {name} {value:g} is outside -{limit}..{limit}",
+                    line=line,
+                    expected="lat;lon;alt in degrees (latitude -90..90, longitude -180..180) and metres",
+                    hint="the order is latitude;longitude;altitude (a swapped or mistyped value)",
+                )
     return values[0], values[1], values[2]
 
 
@@ -952,7 +985,11 @@ def _store(
     if (kind, index) in seen:
         # e.g. [sensor0] and [sensor00]: DeepStream fails with "Duplicate entries for sensor00".
         raise ConfigError(
-            config.path, f"[{name}] describes {kind} {index} again (see [{seen[kind, index]}])", line=line
+            config.path,
+            f"[{name}] describes {kind} {index} again (see [{seen[kind, index]}])",
+            line=line,
+            hint=f"keep one group per {kind} number ({kind}0 and {kind}00 are the same); DeepStream "
+            "fails on the duplicate",
         )
     seen[kind, index] = name
     if item is None:
@@ -972,7 +1009,12 @@ def _load_key_file(path: Path) -> MsgConvConfig:
     for name, group in key_file.groups.items():
         kind_index = _group_kind(path, name, group.line)
         if kind_index is None:
-            raise ConfigError(path, f"unknown group {name!r}", line=group.line)
+            raise ConfigError(
+                path,
+                f"unknown group {name!r}",
+                line=group.line,
+                hint="nvmsgconv reads [sensorN], [placeN] and [analyticsN] groups",
+            )
         kind, index = kind_index
         for entry in group.entries:
             _check_key(path, kind, name, entry.key, entry.line)
@@ -1027,36 +1069,59 @@ def _load_yaml(path: Path) -> MsgConvConfig:
     if root is None:
         return config
     if not isinstance(root, MappingNode):
-        raise ConfigError(path, "the top level must be a mapping of groups", line=root.start_mark.line + 1)
+        raise ConfigError(
+            path,
+            "the top level must be a mapping of groups",
+            line=root.start_mark.line + 1,
+            hint="write groups such as 'sensor0:' at the start of a line, their keys indented below",
+        )
     seen: set[str] = set()
     for key_node, group_node in root.value:
         name = str(key_node.value)
         line = key_node.start_mark.line + 1
         if name in seen:
-            raise ConfigError(path, f"group {name!r} appears twice", line=line)
+            raise ConfigError(
+                path, f"group {name!r} appears twice", line=line, hint="merge the two or renumber one"
+            )
         seen.add(name)
         kind_index = _group_kind(path, name, line)
         if kind_index is None:
             continue  # ds3d::datamap: lidar fusion settings, nothing the video payloads use
         kind, index = kind_index
         if not isinstance(group_node, MappingNode):
-            raise ConfigError(path, f"{name} must be a mapping of keys", line=line)
+            raise ConfigError(
+                path,
+                f"{name} must be a mapping of keys",
+                line=line,
+                hint=f"indent its keys under '{name}:', e.g. '  enable: 1'",
+            )
         entries: dict[str, tuple[str, int]] = {}
         for k_node, v_node in group_node.value:
             key = str(k_node.value)
             key_line = k_node.start_mark.line + 1
             _check_key(path, kind, name, key, key_line)
             if key in entries:
-                raise ConfigError(path, f"key {key!r} appears twice in {name}", line=key_line)
+                raise ConfigError(
+                    path, f"key {key!r} appears twice in {name}", line=key_line, hint="keep one of them"
+                )
             if not isinstance(v_node, ScalarNode):
-                raise ConfigError(path, f"{name}.{key} must be a single value", line=key_line)
+                raise ConfigError(
+                    path,
+                    f"{name}.{key} must be a single value",
+                    line=key_line,
+                    hint="write it on one line; lists are 'a;b;c' text, as in the key-file format",
+                )
             entries[key] = (str(v_node.value), key_line)
         enable = entries.pop("enable", None)
         # deepstream_schema.cpp reads enable with as<gboolean>() (an int): 1 enables, 0 or no key
         # disables, "true" makes yaml-cpp throw.
         if enable is not None and not re.fullmatch(r"[+-]?\d+", enable[0]):
             raise ConfigError(
-                path, f"{name}.enable: {enable[0]!r} is not an integer", line=enable[1], expected="1 or 0"
+                path,
+                f"{name}.enable: {enable[0]!r} is not an integer",
+                line=enable[1],
+                expected="1 or 0",
+                hint="DeepStream reads enable as a number (yaml-cpp throws on true/yes): write 1 or 0",
             )
         if enable is None or int(enable[0]) == 0:
             if enable is None:
@@ -1075,6 +1140,7 @@ def _load_yaml(path: Path) -> MsgConvConfig:
                             f"{name}.{key}: {item!r} is not a number",
                             line=key_line,
                             expected=f"3 numbers {_TRIPLE_SHAPE[key]}",
+                            hint="separate the three numbers with ';', no units or spaces",
                         )
                     numbers.append(float(item))
                 values[key] = _triple(path, key, numbers, key_line)
@@ -1158,9 +1224,15 @@ class NvMsgConv:
                 hint="use payload-type 0 (full JSON schema) or 1 (minimal JSON schema)",
             )
         if frame_interval < 1:
-            raise MsgConvError(f"nvmsgconv: frame-interval must be ≥ 1, not {frame_interval}")
+            raise MsgConvError(
+                f"nvmsgconv: frame-interval must be ≥ 1, not {frame_interval}",
+                hint="frame-interval=N sends the payload of every Nth frame; 1 sends all",
+            )
         if comp_id < 0:
-            raise MsgConvError(f"nvmsgconv: comp-id must be ≥ 0, not {comp_id}")
+            raise MsgConvError(
+                f"nvmsgconv: comp-id must be ≥ 0, not {comp_id}",
+                hint="comp-id is the component id nvmsgbroker filters on; 0 is the default",
+            )
         if config_path is None and self.payload_type == PayloadType.DEEPSTREAM:
             # nvmsgconv.cpp nvds_msg2p_ctx_create: g_return_val_if_fail (file, NULL) → "unable to
             # create instance" and the element fails to start.

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from fake_device.deepstream.bbox_parsers import BUILTIN_PARSER, ORIG_TARGET_SIZES_INPUT, PARSERS
-from fake_device.deepstream.errors import ConfigError
+from fake_device.deepstream.errors import PATH_HINT, ConfigError, not_a_file, path_problem, real_path, shorten
 from fake_device.deepstream.inferserver_config import (
     SCALING_FILTERS,
     BackendConfig,
@@ -354,6 +354,7 @@ class NvInferConfig:
                 f"input {name!r} of {model} has dims {list(dims)}; nvinfer needs an image input "
                 "(C, H, W or H, W, C, after the batch dimension)",
                 "onnx-file",
+                hint="export the model with an image input of 3 dims after the batch, e.g. [N, 3, 640, 640]",
             )
         if self.infer_dims is not None:
             c, h, w = self.infer_dims
@@ -381,6 +382,7 @@ class NvInferConfig:
                 f"{self.network_input_order}) but model-color-format={code} ({self.model_color_format}) "
                 f"needs {needed}",
                 "model-color-format",
+                hint="model-color-format=0 (RGB) or 1 (BGR) feed 3 channels, 2 (GRAY) one: match the model",
             )
         if 0 < max_batch_size < self.batch_size:
             raise self.error(
@@ -388,6 +390,7 @@ class NvInferConfig:
                 f"{max_batch_size})",
                 "batch-size",
                 expected=f"at most {max_batch_size}, or a model with a dynamic batch dimension",
+                hint="lower batch-size, or export the model with a larger or dynamic batch dimension",
             )
         unknown = [n for n in self.output_blob_names if outputs is not None and n not in outputs]
         if unknown:
@@ -396,6 +399,7 @@ class NvInferConfig:
                 f"output-blob-names names {', '.join(map(repr, unknown))}, not an output of {model}",
                 "output-blob-names",
                 expected="one of " + ", ".join(map(repr, outputs)),
+                hint="list only the model's output names, or leave output-blob-names out",
             )
         return name, dims
 
@@ -551,10 +555,13 @@ class _Loader:
         log.info("%s: %s", where, message)
         self.warnings.append(message)
 
-    def resolve(self, value: str) -> Path:
+    def resolve(self, value: str, entry: KeyFileEntry) -> Path:
         """get_absolute_file_path: absolute as given, relative against the config's folder."""
+        problem = path_problem(value)
+        if problem:
+            raise self.fail(f"{entry.key} {shorten(value)} {problem}", entry, hint=PATH_HINT)
         candidate = Path(value)
-        return (candidate if candidate.is_absolute() else self.folder / candidate).resolve()
+        return real_path(candidate if candidate.is_absolute() else self.folder / candidate)
 
     def integer(self, entry: KeyFileEntry) -> int:
         """g_key_file_get_integer: a whole decimal number in C int range (space around it is fine)."""
@@ -576,6 +583,7 @@ class _Loader:
                     f"{entry.key}: item {position} {item!r} is not an integer",
                     entry,
                     expected="integers separated by ';'",
+                    hint=f"e.g. {entry.key}=0;1;2 (whole numbers, no spaces or units)",
                 )
             numbers.append(int(item))
         return numbers
@@ -587,7 +595,12 @@ class _Loader:
         except ConfigError:  # its message is about lists
             values = []
         if len(values) != 1:
-            raise self.fail(f"{entry.key}={entry.raw!r} is not a number", entry, expected="one number")
+            raise self.fail(
+                f"{entry.key}={entry.raw!r} is not a number",
+                entry,
+                expected="one number",
+                hint="GLib reads a C double: digits, '.', an exponent (e.g. 0.0039215697906911373)",
+            )
         return values[0]
 
     def value(self, kind: str, entry: KeyFileEntry) -> Any:
@@ -611,13 +624,17 @@ class _Loader:
                 f"invalid {entry.key}={value}",
                 entry,
                 expected="one of " + ", ".join(f"{k} ({v})" for k, v in choices.items()),
+                hint=f"write the number, e.g. {entry.key}={next(iter(choices))}",
             )
         return value
 
     def at_least(self, entry: KeyFileEntry, value: float, minimum: float) -> None:
         if not value >= minimum:  # also refuses nan
             raise self.fail(
-                f"{entry.key}={entry.raw.strip()} is out of range", entry, expected=f">= {minimum:g}"
+                f"{entry.key}={entry.raw.strip()} is out of range",
+                entry,
+                expected=f">= {minimum:g}",
+                hint=f"use a value of at least {minimum:g}, or remove the key for DeepStream's default",
             )
 
     # -- the file ------------------------------------------------------------------------------
@@ -651,6 +668,7 @@ class _Loader:
                         f"invalid group [{name}]",
                         group,
                         expected="[class-attrs-all] or [class-attrs-<class id>], e.g. [class-attrs-0]",
+                        hint="the class id is a plain number from 0, as in the labels file's order",
                     )
                 continue
             raise self.fail(
@@ -706,7 +724,11 @@ class _Loader:
 
         if (unique_id := get("gie-unique-id")) is not None:
             if unique_id <= 0:
-                raise self.fail(f"gie-unique-id={unique_id} should be > 0", entries["gie-unique-id"])
+                raise self.fail(
+                    f"gie-unique-id={unique_id} should be > 0",
+                    entries["gie-unique-id"],
+                    hint="give each GIE its own id from 1; the metadata names its GIE by it",
+                )
             out["unique_id"] = unique_id
         if (gpu_id := get("gpu-id")) is not None:
             self.at_least(entries["gpu-id"], gpu_id, 0)
@@ -717,6 +739,7 @@ class _Loader:
                     f"batch-size={batch} is out of range",
                     entries["batch-size"],
                     expected=f"1..{MAX_BATCH_SIZE}",
+                    hint="batch-size is the number of frames per inference, usually the number of sources",
                 )
             out["batch_size"] = batch
         if (mode := get("network-mode")) is not None:
@@ -795,6 +818,7 @@ class _Loader:
                 else f"num-detected-classes={n} is not a count",
                 entries.get("num-detected-classes") or group,
                 expected="num-detected-classes=N with N > 0 (a detector's class count)",
+                hint="one class per line of the labels file (labelfile-path)",
             )
         out["num_detected_classes"] = n
         return self.preprocessing(values, entries, out)
@@ -806,7 +830,11 @@ class _Loader:
         get = values.get
         if (scale := get("net-scale-factor")) is not None:
             if not math.isfinite(scale):
-                raise self.fail("net-scale-factor is not a finite number", entries["net-scale-factor"])
+                raise self.fail(
+                    "net-scale-factor is not a finite number",
+                    entries["net-scale-factor"],
+                    hint="pixels are multiplied by it: 0.0039215697906911373 (1/255) maps 0..255 to 0..1",
+                )
             out["net_scale_factor"] = scale
         if (color := get("model-color-format")) is not None:
             out["model_color_format"] = COLOR_FORMATS[
@@ -820,6 +848,7 @@ class _Loader:
                     f"({out.get('model_color_format', 'RGB')})",
                     entries["offsets"],
                     expected=f"{channels} values separated by ';', one mean per network channel",
+                    hint="e.g. offsets=123.675;116.28;103.53 for RGB, or leave offsets out for none",
                 )
             out["offsets"] = tuple(offsets)
         if (order := get("network-input-order")) is not None:
@@ -832,6 +861,7 @@ class _Loader:
                     f"infer-dims has {len(dims)} values" if len(dims) != 3 else "infer-dims has a value <= 0",
                     entries["infer-dims"],
                     expected="3 positive integers c;h;w",
+                    hint="the network input without the batch, e.g. infer-dims=3;640;640",
                 )
             out["infer_dims"] = (dims[0], dims[1], dims[2])
         for key, name in (
@@ -910,6 +940,7 @@ class _Loader:
                     f"[{name}] sets class {index} but num-detected-classes is {n}",
                     group,
                     expected=f"class ids 0..{n - 1}",
+                    hint="raise num-detected-classes or remove the group",
                 )
             per_class[index] = self.read_class_group(group, per_class[index])
         return tuple(per_class)
@@ -924,18 +955,30 @@ class _Loader:
                 raise self.fail(
                     f"unknown key {key!r} in [{group.name}]",
                     entry,
-                    hint=did_you_mean(key, _CLASS_KEYS) if _close(key, _CLASS_KEYS) else None,
+                    hint=did_you_mean(key, _CLASS_KEYS)
+                    if _close(key, _CLASS_KEYS)
+                    else f"[{group.name}] takes: {', '.join(_CLASS_KEYS)}",
                 )
             kind, name = _CLASS_KEYS[key]
             value = self.value(kind, entry)
             if kind == "double_list":
                 if len(value) != 4 or not all(0 <= v <= 1 for v in value):
-                    raise self.fail(f"{key} needs 4 values", entry, expected="r;g;b;a, each 0..1")
+                    raise self.fail(
+                        f"{key} needs 4 values",
+                        entry,
+                        expected="r;g;b;a, each 0..1",
+                        hint=f"e.g. {key}=1;0;0;1 (opaque red)",
+                    )
                 value = tuple(value)
             else:
                 self.at_least(entry, value, 0)
             if key == "nms-iou-threshold" and value > 1:
-                raise self.fail(f"{key}={entry.raw.strip()} is out of range", entry, expected="0..1")
+                raise self.fail(
+                    f"{key}={entry.raw.strip()} is out of range",
+                    entry,
+                    expected="0..1",
+                    hint="an IoU is a fraction: 0.5 merges boxes that overlap by half",
+                )
             if key == "threshold":
                 self.warn(
                     "'threshold' is deprecated; DeepStream reads it as pre-cluster-threshold", entry.line
@@ -961,7 +1004,7 @@ class _Loader:
         out: dict[str, Any] = {}
         onnx, engine = values.get("onnx-file"), values.get("model-engine-file")
         if engine is not None:
-            out["model_engine_file"] = self.resolve(engine)
+            out["model_engine_file"] = self.resolve(engine, entries["model-engine-file"])
             if onnx is None:
                 raise self.fail(
                     "model-engine-file without onnx-file: TensorRT engines cannot run here; give onnx-file",
@@ -981,30 +1024,34 @@ class _Loader:
                 hint="the emulation runs ONNX models with ONNX Runtime (Caffe, UFF, TAO and engines are not "
                 "emulated)",
             )
-        onnx_file = self.resolve(onnx)
-        if not onnx_file.is_file():
+        onnx_file = self.resolve(onnx, entries["onnx-file"])
+        if problem := not_a_file(onnx_file):
             raise self.fail(
-                f"onnx-file {onnx!r} not found (resolved to {onnx_file})",
+                f"onnx-file {shorten(onnx)} {problem} (resolved to {onnx_file})",
                 entries["onnx-file"],
                 hint="relative paths are relative to the config file's folder, as in DeepStream",
             )
         out["onnx_file"] = onnx_file
         if (calib := values.get("int8-calib-file")) is not None:
-            out["int8_calib_file"] = self.resolve(calib)
+            out["int8_calib_file"] = self.resolve(calib, entries["int8-calib-file"])
 
         if (labelfile := values.get("labelfile-path")) is not None:
-            path = self.resolve(labelfile)
             entry = entries["labelfile-path"]
-            if not path.is_file():
+            path = self.resolve(labelfile, entry)
+            if problem := not_a_file(path):
                 raise self.fail(
-                    f"labelfile-path {labelfile!r} not found (resolved to {path})",
+                    f"labelfile-path {shorten(labelfile)} {problem} (resolved to {path})",
                     entry,
                     hint="relative paths are relative to the config file's folder, as in DeepStream",
                 )
             try:
                 lines = read_label_lines(path)
             except (OSError, UnicodeDecodeError) as err:
-                raise self.fail(f"cannot read labels file {path}: {err}", entry) from err
+                raise self.fail(
+                    f"cannot read labels file {path}: {err}",
+                    entry,
+                    hint="a labels file is UTF-8 text, one class name per line",
+                ) from err
             labels = tuple(line[0] for line in lines)
             out["label_lines"] = lines
             if not classifier and len(labels) != n:
@@ -1041,7 +1088,7 @@ class _Loader:
                 "it, DeepStream does)",
             )
         if lib:
-            lib_path = self.resolve(lib)
+            lib_path = self.resolve(lib, entries["custom-lib-path"])
             if not lib_path.exists():
                 self.warn(
                     f"custom-lib-path {lib_path} does not exist here; the emulation does not load it",

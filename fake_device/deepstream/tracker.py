@@ -259,9 +259,20 @@ def parse_tracker_config(text: str, source: str = "<string>") -> TrackerConfig:
     """Parse tracker config text; ``source`` names the file in error messages."""
     root = _compose(_strip_header(text), source)
     if root is None:
-        raise ConfigError(source, "the tracker config is empty", expected="a mapping of sections")
+        raise ConfigError(
+            source,
+            "the tracker config is empty",
+            expected="a mapping of sections",
+            hint="start from NVIDIA's config_tracker_NvSORT.yml (BaseConfig:, TargetManagement:, ...)",
+        )
     if not isinstance(root, MappingNode):
-        raise _node_error(source, root, "the tracker config is not a mapping", "sections such as BaseConfig:")
+        raise _node_error(
+            source,
+            root,
+            "the tracker config is not a mapping",
+            "sections such as BaseConfig:",
+            _SECTIONS_HINT,
+        )
     values: dict[str, Any] = {}
     ignored: list[str] = []
     for section_node, body in _mapping_items(root, source, "section"):
@@ -272,7 +283,11 @@ def parse_tracker_config(text: str, source: str = "<string>") -> TrackerConfig:
             continue
         if not isinstance(body, MappingNode):
             raise _node_error(
-                source, body, f"section {section} is not a mapping", "indented 'key: value' lines"
+                source,
+                body,
+                f"section {section} is not a mapping",
+                "indented 'key: value' lines",
+                f"indent the keys of {section} under it, e.g. '  {_example_key(section)}'",
             )
         if visual:
             _mapping_items(body, source, f"key of {section}")  # still no repeated keys
@@ -327,7 +342,12 @@ def _mapping_items(node: MappingNode, source: str, what: str) -> list[tuple[Scal
     items: list[tuple[ScalarNode, Node]] = []
     for key_node, value_node in node.value:
         if not isinstance(key_node, ScalarNode):
-            raise _node_error(source, key_node, f"a {what} must be a plain name")
+            raise _node_error(
+                source,
+                key_node,
+                f"a {what} must be a plain name",
+                hint="names are written as in NVIDIA's sample configs, e.g. minDetectorConfidence",
+            )
         line = _line(key_node)
         if key_node.value in seen:
             raise ConfigError(
@@ -376,14 +396,21 @@ def _convert(spec: _Key, key_node: ScalarNode, node: Node, source: str, section:
     """The typed value of one key, or a ConfigError saying what was expected."""
     name = f"{section}.{key_node.value}"
     expected = _describe(spec)
+    hint = spec.hint or f"write {expected}, e.g. '{key_node.value}: {_example(spec)}'"
     if _is_null(node):
-        raise ConfigError(source, f"{name} has no value", line=_line(key_node), expected=expected)
+        raise ConfigError(
+            source,
+            f"{name} has no value",
+            line=_line(key_node),
+            expected=expected,
+            hint=f"write a value after '{key_node.value}:' or remove the line",
+        )
     if not isinstance(node, ScalarNode) or node.tag not in (_TAG + "int", _TAG + "float", _TAG + "bool"):
         shown = node.value if isinstance(node, ScalarNode) else "a list or mapping"
-        raise _node_error(source, node, f"{name} is {shown!r}", expected, spec.hint)
+        raise _node_error(source, node, f"{name} is {shown!r}", expected, hint)
     if spec.kind == "bool":
-        return _to_bool(node, name, source, expected)
-    number = _to_number(node, spec.kind in ("int", "choice"), name, source, expected)
+        return _to_bool(node, name, source, expected, hint)
+    number = _to_number(node, spec.kind in ("int", "choice"), name, source, expected, hint)
     if spec.kind == "choice":
         allowed = dict(spec.choices)
         if number not in allowed:
@@ -398,29 +425,60 @@ def _convert(spec: _Key, key_node: ScalarNode, node: Node, source: str, section:
     return number
 
 
-def _to_bool(node: ScalarNode, name: str, source: str, expected: str) -> bool:
+def _to_bool(node: ScalarNode, name: str, source: str, expected: str, hint: str) -> bool:
     if node.tag == _TAG + "bool":
         return node.value.lower() == "true"
     if node.tag == _TAG + "int" and node.value in ("0", "1"):
         return node.value == "1"
-    raise _node_error(source, node, f"{name} is {node.value!r}", expected)
+    raise _node_error(source, node, f"{name} is {node.value!r}", expected, hint)
 
 
-def _to_number(node: ScalarNode, integral: bool, name: str, source: str, expected: str) -> float | int:
+def _to_number(
+    node: ScalarNode, integral: bool, name: str, source: str, expected: str, hint: str
+) -> float | int:
     text = node.value.replace("_", "")
     if node.tag == _TAG + "int":
         try:
             value: float | int = int(text, 0) if text.lower().startswith(("0x", "0o", "0b")) else int(text)
         except ValueError:
-            raise _node_error(source, node, f"{name} is {node.value!r}", expected) from None
+            raise _node_error(source, node, f"{name} is {node.value!r}", expected, hint) from None
         return value if integral else float(value)
     if integral or node.tag != _TAG + "float":
-        raise _node_error(source, node, f"{name} is {node.value!r}", expected)
+        raise _node_error(source, node, f"{name} is {node.value!r}", expected, hint)
     lowered = text.lower().lstrip("+-")
-    value = math.nan if lowered == ".nan" else math.inf if lowered == ".inf" else float(text)
+    try:
+        value = math.nan if lowered == ".nan" else math.inf if lowered == ".inf" else float(text)
+    except ValueError:
+        raise _node_error(source, node, f"{name} is {node.value!r}", expected, hint) from None
     if not math.isfinite(value):
-        raise _node_error(source, node, f"{name} is {node.value!r}", "a finite number")
+        raise _node_error(source, node, f"{name} is {node.value!r}", "a finite number", hint)
     return value
+
+
+_SECTIONS_HINT = (
+    "write sections such as 'BaseConfig:' at the start of a line and their keys indented below, "
+    "as NVIDIA's config_tracker_NvSORT.yml does"
+)
+
+
+def _example(spec: _Key) -> str:
+    """A value that ``spec`` accepts, for hints."""
+    if spec.kind == "bool":
+        return "1"
+    if spec.kind == "choice":
+        return str(spec.choices[0][0])
+    low = spec.low if spec.low is not None else 0
+    if spec.high is not None and low <= 0.5 <= spec.high and spec.kind == "float":
+        return "0.5"
+    return _fmt(max(low, 1) if spec.kind == "int" else low)
+
+
+def _example_key(section: str) -> str:
+    keys = _SCHEMA.get(section)
+    if not keys:
+        return "key: value"
+    name, spec = next(iter(keys.items()))
+    return f"{name}: {_example(spec)}"
 
 
 def _describe(spec: _Key) -> str:

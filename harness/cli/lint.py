@@ -431,7 +431,8 @@ def _check(kind: str, path: Path) -> DiagnosticReport:
 #: kind → (module, function) of the loader the device runs on such a file
 _LOADERS = {
     "artifact": ("harness.package", "load_artifact_spec"),
-    "nvinferserver": ("fake_device.deepstream.inferserver_config", "load_inferserver_config"),
+    # and, when it names a model repository on disk, checked against the served model
+    "nvinferserver": ("harness.lint.inferserver_model", "load_and_check_inferserver_config"),
     "nvinfer": ("fake_device.deepstream.nvinfer_config", "load_nvinfer_config"),
     "nvdsanalytics": ("fake_device.deepstream.analytics", "load_analytics_config"),
     "msgconv": ("fake_device.deepstream.msgconv", "load_msgconv_config"),

@@ -19,6 +19,7 @@ from google.protobuf import descriptor, descriptor_pool, text_format
 from tritonclient.grpc import model_config_pb2
 
 from harness.errors import Diagnostic, DiagnosticReport, ValidationError
+from harness.lint.protobuf_text import enum_names, undefined_enum_values, value_error_line
 
 ModelConfig = model_config_pb2.ModelConfig
 
@@ -31,33 +32,144 @@ _NO_FIELD = re.compile(r'Message type "(?P<type>[^"]*)" has no field named "(?P<
 _NO_ENUM_VALUE = re.compile(r'Enum type "(?P<type>[^"]*)" has no value named (?P<value>\S+?)\.?$')
 
 
+#: Parse errors reported per file at most; past a handful, the rest are usually echoes.
+MAX_PARSE_ERRORS = 20
+# a config.pbtxt is a few KB; a bigger file is a wrong name (a model saved as config.pbtxt)
+_MAX_CONFIG_BYTES = 1 << 20
+
+
 def parse_model_config(text: str, file: str) -> ModelConfig:
-    """Parse protobuf text into a ModelConfig; raise :class:`ValidationError` naming file:line:col."""
-    config = ModelConfig()
-    try:
-        text_format.Parse(text, config)
-    except text_format.ParseError as err:
-        report = _report_parse_error(err, text, file)
-        raise ValidationError(report, what=f"{file} is not a valid model config") from err
-    return config
+    """Parse protobuf text into a ModelConfig; raise :class:`ValidationError` naming file:line:col.
+
+    protobuf's parser stops at the first error. To report every mistake of a file in one run,
+    the line of an error is blanked and the text parsed again, as long as that line opens or
+    closes no message or list (blanking ``input [`` would only produce echoes of it).
+    """
+    report = DiagnosticReport()
+    lines = text.split("\n")
+    parsed: ModelConfig | None = None
+    while parsed is None and len(report.diagnostics) < MAX_PARSE_ERRORS:
+        attempt = ModelConfig()
+        try:
+            text_format.Parse("\n".join(lines), attempt)
+        except text_format.ParseError as err:
+            report.extend(_report_parse_error(err, text, file))
+            line = err.GetLine()
+        except ValueError as err:
+            # protobuf raises a bare ValueError for an enum number out of its 32-bit range
+            line = value_error_line(err, "\n".join(lines))
+            report.add(
+                Diagnostic(
+                    "error",
+                    file,
+                    f"{err}".rstrip("."),
+                    location=str(line) if line else "",
+                    expected="an enum value by its name, e.g. TYPE_FP32",
+                    hint=f"see {_PROTO_URL}",
+                )
+            )
+        except RecursionError:
+            # protobuf's text parser recurses per nested message
+            report.add(
+                Diagnostic(
+                    "error",
+                    file,
+                    "messages nested too deeply to parse",
+                    hint="a model config nests a few levels; check for unbalanced '{' or '['",
+                )
+            )
+            break
+        else:
+            parsed = attempt
+            break
+        if (
+            not 0 < line <= len(lines)
+            or not lines[line - 1].strip()
+            or any(c in lines[line - 1] for c in "{}[]<>")
+        ):
+            break
+        lines[line - 1] = ""
+    if parsed is not None:
+        _undefined_enums(parsed, "\n".join(lines), file, report)
+    if not report.ok or parsed is None:
+        raise ValidationError(report, what=f"{file} is not a valid model config")
+    return parsed
+
+
+def _undefined_enums(config: ModelConfig, text: str, file: str, report: DiagnosticReport) -> None:
+    """proto3 enums take any number; tritonserver refuses one that names no value."""
+    found = list(undefined_enum_values(config))
+    if not found:
+        return
+    locations = field_locations(text)
+    for path, enum, number in found:
+        line, column = locations.get(path, (0, 0))
+        shown = ".".join(str(p) for p in path)
+        report.add(
+            Diagnostic(
+                "error",
+                file,
+                f"{shown} is {number}, which is no {enum.name} value",
+                location=f"{line}:{column}" if line else "",
+                expected="one of " + enum_names(enum),
+                hint="write the value's name, not a number",
+            )
+        )
 
 
 def read_model_config_text(path: Path) -> str:
-    """Read a ``config.pbtxt`` as UTF-8; raise :class:`ValidationError` if it cannot be read."""
+    """Read a ``config.pbtxt`` as UTF-8; raise :class:`ValidationError` if it cannot be read.
+
+    A FIFO is refused before it is opened (opening one waits for a writer).
+    """
+    import stat
+
+    report = DiagnosticReport()
+    what = f"{path} is not a valid model config"
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        report = DiagnosticReport()
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            report.add(
+                Diagnostic(
+                    "error",
+                    str(path),
+                    "not a regular file (a folder, FIFO, socket or device)",
+                    hint="config.pbtxt is the model's protobuf text config file",
+                )
+            )
+            raise ValidationError(report, what=what)
+        if info.st_size > _MAX_CONFIG_BYTES:
+            report.add(
+                Diagnostic(
+                    "error",
+                    str(path),
+                    f"{info.st_size:,} bytes is not a model config",
+                    hint="config.pbtxt is a few KB of protobuf text: is a model saved under its name?",
+                )
+            )
+            raise ValidationError(report, what=what)
+        data = path.read_bytes()
+    except OSError as err:
         report.add(
             Diagnostic(
-                "error", str(path), f"not UTF-8 text (byte {err.start})", hint="save the file as UTF-8"
+                "error", str(path), f"cannot read: {err.strerror}", hint="check the file's permissions"
             )
         )
-        raise ValidationError(report, what=f"{path} is not a valid model config") from err
-    except OSError as err:
-        report = DiagnosticReport()
-        report.add(Diagnostic("error", str(path), f"cannot read: {err.strerror}"))
-        raise ValidationError(report, what=f"{path} is not a valid model config") from err
+        raise ValidationError(report, what=what) from err
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        report.add(
+            Diagnostic(
+                "error",
+                str(path),
+                f"not UTF-8 text (byte {err.start})",
+                location=str(line),
+                hint="save the file as UTF-8",
+            )
+        )
+        raise ValidationError(report, what=what) from err
 
 
 def load_model_config(path: Path) -> ModelConfig:

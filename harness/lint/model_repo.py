@@ -470,7 +470,16 @@ def _check_versions(check: _ModelCheck) -> None:
 
 
 def _check_model_file(check: _ModelCheck, version: int, version_dir: Path, filename: str) -> None:
-    if (version_dir / filename).exists():
+    model = version_dir / filename
+    if model.is_file() or model.is_dir():
+        return
+    if model.exists():
+        check.error(
+            f"model file for version {version} is not a regular file (a FIFO, socket or device): {model}",
+            file=model,
+            expected=f"{filename}: the model's bytes",
+            hint="tritonserver reads the model file whole; put the model itself there",
+        )
         return
     present = sorted(child.name for child in version_dir.iterdir())
     hint = f"version {version} contains: {', '.join(present)}" if present else f"{version}/ is empty"

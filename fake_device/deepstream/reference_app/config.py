@@ -39,7 +39,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-from fake_device.deepstream.errors import ConfigError
+from fake_device.deepstream.errors import PATH_HINT, ConfigError, not_a_file, path_problem, shorten
 from fake_device.deepstream.msgbroker import MsgBrokerError, parse_conn_str
 from fake_device.deepstream.msgconv import (
     DEFAULT_FRAME_INTERVAL,
@@ -109,10 +109,16 @@ def _integer(kf: KeyFile, group: str, entry: KeyFileEntry) -> int:
             f"[{group}] {entry.key}={entry.raw!r} is not an integer",
             line=entry.line,
             expected="a decimal integer",
+            hint="a whole number in decimal, e.g. 1 (GLib reads no units or fractions)",
         )
     value = int(match.group(1))
     if not _INT32[0] <= value <= _INT32[1]:
-        raise ConfigError(kf.path, f"[{group}] {entry.key}={value} is out of range", line=entry.line)
+        raise ConfigError(
+            kf.path,
+            f"[{group}] {entry.key}={value} is out of range",
+            line=entry.line,
+            hint="deepstream-app reads it into a C int: write a value between -2147483648 and 2147483647",
+        )
     return value
 
 
@@ -146,6 +152,7 @@ def _color(kf: KeyFile, group: str, entry: KeyFileEntry) -> Color:
             f"[{group}] {entry.key}={entry.raw!r} is not a colour",
             line=entry.line,
             expected=expected,
+            hint="four numbers red;green;blue;alpha between 0 and 1, e.g. 1;0;0;1",
         ) from None
     if len(values) != 4 or not all(0.0 <= v <= 1.0 for v in values):
         raise ConfigError(
@@ -807,9 +814,20 @@ class _Reader:
         if kind == COLOR:
             return _color(self.kf, group, entry)
         text = self.kf.string(entry)
+        if kind == PATH or (entry.key == "uri" and text.startswith("file://")):
+            problem = path_problem(text.removeprefix("file://"))
+            if problem:
+                raise self.error(
+                    f"[{group}] {entry.key} {shorten(text)} {problem}", entry.line, hint=PATH_HINT
+                )
         if kind == PATH:
             if not text:
-                raise self.error(f"[{group}] {entry.key} is empty", entry.line, expected="a path")
+                raise self.error(
+                    f"[{group}] {entry.key} is empty",
+                    entry.line,
+                    expected="a path",
+                    hint="write the file's path, relative to this config's folder, or remove the key",
+                )
             return _absolute(self.dir, text)
         return text
 
@@ -818,9 +836,9 @@ class _Reader:
         if key not in values:
             return None
         path, entry = values[key]
-        if not path.is_file():
+        if problem := not_a_file(path):
             raise self.error(
-                f"[{group}] {key}: {path} does not exist",
+                f"[{group}] {key}: {path} " + ("does not exist" if problem == "not found" else problem),
                 entry.line,
                 hint="relative paths are relative to the folder of this config file, as in deepstream-app",
             )
@@ -881,7 +899,9 @@ def load_app_config(path: str | Path) -> AppConfig:
             index = int(source.group(1))
             if index in seen_sources:
                 raise reader.error(
-                    f"[{name}] has the same source number as [{seen_sources[index]}]", group.line
+                    f"[{name}] has the same source number as [{seen_sources[index]}]",
+                    group.line,
+                    hint="number each [sourceN] group once: source0, source1, ...",
                 )
             seen_sources[index] = name
             _parse_source(reader, group, config, index)
@@ -924,6 +944,7 @@ def _parse_application(reader: _Reader, group: KeyFileGroup, config: AppConfig) 
         raise reader.error(
             f"[application] perf-measurement-interval-sec={interval} must be at least 1",
             _line(values, "perf-measurement-interval-sec", group.line),
+            hint="the interval between **PERF lines, in whole seconds, e.g. perf-measurement-interval-sec=5",
         )
     app.perf_measurement_interval_sec = interval
     app.gie_kitti_output_dir = reader.output_dir("application", "gie-kitti-output-dir", values)
@@ -945,12 +966,15 @@ def _parse_tiled_display(reader: _Reader, group: KeyFileGroup, config: AppConfig
             + ("the tiler with a parallel demuxer is not emulated" if tiled.enable == 2 else "unknown mode"),
             _line(values, "enable", group.line),
             expected="0 (no tiler) or 1 (tiler)",
+            hint="enable=1 tiles the sources, enable=0 turns the tiler off",
         )
     for key in ("rows", "columns", "width", "height"):
         value = _get(values, key, getattr(tiled, key))
         if value < 1:
             raise reader.error(
-                f"[tiled-display] {key}={value} must be positive", _line(values, key, group.line)
+                f"[tiled-display] {key}={value} must be positive",
+                _line(values, key, group.line),
+                hint="rows, columns, width and height of the tiled output are whole numbers >= 1",
             )
         setattr(tiled, key, value)
 
@@ -965,13 +989,17 @@ def _parse_source(reader: _Reader, group: KeyFileGroup, config: AppConfig, index
             f"[{group.name}] has no type",
             group.line,
             expected="type=2 (URI), 3 (MultiURI) or 4 (RTSP)",
+            hint="add type=3 with uri=file://video.mp4 (type=2 for one URI, 4 for an RTSP camera)",
         )
     raw_type, type_entry = values["type"]
     try:
         source_type = SourceType(raw_type)
     except ValueError:
         raise reader.error(
-            f"[{group.name}] type={raw_type} is not a source type", type_entry.line, expected="1 to 9"
+            f"[{group.name}] type={raw_type} is not a source type",
+            type_entry.line,
+            expected="1 to 9",
+            hint="the emulation runs source types 2 (URI), 3 (MultiURI) and 4 (RTSP)",
         ) from None
     if source_type in _SOURCE_TYPE_NAMES:
         raise reader.error(
@@ -1011,6 +1039,7 @@ def _parse_source(reader: _Reader, group: KeyFileGroup, config: AppConfig, index
         raise reader.error(
             f"[{group.name}] drop-frame-interval={drop} must be 0 (keep every frame) or more",
             _line(values, "drop-frame-interval", group.line),
+            hint="drop-frame-interval=N keeps every Nth frame; 0 keeps all",
         )
     config.source_groups.append(
         SourceConfig(
@@ -1070,6 +1099,7 @@ def _parse_primary_gie(reader: _Reader, group: KeyFileGroup, config: AppConfig) 
             f"[primary-gie] plugin-type={gie.plugin_type} is not emulated",
             _line(values, "plugin-type", group.line),
             expected="0 (nvinfer) or 1 (nvinferserver)",
+            hint="plugin-type=0 runs nvinfer with config-file, plugin-type=1 nvinferserver",
         )
     if "config-file" not in values:
         raise reader.error(
@@ -1083,11 +1113,15 @@ def _parse_primary_gie(reader: _Reader, group: KeyFileGroup, config: AppConfig) 
     gie.batch_size = _get(values, "batch-size")
     if gie.interval is not None and gie.interval < 0:
         raise reader.error(
-            f"[primary-gie] interval={gie.interval} must be 0 or more", _line(values, "interval", 0)
+            f"[primary-gie] interval={gie.interval} must be 0 or more",
+            _line(values, "interval", 0),
+            hint="interval=N skips N batches between inferences; 0 infers every batch",
         )
     if gie.batch_size is not None and gie.batch_size < 1:
         raise reader.error(
-            f"[primary-gie] batch-size={gie.batch_size} must be at least 1", _line(values, "batch-size", 0)
+            f"[primary-gie] batch-size={gie.batch_size} must be at least 1",
+            _line(values, "batch-size", 0),
+            hint="batch-size is the frames per inference, usually the number of sources",
         )
     gie.model_engine_file = _get(values, "model-engine-file")
     gie.labelfile_path = reader.existing("primary-gie", "labelfile-path", values)
@@ -1135,7 +1169,11 @@ def _parse_osd(reader: _Reader, group: KeyFileGroup, config: AppConfig) -> None:
     osd.border_width = _get(values, "border-width", osd.border_width)
     osd.text_size = _get(values, "text-size", osd.text_size)
     if osd.text_size < 1:
-        raise reader.error(f"[osd] text-size={osd.text_size} must be positive", _line(values, "text-size", 0))
+        raise reader.error(
+            f"[osd] text-size={osd.text_size} must be positive",
+            _line(values, "text-size", 0),
+            hint="text-size is the font size in points, e.g. 15",
+        )
     osd.display_text = bool(_get(values, "display-text", 1))
     osd.display_bbox = bool(_get(values, "display-bbox", 1))
     osd.display_mask = bool(_get(values, "display-mask", 0))
@@ -1166,6 +1204,7 @@ def _msgconv_settings(
             f"[{group}] msg-conv-payload-type={settings.payload_type} is not emulated",
             _line(values, "msg-conv-payload-type", 0),
             expected="0 (full DeepStream schema) or 1 (minimal schema)",
+            hint="msg-conv-payload-type=0 sends DeepStream's full schema, 1 the minimal one",
         )
     if settings.payload_type == 0 and settings.config_file is None:
         raise reader.error(
@@ -1177,6 +1216,7 @@ def _msgconv_settings(
         raise reader.error(
             f"[{group}] msg-conv-frame-interval={settings.frame_interval} must be at least 1",
             _line(values, "msg-conv-frame-interval", 0),
+            hint="msg-conv-frame-interval=N sends the payloads of every Nth frame; 1 sends all",
         )
     return settings
 
@@ -1198,6 +1238,7 @@ def _parse_sink(reader: _Reader, group: KeyFileGroup, config: AppConfig) -> None
             f"[{group.name}] has no type",
             group.line,
             expected="type=1 (fakesink), 2 (display), 3 (file), 4 (RTSP), 5 (overlay) or 6 (message broker)",
+            hint="add a type line, e.g. type=1 for a fakesink",
         )
     try:
         sink_type = SinkType(raw_type)
@@ -1206,6 +1247,7 @@ def _parse_sink(reader: _Reader, group: KeyFileGroup, config: AppConfig) -> None
             f"[{group.name}] type={raw_type} is not a sink type",
             _line(values, "type", group.line),
             expected="1 to 6",
+            hint="deepstream-app's sink types are 1 to 6",
         ) from None
     sink = SinkConfig(
         group=group.name,
@@ -1229,18 +1271,26 @@ def _parse_sink(reader: _Reader, group: KeyFileGroup, config: AppConfig) -> None
             f"[{group.name}] codec={sink.codec} is not a codec",
             _line(values, "codec", group.line),
             expected="1 (H.264), 2 (H.265) or 3 (MPEG-4)",
+            hint="codec=1 writes H.264",
         )
     if sink.container not in (1, 2):
         raise reader.error(
             f"[{group.name}] container={sink.container} is not a container",
             _line(values, "container", group.line),
             expected="1 (MP4) or 2 (MKV)",
+            hint="container=1 writes MP4, container=2 MKV",
         )
     if sink_type == SinkType.ENCODE_FILE and not sink.output_file:
-        raise reader.error(f"[{group.name}] type=3 (file) needs output-file", group.line)
+        raise reader.error(
+            f"[{group.name}] type=3 (file) needs output-file",
+            group.line,
+            hint="add output-file=out.mp4 (relative to this config's folder)",
+        )
     if sink_type == SinkType.RTSP and not 0 <= sink.rtsp_port < 65536:
         raise reader.error(
-            f"[{group.name}] rtsp-port={sink.rtsp_port} is not a port", _line(values, "rtsp-port", 0)
+            f"[{group.name}] rtsp-port={sink.rtsp_port} is not a port",
+            _line(values, "rtsp-port", 0),
+            hint="rtsp-port is a TCP port from 1 to 65535, e.g. 8554",
         )
     if sink_type == SinkType.RTSP and not 0 < sink.udp_port < 65536:
         raise reader.error(
