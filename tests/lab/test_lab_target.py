@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.errors import HarnessError
 from harness.targets.lab.simulated import SimulatedLab, unavailable
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(900)]
@@ -148,11 +149,12 @@ def test_power_cycle_network_cut_logs_and_samples_on_a_lab_jetson(folder: Path) 
             ["run", "scenario.yaml", "--target", "lab", "--lab", str(lab.lab_file), "--report", "report"],
             folder,
         )
+        diagnostics = lab.diagnostics()
         host = lab.host("lab-jetson-1")
         # the component ran on the simulated Jetson's own root, not anywhere the harness made
         log = (host.root / "logs" / "com.example.Beacon.log").read_text()
     _nothing_left(lab)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-4000:]
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-4000:] + diagnostics
     assert "lab-beacon: PASSED" in run.stderr
     assert "beacon from-the-lab" in log
     result = json.loads((folder / "report" / "result.json").read_text())
@@ -186,8 +188,9 @@ def test_the_traffic_ota_scenario_runs_unchanged_on_a_lab_jetson(folder: Path) -
              "--lab", str(lab.lab_file), "--report", "report"],
             folder,
         )  # fmt: skip
+        diagnostics = lab.diagnostics()
     _nothing_left(lab)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-6000:]
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-6000:] + diagnostics
     assert "traffic-ota: PASSED" in run.stderr
     result = json.loads((folder / "report" / "result.json").read_text())
     assert result["target"] == "lab"
@@ -207,8 +210,43 @@ def test_a_power_cut_during_install_runs_unchanged_on_a_lab_jetson(folder: Path)
              "--lab", str(lab.lab_file), "--report", "report"],
             folder,
         )  # fmt: skip
+        diagnostics = lab.diagnostics()
     _nothing_left(lab)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-6000:]
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-6000:] + diagnostics
     result = json.loads((folder / "report" / "result.json").read_text())
     actions = [e["name"] for e in result["timeline"] if e["kind"] == "inject"]
     assert actions == ["killed jetson-1", "started jetson-1"]
+
+
+def test_reboot_over_ssh_and_the_device_side_view(folder: Path) -> None:
+    """``reboot`` typed on the Jetson (the lab file's command) takes it down and the nucleus comes
+    back; log offsets stay byte offsets over SSH; tegrastats samples survive the reboot."""
+    from harness.targets.lab.description import load_lab
+    from harness.targets.lab.device import LabJetson
+    from harness.targets.lab.labgrid import LabgridPlace
+
+    with SimulatedLab(folder / "lab", [("cam-1", "cams", "x86-64-host")]) as lab:
+        spec = load_lab(lab.lab_file).devices["cam-1"]
+        place = LabgridPlace(lab.coordinator.address, spec.place, folder / "work", keyfile=spec.keyfile)  # type: ignore[union-attr]
+        try:
+            place.reserve(60)
+            jetson = LabJetson(spec, "cams", place)
+            jetson.wait_booted()
+            host_log = lab.host("cam-1").root / "logs" / "greengrass.log"
+            assert jetson.log_sizes()["greengrass"] == host_log.stat().st_size or host_log.stat().st_size > 0
+            raw = host_log.read_bytes()
+            assert jetson.read_log("greengrass", 10)[: len(raw) - 10] == raw[10:]
+            before = lab.host("cam-1").init
+            try:
+                jetson.reboot(timeout=120)
+            except HarnessError as err:
+                raise AssertionError(f"{err}\n{lab.diagnostics()}") from None
+            assert jetson.starts == 1
+            assert lab.host("cam-1").init is not before, "the host was power-cycled"
+            assert jetson.run("true")[0] == 0
+            report = jetson.report()
+            assert report["resources"], "samples from before and after the reboot"
+            jetson.stop()
+        finally:
+            place.release()
+    _nothing_left(lab)

@@ -39,6 +39,7 @@ def main(config_file: str) -> int:
         stopping.set()
 
     signal.signal(signal.SIGTERM, on_signal)
+    print(f"{time.strftime('%H:%M:%S')} boot: {config['thing']} at {config['sshd_config']}", flush=True)
     subprocess.run(["ip", "link", "set", "lo", "up"], check=False)
     sshd_log = (folder / "sshd.log").open("ab")
     children.append(
@@ -49,6 +50,7 @@ def main(config_file: str) -> int:
             preexec_fn=die_with_parent(signal.SIGKILL),
         )
     )
+    print(f"{time.strftime('%H:%M:%S')} sshd: pid {children[0].pid}", flush=True)
     nucleus_log = (folder / "nucleus.out").open("ab")
     command = [
         sys.executable, "-m", "harness.cli", "device", "run",

@@ -232,9 +232,15 @@ class SimulatedHost:
     def reboot_flag(self) -> Path:
         return self.folder / "run" / "reboot-requested"
 
+    def note(self, text: str) -> None:
+        """A line in the host's power log (what the switch did, when)."""
+        with (self.folder / "power.log").open("a") as out:
+            out.write(f"{time.strftime('%H:%M:%S')} {text}\n")
+
     def power_on(self) -> None:
         """Boot: the host's init (sshd + the nucleus) in its namespace, dying with the lab."""
         if self.powered:
+            self.note("on: already on")
             return
         self.reboot_flag.unlink(missing_ok=True)
         config = self.folder / "host.json"
@@ -256,9 +262,11 @@ class SimulatedHost:
             preexec_fn=die_with_parent(signal.SIGKILL),
         )
         out.close()
+        self.note(f"on: init pid {self.init.pid}")
 
     def power_off(self) -> None:
         """A power cut: every process of the host dies at once, nothing is shut down."""
+        self.note("off")
         _kill_namespace(self.netns)
         if self.init is not None:
             with contextlib.suppress(ProcessLookupError):
@@ -601,6 +609,16 @@ class SimulatedLab:
         if done.returncode != 0:
             raise HarnessError(f"labgrid-client {' '.join(args)}: {done.stderr.strip()}")
         return done.stdout
+
+    def diagnostics(self) -> str:
+        """The tails of each host's power, init, sshd and nucleus logs (for a failed test)."""
+        parts = []
+        for host in self.hosts.values():
+            for name in ("power.log", "init.log", "sshd.log", "nucleus.out"):
+                path = host.folder / name
+                text = path.read_text(errors="replace") if path.exists() else "(none)"
+                parts.append(f"--- {host.thing} {name}\n" + "\n".join(text.splitlines()[-15:]))
+        return "\n".join(parts)
 
     def host(self, thing: str) -> SimulatedHost:
         for host in self.hosts.values():
