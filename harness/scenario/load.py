@@ -39,7 +39,9 @@ from harness.scenario.model import (
     DeployStep,
     Devices,
     DeviceSpec,
+    ExpectIotCoreStep,
     ExpectMessagesStep,
+    ExpectShadowStep,
     ImprovesOn,
     InjectStep,
     LogTrigger,
@@ -47,10 +49,12 @@ from harness.scenario.model import (
     Scenario,
     SequenceSpec,
     ServicesSpec,
+    SetSecretStep,
     SleepStep,
     SnapshotStep,
     Step,
     TritonSpec,
+    UpdateShadowStep,
     WaitForStep,
     WorldSpec,
 )
@@ -154,7 +158,7 @@ def lint_scenario(path: str | Path, target: TargetRequest | None = None) -> Diag
         return err.report
     except HarnessError as err:
         report = DiagnosticReport()
-        report.add(Diagnostic("error", str(scenario_path), err.message))
+        report.add(Diagnostic("error", str(scenario_path), err.message, hint=err.hint or ""))
         return report
     return _Checker(scenario_path, text).run()
 
@@ -471,7 +475,14 @@ class _Checker:
     def _references(self) -> None:
         thing_count = None if self.things is None else len(self.things)
         triton = self._triton_declared()
-        known = ", ".join(known_names(self.variables or [], len(self.things or []), triton=triton))
+        secrets = [
+            str(step.get("secret"))
+            for step in self.data.get("steps") or []
+            if isinstance(step, dict) and step.get("kind") == "set_secret"
+        ]
+        known = ", ".join(
+            known_names(self.variables or [], len(self.things or []), triton=triton, secrets=secrets)
+        )
         for path, text in _strings(self.data, []):
             if path == ["description"] or not self.valid(path):
                 continue
@@ -490,7 +501,9 @@ class _Checker:
                     continue
                 if name.startswith("var.") and self.variables is None:
                     continue  # variables failed the schema: already reported
-                problem = reference_problem(name, self.variables or [], thing_count, triton=triton)
+                problem = reference_problem(
+                    name, self.variables or [], thing_count, triton=triton, secrets=secrets
+                )
                 if problem:
                     hint = f"known names: {known}"
                     if name.startswith("triton.") and not triton:
@@ -779,6 +792,35 @@ class _Checker:
     def _step_snapshot(self, at: Where, step: dict[str, Any], _index: int) -> None:
         """Nothing beyond the schema and the variable check of its url."""
 
+    def _step_expect_iot_core(self, at: Where, step: dict[str, Any], _index: int) -> None:
+        for number, predicate in enumerate(step.get("where", [])):
+            self._predicate([*at, "where", number], predicate, "none")
+        topic = step["topic"]
+        levels = topic.split("/")
+        if any(
+            ("#" in level and (level != "#" or n != len(levels) - 1)) for n, level in enumerate(levels)
+        ) or any("+" in level and level != "+" for level in levels):
+            self.error(
+                [*at, "topic"],
+                f"{topic!r} is not an MQTT topic filter",
+                "+ stands for a whole level and # only for the last one, e.g. fleet/+/telemetry/#",
+            )
+
+    def _step_set_secret(self, at: Where, step: dict[str, Any], _index: int) -> None:
+        """Nothing beyond the schema; ``${secret.<name>.arn}`` is known to the reference check."""
+
+    def _step_update_shadow(self, at: Where, step: dict[str, Any], _index: int) -> None:
+        self._shadow_thing(at, step)
+
+    def _step_expect_shadow(self, at: Where, step: dict[str, Any], _index: int) -> None:
+        self._shadow_thing(at, step)
+        for number, predicate in enumerate(step["where"]):
+            self._predicate([*at, "where", number], predicate, "none")
+
+    def _shadow_thing(self, at: Where, step: dict[str, Any]) -> None:
+        if not _dynamic(step["thing"]):
+            self._thing(step["thing"], [*at, "thing"])
+
     # --- cross-references ----------------------------------------------------------------------
 
     def _thing(self, thing: str, at: Where) -> None:
@@ -1063,6 +1105,36 @@ class _Checker:
                 url=step["url"],
                 frames=int(step.get("frames", 1)),
                 timeout_s=float(step.get("timeout_s", 30.0)),
+            )
+        if kind == "expect_iot_core":
+            return ExpectIotCoreStep(
+                **common,
+                topic=step["topic"],
+                within_s=float(step["within_s"]),
+                min_count=int(step.get("min_count", DEFAULTS["min_count"])),
+                where=tuple(
+                    self._build_predicate(index, number, predicate)
+                    for number, predicate in enumerate(step.get("where", []))
+                ),
+                match=step.get("match", DEFAULTS["match"]),
+                from_start=step.get("from_start", DEFAULTS["iot_core_from_start"]),
+            )
+        if kind == "set_secret":
+            return SetSecretStep(**common, secret=step["secret"], value=step["value"])
+        if kind == "update_shadow":
+            return UpdateShadowStep(
+                **common, thing=step["thing"], shadow=step.get("shadow"), state=step["state"]
+            )
+        if kind == "expect_shadow":
+            return ExpectShadowStep(
+                **common,
+                thing=step["thing"],
+                shadow=step.get("shadow"),
+                where=tuple(
+                    self._build_predicate(index, number, predicate)
+                    for number, predicate in enumerate(step["where"])
+                ),
+                within_s=float(step["within_s"]),
             )
         assert kind == "sleep", kind
         return SleepStep(**common, seconds=float(step["seconds"]))

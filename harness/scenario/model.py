@@ -26,7 +26,9 @@ __all__ = [
     "DeployStep",
     "DeviceSpec",
     "Devices",
+    "ExpectIotCoreStep",
     "ExpectMessagesStep",
+    "ExpectShadowStep",
     "ImprovesOn",
     "InjectStep",
     "LogTrigger",
@@ -34,10 +36,12 @@ __all__ = [
     "Scenario",
     "SequenceSpec",
     "ServicesSpec",
+    "SetSecretStep",
     "SleepStep",
     "SnapshotStep",
     "Step",
     "TritonSpec",
+    "UpdateShadowStep",
     "WaitForStep",
     "WorldSpec",
 ]
@@ -281,6 +285,45 @@ class SnapshotStep(Step):
     url: str
     frames: int = 1
     timeout_s: float = 30.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExpectIotCoreStep(Step):
+    """MQTT messages devices sent to IoT Core on ``topic`` (a filter); ``where`` as for Kafka."""
+
+    topic: str
+    within_s: float
+    min_count: int = 1
+    where: tuple[Predicate, ...] = ()
+    match: str = "all"
+    from_start: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetSecretStep(Step):
+    """Create or update the Secrets Manager secret ``secret`` with the string ``value``."""
+
+    secret: str
+    value: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpdateShadowStep(Step):
+    """``state`` ({desired, reported}) into the shadow of ``thing`` (``shadow`` None: classic)."""
+
+    thing: str
+    shadow: str | None = None
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExpectShadowStep(Step):
+    """The shadow of ``thing`` satisfies every predicate of ``where`` within ``within_s``."""
+
+    thing: str
+    shadow: str | None = None
+    where: tuple[Predicate, ...] = ()
+    within_s: float
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -99,6 +99,8 @@ class RunContext:
     services: dict[str, Any] = field(default_factory=dict)
     paused: list[str] = field(default_factory=list)  # services a pause_service left paused
     accuracy: dict[str, dict[str, Any]] = field(default_factory=dict)  # step id → its accuracy row
+    client: Callable[..., Any] | None = None  # boto3 clients of the target's AWS (secrets, shadows)
+    iot_core: Any = None  # the IotCoreRecorder of expect_iot_core steps
 
 
 def git_commit(root: Path) -> str:
@@ -1025,6 +1027,11 @@ class ScenarioRunner:
                 ctx = RunContext(self.scenario, self.work, fleet, kafka, devices, recorder, values, published)
                 ctx.result = result
                 ctx.services = services
+                ctx.client = client
+                from harness.scenario.iot_core_step import IotCoreRecorder
+
+                ctx.iot_core = IotCoreRecorder(started.iot_core)
+                ctx.iot_core.start(self.scenario, values)  # before the devices publish anything
                 t = time.monotonic()
                 target.boot(devices, lambda text: self.progress(text, None))
                 result.phases["devices"] = round(time.monotonic() - t, 2)
@@ -1173,6 +1180,20 @@ class ScenarioRunner:
             return step_sleep(ctx, step)
         if isinstance(step, m.SnapshotStep):
             return step_snapshot(ctx, step)
+        if isinstance(step, m.ExpectIotCoreStep):
+            from harness.scenario.iot_core_step import step_expect_iot_core
+
+            return step_expect_iot_core(ctx, step)
+        if isinstance(step, m.SetSecretStep):
+            from harness.scenario.secret_step import step_set_secret
+
+            return step_set_secret(ctx, step)
+        if isinstance(step, (m.UpdateShadowStep, m.ExpectShadowStep)):
+            from harness.scenario.shadow_steps import step_expect_shadow, step_update_shadow
+
+            if isinstance(step, m.UpdateShadowStep):
+                return step_update_shadow(ctx, step)
+            return step_expect_shadow(ctx, step)
         raise HarnessError(f"step kind {step.kind!r} is not implemented")
 
 
@@ -1296,6 +1317,12 @@ def _summary(step: m.Step, details: dict[str, Any]) -> str:
         return f"deployment {details['deploymentId']} to {details['target']}"
     if isinstance(step, m.InjectStep):
         return _inject_summary(details)
+    if isinstance(step, m.ExpectIotCoreStep):
+        return f"{details['matching']} matching of {details['messages']} messages on {details['topic']}"
+    if isinstance(step, m.SetSecretStep):
+        return f"secret {details['secret']} {details['action']}"
+    if isinstance(step, (m.UpdateShadowStep, m.ExpectShadowStep)):
+        return f"shadow of {details['thingName']} at version {details.get('version')}"
     return ""
 
 

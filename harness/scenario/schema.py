@@ -73,7 +73,23 @@ FAULTS = (
 #: the services a fault may name (services.triton must declare the Triton server)
 FAULT_SERVICES = ("kafka", "triton", "aws")
 LOG_SOURCES = ("greengrass",)
-STEP_KINDS = ("deploy", "wait_for", "expect_messages", "assert_logs", "inject", "sleep", "snapshot")
+STEP_KINDS = (
+    "deploy",
+    "wait_for",
+    "expect_messages",
+    "assert_logs",
+    "inject",
+    "sleep",
+    "snapshot",
+    "expect_iot_core",
+    "set_secret",
+    "update_shadow",
+    "expect_shadow",
+)
+
+#: Core devices one ``devices`` entry may ask for: each simulated one runs its own nucleus
+#: processes, so a count in the thousands is a typo that would exhaust the machine, not a fleet.
+MAX_DEVICE_COUNT = 100
 
 #: What the loader fills in for an absent key; the schema's ``default`` annotations come from here.
 DEFAULTS: dict[str, Any] = {
@@ -97,6 +113,7 @@ DEFAULTS: dict[str, Any] = {
     "after_log_within_s": 120,
     "sequence_step": 1,
     "outage_status": 503,
+    "iot_core_from_start": True,
 }
 
 _DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -558,6 +575,98 @@ _SLEEP = _step(
     ["seconds"],
 )
 
+_EXPECT_IOT_CORE = _step(
+    "expect_iot_core",
+    "check the MQTT messages core devices sent to IoT Core on a topic filter (PublishToIoTCore).",
+    {
+        "topic": _text(
+            "MQTT topic filter (+ one level, # the rest), e.g. fleet/${device.1.thing}/telemetry "
+            "(may use ${…})."
+        ),
+        "within_s": _seconds("How long to wait for the messages, from the step's start."),
+        "min_count": {
+            "type": "integer",
+            "minimum": 1,
+            "default": DEFAULTS["min_count"],
+            "description": "At least this many messages (that satisfy where, per match).",
+        },
+        "where": {
+            "type": "array",
+            "description": (
+                "Predicates on the JSON payloads (see match); a payload that is not JSON fails them."
+            ),
+            "items": _PREDICATE,
+        },
+        "match": {
+            "enum": list(MATCH_MODES),
+            "default": DEFAULTS["match"],
+            "description": (
+                "all: every message must satisfy where, and min_count of them arrive; any: min_count "
+                "messages that satisfy where arrive (others are ignored)."
+            ),
+        },
+        "from_start": {
+            "type": "boolean",
+            "default": DEFAULTS["iot_core_from_start"],
+            "description": (
+                "true: count messages since the services started (the harness subscribes to every "
+                "expect_iot_core filter before the devices boot); false: only those after the step started."
+            ),
+        },
+    },
+    ["topic", "within_s"],
+)
+
+_SET_SECRET = _step(
+    "set_secret",
+    "create a secret in Secrets Manager, or give it a new value (its ARN is then ${secret.<name>.arn}).",
+    {
+        "secret": _text("The secret's name, e.g. db-password.", pattern=r"^[A-Za-z0-9/_+=.@-]+$"),
+        "value": _text("The secret string (may use ${…})."),
+    },
+    ["secret", "value"],
+)
+
+_SHADOW_TARGET = {
+    "thing": _text("The thing whose shadow it is, e.g. ${device.1.thing} (may use ${…})."),
+    "shadow": _text("A named shadow; omit for the classic shadow.", pattern=r"^[A-Za-z0-9:_-]+$"),
+}
+
+_UPDATE_SHADOW = _step(
+    "update_shadow",
+    "update a device shadow from the cloud side (iot-data UpdateThingShadow), e.g. its desired state.",
+    {
+        **_SHADOW_TARGET,
+        "state": {
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": False,
+            "description": "The shadow document's state: desired and/or reported (strings may use ${…}).",
+            "properties": {
+                "desired": {"type": ["object", "null"], "description": "The desired state to merge."},
+                "reported": {"type": ["object", "null"], "description": "The reported state to merge."},
+            },
+        },
+    },
+    ["thing", "state"],
+)
+
+_EXPECT_SHADOW = _step(
+    "expect_shadow",
+    "wait until a device shadow (iot-data GetThingShadow) satisfies predicates.",
+    {
+        **_SHADOW_TARGET,
+        "where": {
+            "type": "array",
+            "minItems": 1,
+            "description": "Predicates on the shadow document, e.g. path state.reported.fps.",
+            "items": _PREDICATE,
+        },
+        "within_s": _seconds("How long to wait for the shadow to satisfy every predicate."),
+    },
+    ["thing", "where", "within_s"],
+)
+
 _SNAPSHOT = _step(
     "snapshot",
     "grab frames of a video stream (the app's RTSP output, annotated by its OSD) for the report.",
@@ -727,8 +836,10 @@ SCENARIO_SCHEMA: dict[str, Any] = {
                     "count": {
                         "type": "integer",
                         "minimum": 1,
+                        "maximum": MAX_DEVICE_COUNT,
                         "default": DEFAULTS["device_count"],
-                        "description": "How many core devices.",
+                        "description": f"How many core devices (1 to {MAX_DEVICE_COUNT}; each simulated "
+                        "device is a nucleus process on this machine).",
                     },
                     "profile": _text(
                         "Device profile: a file stem in fake_device/profiles "
@@ -786,7 +897,19 @@ SCENARIO_SCHEMA: dict[str, Any] = {
                 "What to do, in order. The first failing step ends the run unless continue_on_failure."
             ),
             "items": {
-                "oneOf": [_DEPLOY, _WAIT_FOR, _EXPECT_MESSAGES, _ASSERT_LOGS, _INJECT, _SLEEP, _SNAPSHOT]
+                "oneOf": [
+                    _DEPLOY,
+                    _WAIT_FOR,
+                    _EXPECT_MESSAGES,
+                    _ASSERT_LOGS,
+                    _INJECT,
+                    _SLEEP,
+                    _SNAPSHOT,
+                    _EXPECT_IOT_CORE,
+                    _SET_SECRET,
+                    _UPDATE_SHADOW,
+                    _EXPECT_SHADOW,
+                ]
             },
         },
     },

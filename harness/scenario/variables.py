@@ -111,10 +111,14 @@ def substitute(text: str, values: Mapping[str, str]) -> str:
     return "".join(out)
 
 
-def known_names(variables: Iterable[str], thing_count: int, *, triton: bool = False) -> list[str]:
+def known_names(
+    variables: Iterable[str], thing_count: int, *, triton: bool = False, secrets: Iterable[str] = ()
+) -> list[str]:
     """The names a scenario may use, for messages (patterns shown as ``free_port.<name>``);
-    ``triton``: the scenario declares a Triton server."""
+    ``triton``: the scenario declares a Triton server; ``secrets``: the secrets its set_secret
+    steps create (``secret.<name>.arn``)."""
     names = [f"var.{v}" for v in variables]
+    names += [f"secret.{name}.arn" for name in secrets]
     names += BUILTIN_NAMES
     if triton:
         names += TRITON_NAMES
@@ -127,13 +131,22 @@ def known_names(variables: Iterable[str], thing_count: int, *, triton: bool = Fa
 
 
 def reference_problem(
-    name: str, variables: Iterable[str], thing_count: int | None, *, triton: bool = False
+    name: str,
+    variables: Iterable[str],
+    thing_count: int | None,
+    *,
+    triton: bool = False,
+    secrets: Iterable[str] = (),
 ) -> str:
     """Why ``name`` cannot be resolved in a scenario with these user ``variables`` and this many
     things, or ``""``. ``thing_count`` None means unknown (the devices did not validate);
     ``triton``: the scenario declares ``services.triton``, whose endpoints are ``triton.*``."""
     if name in BUILTIN_NAMES or _FREE_PORT.match(name):
         return ""
+    if name.startswith("secret.") and name.endswith(".arn"):
+        if name[len("secret.") : -len(".arn")] in set(secrets):
+            return ""
+        return f"${{{name}}}: no set_secret step creates secret {name[len('secret.') : -len('.arn')]!r}"
     if name in TRITON_NAMES:
         return "" if triton else f"${{{name}}}: the scenario starts no Triton server (services.triton)"
     if name.startswith("var."):

@@ -165,6 +165,12 @@ class SimTarget:
             started.values.update(
                 {f"triton.{name}": backend.device_endpoint(started.triton, name) for name in ("grpc", "http")}
             )
+        if self.runtime == "process":
+            # IoT Core's MQTT endpoint: a local broker the device processes reach on 127.0.0.1
+            from harness.services.mqtt import IotCoreBroker
+
+            progress("starting the IoT Core MQTT broker")
+            started.iot_core = stack.enter_context(IotCoreBroker())
         return started
 
     def devices(
@@ -188,7 +194,10 @@ class SimTarget:
                     profile=spec.profile,
                     root=self.work / "devices" / thing,
                     aws=services.aws,
-                    environment=environment,
+                    environment={
+                        **environment,
+                        **(services.iot_core.environment() if services.iot_core else {}),
+                    },
                     publish=ports if not devices else (),
                 )
                 stack.callback(inner.stop)

@@ -40,6 +40,8 @@ class TargetServices:
     kafka: Any
     aws: Any | None = None
     triton: Any | None = None
+    #: the MQTT broker standing in for IoT Core (None: the target's own IoT Core, not readable)
+    iot_core: Any | None = None
     values: dict[str, str] = field(default_factory=dict)
 
     @property

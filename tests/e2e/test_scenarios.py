@@ -94,6 +94,20 @@ def test_seed_recipe_as_written_fails_on_the_device_and_says_why(tmp_path: Path)
     assert any("can't cd to" in line and "nvds-aws-gg" in line for line in why["details"]["found"].values())
 
 
+def test_a_component_using_iot_core_a_secret_its_shadow_and_a_deferral(tmp_path: Path) -> None:
+    """scenarios/ipc_component.yaml: the component's IPC calls checked from the cloud side only."""
+    proc, report = run(ROOT / "scenarios" / "ipc_component.yaml", tmp_path)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-6000:]
+    result = json.loads((report / "result.json").read_text())
+    steps = {s["name"]: s for s in result["steps"]}
+    assert [s["status"] for s in result["steps"]] == ["passed"] * 12
+    first = steps["telemetry reaches IoT Core"]["details"]
+    assert first["matching"] >= 3 and first["topic"] == "fleet/gateway-1/telemetry"
+    assert {m["version"] for m in first["last"]} == {"1.0.0"}
+    assert steps["the app applies the desired fps"]["details"]["state"]["reported"]["fps"] == 15
+    assert steps["the database password"]["details"]["arn"].startswith("arn:aws:secretsmanager:")
+
+
 def test_an_unmet_expectation_fails_the_run_with_exit_1_and_a_junit_failure(tmp_path: Path) -> None:
     text = (ROOT / "scenarios" / "seed_recipe_as_written.yaml").read_text()
     text = text.replace("    status: FAILED\n", "    status: SUCCEEDED\n").replace(

@@ -437,7 +437,8 @@ SCHEMA_CASES = [
         ("kind: sleep", "kind: slep"),
         "kind: slep",
         "at /steps/11/kind: kind 'slep' is not one of ['deploy', 'wait_for', 'expect_messages', "
-        "'assert_logs', 'inject', 'sleep', 'snapshot']",
+        "'assert_logs', 'inject', 'sleep', 'snapshot', 'expect_iot_core', 'set_secret', 'update_shadow', "
+        "'expect_shadow']",
         "did you mean 'sleep'?",
         id="unknown-kind",
     ),
@@ -1357,7 +1358,19 @@ def test_every_property_of_the_schema_has_a_description() -> None:
         branch["properties"]["kind"]["const"]
         for branch in SCENARIO_SCHEMA["properties"]["steps"]["items"]["oneOf"]
     ]
-    assert kinds == ["deploy", "wait_for", "expect_messages", "assert_logs", "inject", "sleep", "snapshot"]
+    assert kinds == [
+        "deploy",
+        "wait_for",
+        "expect_messages",
+        "assert_logs",
+        "inject",
+        "sleep",
+        "snapshot",
+        "expect_iot_core",
+        "set_secret",
+        "update_shadow",
+        "expect_shadow",
+    ]
 
 
 # --- ${…} references ----------------------------------------------------------------------------
