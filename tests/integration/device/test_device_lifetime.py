@@ -37,7 +37,7 @@ def test_poll_backs_off_recovers_and_gives_up_when_the_endpoint_is_gone(device_r
             unique("lifetime"),
             client_factory=endpoint.client,
             poll_interval=0.1,
-            give_up_after=3.0,
+            give_up_after=15.0,  # long enough for a restart on a loaded machine
         )
         device.boot()
         failure: list[BaseException] = []
@@ -72,9 +72,11 @@ def test_poll_backs_off_recovers_and_gives_up_when_the_endpoint_is_gone(device_r
             thread.join(30)
             device.stop()
         assert len(failure) == 1 and isinstance(failure[0], HarnessError)
-        assert "every poll of the IoT Jobs endpoint failed for 3 s (last error: Could not connect" in str(
-            failure[0]
+        message = str(failure[0])
+        given_up = re.search(
+            r"every poll of the IoT Jobs endpoint failed for (\d+) s \(last error: Could not", message
         )
+        assert given_up is not None and int(given_up.group(1)) >= 15, message
         assert len(poll_lines(device_root, "jobs-poll-give-up")) == 1
 
 
