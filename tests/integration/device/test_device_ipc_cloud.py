@@ -380,3 +380,13 @@ def test_greengrass_cli_and_local_deployments(aws_endpoint, device_root: Path, t
 def device_root_state(root: Path, component: str) -> str | None:
     status = json.loads((root / "run" / "status.json").read_text())
     return status["components"].get(component, {}).get("state")
+
+
+def test_the_iot_core_fixture_connects_the_core_device_fixture(iot_core, core_device) -> None:
+    """The pytest plugin: a test that asks for iot_core gets devices connected to it."""
+    assert core_device.device.iot_core.endpoint == iot_core.url
+    wait_for(lambda: core_device.device.iot_core.online, 30, "the device's MQTT connection")
+    assert (
+        f"Connected to IoT Core. {{endpoint={iot_core.url}, clientId={core_device.thing}}}"
+        in core_device.logs()
+    )
