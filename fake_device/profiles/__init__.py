@@ -18,7 +18,8 @@ import jsonschema
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from harness.errors import Diagnostic, DiagnosticReport, ValidationError
+from harness.errors import Diagnostic, DiagnosticReport, HarnessError, ValidationError
+from harness.yamldoc import YAML_SYNTAX_HINT, YamlLimitError, check_yaml, read_text
 
 __all__ = ["PROFILE_DIR", "PROFILE_SCHEMA", "DeviceProfile", "ProfileError", "load_profile", "profile_names"]
 
@@ -108,13 +109,36 @@ def load_profile(name_or_path: str | Path) -> DeviceProfile:
     report = DiagnosticReport()
     source = str(path)
     try:
-        data = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        known = ", ".join(profile_names())
-        report.add(Diagnostic("error", source, "no such device profile", hint=f"built-in profiles: {known}"))
+        text = read_text(path, "device profile")
+        check_yaml(text)
+        data = YAML(typ="safe", pure=True).load(text)
+    except ValidationError as err:  # not UTF-8: located already
+        report.extend(err.report)
         raise ProfileError(report, what=f"{source} is not a device profile") from None
-    except (OSError, UnicodeDecodeError, YAMLError) as err:
-        report.add(Diagnostic("error", source, f"cannot read the profile: {err}"))
+    except YamlLimitError as err:
+        report.add(err.diagnostic(source))
+        raise ProfileError(report, what=f"{source} is not a device profile") from None
+    except HarnessError as err:
+        known = ", ".join(profile_names())
+        missing = "does not exist" in err.message
+        report.add(
+            Diagnostic(
+                "error",
+                source,
+                "no such device profile" if missing else err.message,
+                hint=f"built-in profiles: {known}" if missing else err.hint or "",
+            )
+        )
+        raise ProfileError(report, what=f"{source} is not a device profile") from None
+    except (YAMLError, ValueError, TypeError) as err:
+        report.add(
+            Diagnostic(
+                "error",
+                source,
+                f"cannot read the profile: {str(err).splitlines()[0] if str(err) else type(err).__name__}",
+                hint=YAML_SYNTAX_HINT,
+            )
+        )
         raise ProfileError(report, what=f"{source} is not a device profile") from None
     validator = jsonschema.Draft202012Validator(PROFILE_SCHEMA)
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):

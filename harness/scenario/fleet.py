@@ -37,14 +37,33 @@ class PublishedVersion:
 
 
 def _load_recipe(path: Path) -> dict[str, Any]:
-    from ruamel.yaml import YAML
+    """The recipe as written, to rewrite its artifact URIs and publish it.
 
-    text = path.read_text()
-    if path.suffix.lower() == ".json":
-        return dict(json.loads(text))
-    loaded = YAML(typ="safe").load(text)
+    The scenario loader checked it already; this only refuses what would crash or hang (a
+    text past the bounds of every YAML text, harness.yamldoc).
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    from harness.yamldoc import YamlLimitError, check_yaml, read_text
+
+    text = read_text(path, "recipe")
+    try:
+        if path.suffix.lower() == ".json":
+            loaded = json.loads(text)
+        else:
+            check_yaml(text)
+            loaded = YAML(typ="safe").load(text)
+    except YamlLimitError as err:
+        where = f"{path}:{err.location}" if err.location else str(path)
+        raise HarnessError(f"{where}: {err.problem}", hint=err.hint) from None
+    except (YAMLError, ValueError, RecursionError) as err:
+        raise HarnessError(
+            f"{path} is not a valid recipe: {str(err).splitlines()[0] if str(err) else type(err).__name__}",
+            hint=f"edge-harness lint recipe {path}",
+        ) from None
     if not isinstance(loaded, dict):
-        raise HarnessError(f"{path} is not a recipe (a mapping)")
+        raise HarnessError(f"{path} is not a recipe (a mapping)", hint=f"edge-harness lint recipe {path}")
     return loaded
 
 

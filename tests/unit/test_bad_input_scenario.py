@@ -151,3 +151,25 @@ def test_an_alias_bomb_in_a_world_preset_or_artifact_spec_is_refused(tmp_path: P
     spec = write(tmp_path, "layers:\n  - source: .\n" + bomb(), "artifact.yaml")
     with pytest.raises(ValidationError, match="expands to more than 100,000 values"):
         load_artifact_spec(spec)
+
+
+def test_a_device_profile_past_the_yaml_bounds_is_a_located_error(tmp_path: Path) -> None:
+    from fake_device.profiles import ProfileError, load_profile
+
+    path = write(tmp_path, "name: x\n" + bomb(), "profile.yaml")
+    with pytest.raises(ProfileError) as err:
+        load_profile(path)
+    (error,) = err.value.report.errors
+    assert "expands to more than 100,000 values" in error.message and error.location
+    path = write(tmp_path, b"name: caf\xe9\n", "latin.yaml")
+    with pytest.raises(ProfileError, match="not UTF-8 text"):
+        load_profile(path)
+
+
+def test_publishing_a_recipe_past_the_yaml_bounds_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    from harness.scenario.fleet import _load_recipe
+
+    path = write(tmp_path, "RecipeFormatVersion: '2020-01-25'\n" + bomb(), "recipe.yaml")
+    with pytest.raises(HarnessError, match=r"recipe\.yaml:\d+:\d+: the document expands") as err:
+        _load_recipe(path)
+    assert err.value.hint
