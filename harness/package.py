@@ -197,7 +197,7 @@ def _schema_hint(where: list[str | int], message: str) -> str:
         return "each layer has either source (a file or folder) or world with a target"
     if where and where[0] == "exclude":
         return "exclude is a list of file-name patterns such as '__pycache__' or '*.pyc'"
-    return "see the artifact spec format in docs/scenarios.md"
+    return "the artifact spec format: docs/cli.md, edge-harness package"
 
 
 def _resolve_source(base: Path, written: str) -> tuple[Path | None, str]:
