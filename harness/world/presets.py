@@ -16,7 +16,7 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap
 
 from harness.errors import Diagnostic, DiagnosticReport, HarnessError, ValidationError
-from harness.yamldoc import location, parse_mapping, plain, pointer, validate
+from harness.yamldoc import location, parse_mapping, plain, pointer, read_text, validate
 
 #: Where named presets live. The engine is imported by the runtime; presets are scenario data.
 PRESET_DIR = Path(__file__).resolve().parents[2] / "scenarios" / "traffic" / "world"
@@ -277,16 +277,9 @@ def preset_path(name_or_path: str | Path) -> Path:
 def load_preset(name_or_path: str | Path = "highway") -> Preset:
     """Read, validate and type a preset; raise :class:`ValidationError` naming file:line:col."""
     path = preset_path(name_or_path)
-    try:
-        raw = path.read_bytes()
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        report = DiagnosticReport()
-        report.add(Diagnostic("error", str(path), f"not UTF-8 text (byte {err.start})"))
-        raise ValidationError(report, what=f"{path} is not a valid world preset") from err
-    except OSError as err:
-        raise HarnessError(f"cannot read world preset {path}: {err.strerror}") from err
-    return parse_preset(text, path, sha256=hashlib.sha256(raw).hexdigest())
+    # one reader for every YAML input: a FIFO refused unopened, a bad byte named at its line
+    text = read_text(path, "world preset")
+    return parse_preset(text, path, sha256=hashlib.sha256(text.encode("utf-8")).hexdigest())
 
 
 def parse_preset(text: str, path: Path, *, sha256: str | None = None) -> Preset:
