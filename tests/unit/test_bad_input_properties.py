@@ -100,7 +100,7 @@ def mutated(draw: st.DrawFn, seed: str) -> bytes:
     text = seed
     for _ in range(draw(st.integers(1, 4))):
         lines = text.split("\n")
-        op = draw(st.sampled_from(["insert", "delete", "line", "repeat", "value", "swap", "nest"]))
+        op = draw(st.sampled_from(["insert", "delete", "line", "repeat", "value", "swap", "nest", "aliases"]))
         if op == "insert":
             at = draw(st.integers(0, len(text)))
             piece = draw(st.text(alphabet=_ODD_CHARS + _SYNTAX, min_size=1, max_size=12))
@@ -119,6 +119,12 @@ def mutated(draw: st.DrawFn, seed: str) -> bytes:
         elif op == "swap" and len(lines) > 1:
             i, j = draw(st.integers(0, len(lines) - 1)), draw(st.integers(0, len(lines) - 1))
             lines[i], lines[j] = lines[j], lines[i]
+            text = "\n".join(lines)
+        elif op == "aliases":  # an alias bomb: a few hundred bytes that expand to billions of values
+            bomb = ['z0: &z0 ["x","x","x","x","x","x","x","x","x"]']
+            bomb += [f"z{i}: &z{i} [{', '.join([f'*z{i - 1}'] * 9)}]" for i in range(1, 10)]
+            index = draw(st.integers(0, len(lines)))
+            lines[index:index] = bomb
             text = "\n".join(lines)
         elif op == "nest":
             at = draw(st.integers(0, len(text)))
