@@ -585,12 +585,19 @@ class _Validator:
         ic = self.m.infer_config
         at = ("infer_config",)
         if ic.unique_id == 0:
-            raise self.fail("infer_config.unique_id is not set", *at, "unique_id", expected="an id > 0")
+            raise self.fail(
+                "infer_config.unique_id is not set",
+                *at,
+                "unique_id",
+                expected="an id > 0",
+                hint="give each GIE its own id from 1: unique_id: 1",
+            )
         if len(ic.gpu_ids) > 1:
             raise self.fail(
                 f"infer_config.gpu_ids has {len(ic.gpu_ids)} GPUs; nvinferserver supports one",
                 *at,
                 "gpu_ids",
+                hint="list one GPU: gpu_ids: [0]",
             )
         if not ic.gpu_ids:
             ic.gpu_ids.append(0)
@@ -603,6 +610,7 @@ class _Validator:
                 *at,
                 "max_batch_size",
                 expected=f"at most {MAX_BATCH_SIZE_LIMIT}",
+                hint="frames per request; usually the number of sources",
             )
         backend = self.backend(ic)
         preprocess = self.preprocess(ic)
@@ -634,7 +642,11 @@ class _Validator:
         at: tuple[str, ...] = ("infer_config", "backend")
         if not ic.HasField("backend"):
             raise self.fail(
-                "infer_config.backend is missing", "infer_config", expected="backend { triton { … } }"
+                "infer_config.backend is missing",
+                "infer_config",
+                expected="backend { triton { … } }",
+                hint='add backend { triton { model_name: "..." version: -1 model_repo { root: "./models" '
+                "} } }",
             )
         be = ic.backend
         if be.HasField("trt_is"):
@@ -644,17 +656,34 @@ class _Validator:
         elif be.HasField("triton"):
             at = (*at, "triton")
         else:
-            raise self.fail("backend has no triton block", *at, expected="backend { triton { … } }")
+            raise self.fail(
+                "backend has no triton block",
+                *at,
+                expected="backend { triton { … } }",
+                hint='add triton { model_name: "..." version: -1 model_repo { root: "./models" } } inside '
+                "backend",
+            )
         triton = be.triton
         if not triton.model_name:
-            raise self.fail("backend.triton.model_name is not set", *at, expected="the Triton model's name")
+            raise self.fail(
+                "backend.triton.model_name is not set",
+                *at,
+                expected="the Triton model's name",
+                hint='name the model folder of the repository: model_name: "rtdetr"',
+            )
         repo_root = grpc_url = None
         strict, log_level, cuda_sharing = True, 0, False
         if triton.HasField("model_repo"):
             repo = triton.model_repo
             roots = list(repo.root)
             if not roots or not roots[0]:
-                raise self.fail("model_repo.root is not set", *at, "model_repo", expected="a directory")
+                raise self.fail(
+                    "model_repo.root is not set",
+                    *at,
+                    "model_repo",
+                    expected="a directory",
+                    hint='root: "./models", relative to this config\'s folder',
+                )
             if len(roots) > 1:
                 raise self.fail(
                     f"model_repo has {len(roots)} roots; the emulation serves one repository",
@@ -662,6 +691,7 @@ class _Validator:
                     "model_repo",
                     "root",
                     1,
+                    hint="keep one root",
                 )
             if "://" in roots[0]:
                 raise self.fail(
@@ -670,6 +700,7 @@ class _Validator:
                     "model_repo",
                     "root",
                     0,
+                    hint="copy the repository next to the config and give its local path",
                 )
             repo_root = self.resolve(roots[0], *at, "model_repo", "root", 0)
             if not repo_root.is_dir():
@@ -696,27 +727,51 @@ class _Validator:
         elif triton.HasField("grpc"):
             grpc_url = triton.grpc.url
             if not grpc_url:
-                raise self.fail("backend.triton.grpc.url is not set", *at, "grpc", expected="host:port")
+                raise self.fail(
+                    "backend.triton.grpc.url is not set",
+                    *at,
+                    "grpc",
+                    expected="host:port",
+                    hint='grpc { url: "127.0.0.1:8001" } (Triton\'s gRPC port)',
+                )
             cuda_sharing = triton.grpc.enable_cuda_buffer_sharing
         else:
             raise self.fail(
                 "backend.triton has neither model_repo nor grpc",
                 *at,
                 expected="model_repo { root: … } (start Triton) or grpc { url: … } (use a running one)",
+                hint="model_repo starts Triton on a local repository; grpc uses one that is running",
             )
         if triton.version < -1:
-            raise self.fail(f"backend.triton.version {triton.version} is not a version", *at, "version")
+            raise self.fail(
+                f"backend.triton.version {triton.version} is not a version",
+                *at,
+                "version",
+                hint="-1 serves the newest version; otherwise a version folder's number",
+            )
         input_dims = {}
         for i, layer in enumerate(be.inputs):
             if not layer.name:
-                raise self.fail("backend.inputs entry without a name", "infer_config", "backend", "inputs", i)
+                raise self.fail(
+                    "backend.inputs entry without a name",
+                    "infer_config",
+                    "backend",
+                    "inputs",
+                    i,
+                    hint='name the tensor: inputs [ { name: "input" dims: [3, 640, 640] } ]',
+                )
             if layer.dims:
                 input_dims[layer.name] = tuple(layer.dims)
         outputs = []
         for i, layer in enumerate(be.outputs):
             if not layer.name:
                 raise self.fail(
-                    "backend.outputs entry without a name", "infer_config", "backend", "outputs", i
+                    "backend.outputs entry without a name",
+                    "infer_config",
+                    "backend",
+                    "outputs",
+                    i,
+                    hint='name the tensor: outputs [ { name: "output" } ]',
                 )
             outputs.append(layer.name)
         mem_type = _POOL.FindEnumTypeByName(f"{PACKAGE}.MemoryType").values_by_number[be.output_mem_type].name
@@ -749,7 +804,11 @@ class _Validator:
             self.warn(f"auto-update preprocess.normalize.scale_factor from 0 to {DEFAULT_SCALE_FACTOR:.4f}")
         if not math.isfinite(pre.normalize.scale_factor):
             raise self.fail(
-                "preprocess.normalize.scale_factor is not a number", *at, "normalize", "scale_factor"
+                "preprocess.normalize.scale_factor is not a number",
+                *at,
+                "normalize",
+                "scale_factor",
+                hint="pixels are multiplied by it: 0.0039215697906911373 (1/255) maps 0..255 to 0..1",
             )
         network_format = ("", "RGB", "BGR", "GRAY")[pre.network_format]
         channels = 1 if network_format == "GRAY" else 3
@@ -763,6 +822,7 @@ class _Validator:
                 "normalize",
                 "channel_offsets",
                 expected=f"{channels} offsets, one per network channel",
+                hint="one mean per network channel, e.g. channel_offsets: [0, 0, 0]",
             )
         scaling_filter = pre.frame_scaling_filter
         if scaling_filter > DEFAULT_SCALING_FILTER:
@@ -788,6 +848,8 @@ class _Validator:
                 "postprocess has no detection block; the emulation runs detectors only",
                 *at,
                 expected="postprocess { detection { num_detected_classes: N custom_parse_bbox_func: … } }",
+                hint='add postprocess { detection { num_detected_classes: N custom_parse_bbox_func: "..." '
+                "} }",
             )
         post = ic.postprocess
         det = post.detection
@@ -815,7 +877,11 @@ class _Validator:
         n = det.num_detected_classes
         if n <= 0:
             raise self.fail(
-                "detection.num_detected_classes is not set", *dat, "num_detected_classes", expected="N > 0"
+                "detection.num_detected_classes is not set",
+                *dat,
+                "num_detected_classes",
+                expected="N > 0",
+                hint="one class per line of the labels file: num_detected_classes: 4",
             )
         if labelfile is not None and len(labels) != n:
             raise self.fail(
@@ -842,6 +908,7 @@ class _Validator:
                     f"per_class_params key {class_id} is not a class (num_detected_classes is {n})",
                     *self.map_entry((*dat, "per_class_params"), class_id),
                     expected=f"a class id from 0 to {n - 1}",
+                    hint="per_class_params keys are class ids from 0 to num_detected_classes - 1",
                 )
             thresholds[class_id] = params.pre_threshold
         func = det.custom_parse_bbox_func
@@ -917,7 +984,13 @@ def check_against_model(
     model = config.backend.model_name
     described = ", ".join(f"{n} {list(d)}" for n, d in inputs.items()) or "none"
     if not inputs:
-        raise config.error(f"model {model!r} has no inputs", "infer_config", "backend")
+        raise config.error(
+            f"model {model!r} has no inputs",
+            "infer_config",
+            "backend",
+            hint="the model's config.pbtxt declares no input: declare its image input (name, data_type, "
+            "dims)",
+        )
     name = pre.tensor_name or next(iter(inputs))
     if name not in inputs:
         raise config.error(
@@ -946,6 +1019,8 @@ def check_against_model(
                 "infer_config",
                 "backend",
                 "inputs",
+                hint="backend.inputs may only fix the model's dynamic dimensions (-1); make the fixed "
+                "ones agree",
             )
         dims = tuple(fixed)
     if any(d < 0 for d in dims):
@@ -964,6 +1039,8 @@ def check_against_model(
             "infer_config",
             "preprocess",
             "tensor_name",
+            hint="nvinferserver feeds one image tensor: export the model with an input of 3 dims after "
+            "the batch",
         )
     order = pre.tensor_order
     if order == "NONE":
@@ -975,6 +1052,8 @@ def check_against_model(
             "infer_config",
             "preprocess",
             "tensor_order",
+            hint="set preprocess.tensor_order to the model's (FORMAT_NCHW is TENSOR_ORDER_LINEAR), or "
+            "leave it out",
         )
     if order == "NONE":
         raise config.error(
@@ -992,6 +1071,7 @@ def check_against_model(
             "infer_config",
             "preprocess",
             "network_format",
+            hint="IMAGE_FORMAT_RGB and _BGR feed 3 channels, IMAGE_FORMAT_GRAY one: match the model's input",
         )
     if model_max_batch_size is not None and 0 < model_max_batch_size < config.max_batch_size:
         raise config.error(
@@ -1000,5 +1080,6 @@ def check_against_model(
             "infer_config",
             "max_batch_size",
             expected=f"at most {model_max_batch_size} (the model config's max_batch_size)",
+            hint="lower infer_config.max_batch_size, or raise the model config's max_batch_size",
         )
     return ModelInput(name, order, dims, NetworkInfo(width=w, height=h, channels=c))
