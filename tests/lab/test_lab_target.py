@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +43,16 @@ Manifests:
       Run: "while true; do echo beacon {configuration:/Message}; sleep 1; done"
 """
 
+# what a lab Jetson has when the Greengrass CLI is deployed: greengrass-cli under its root
+CLI_RECIPE = """\
+RecipeFormatVersion: "2020-01-25"
+ComponentName: aws.greengrass.Cli
+ComponentVersion: "2.12.6"
+Manifests:
+  - Lifecycle:
+      Run: "exec sleep 3600"
+"""
+
 SCENARIO = """\
 name: lab-beacon
 devices:
@@ -49,6 +60,8 @@ devices:
 components:
   com.example.Beacon:
     "1.0.0": {recipe: recipe.yaml}
+  aws.greengrass.Cli:
+    "2.12.6": {recipe: cli.yaml}
 variables:
   line: beacon from-the-lab
 steps:
@@ -57,6 +70,7 @@ steps:
     target: lab-cams
     components:
       com.example.Beacon: {version: "1.0.0", configuration: {merge: {Message: from-the-lab}}}
+      aws.greengrass.Cli: {version: "2.12.6"}
   - {kind: wait_for, deployment: beacon, status: SUCCEEDED, timeout_s: 120}
   - {kind: wait_for, component: com.example.Beacon, state: RUNNING, timeout_s: 60}
   - kind: assert_logs
@@ -139,6 +153,7 @@ def test_lab_check_says_what_is_reachable(folder: Path) -> None:
 
 def test_power_cycle_network_cut_logs_and_samples_on_a_lab_jetson(folder: Path) -> None:
     (folder / "recipe.yaml").write_text(RECIPE)
+    (folder / "cli.yaml").write_text(CLI_RECIPE)
     (folder / "scenario.yaml").write_text(SCENARIO)
     with SimulatedLab(folder / "lab", [("lab-jetson-1", "lab-cams", "x86-64-host")]) as lab:
         lint = _cli(
@@ -151,6 +166,8 @@ def test_power_cycle_network_cut_logs_and_samples_on_a_lab_jetson(folder: Path) 
         )
         diagnostics = lab.diagnostics()
         host = lab.host("lab-jetson-1")
+        if run.returncode == 0:
+            stopped = _stop_over_the_cli(lab, folder)
         # the component ran on the simulated Jetson's own root, not anywhere the harness made
         log = (host.root / "logs" / "com.example.Beacon.log").read_text()
     _nothing_left(lab)
@@ -172,10 +189,39 @@ def test_power_cycle_network_cut_logs_and_samples_on_a_lab_jetson(folder: Path) 
     assert len(samples) >= 3
     assert all(s["ram_total_mb"] > 0 and 0 <= s["cpu_percent"] <= 100 for s in samples)
     assert all(s["gpu_percent"] == 0 for s in samples)  # the stand-in has no GPU
-    if "components" in report:  # greengrass-cli on the simulated root
-        assert {"name": "com.example.Beacon", "version": "1.0.0", "state": "RUNNING"} in report["components"]
-    else:
-        assert "greengrass-cli component list failed" in report["components_error"]
+    # greengrass-cli component list on the Jetson, at the end of the run
+    assert {"name": "com.example.Beacon", "version": "1.0.0", "state": "RUNNING"} in report["components"]
+    assert {"name": "aws.greengrass.Cli", "version": "2.12.6", "state": "RUNNING"} in report["components"]
+    # after the run: restart, then stop the beacon with greengrass-cli through the lab device
+    assert stopped == ["RUNNING", "FINISHED"]
+
+
+def _stop_over_the_cli(lab: SimulatedLab, folder: Path) -> list[str]:
+    """The beacon's state after ``greengrass-cli component restart`` and after ``… stop``."""
+    from harness.targets.lab.description import load_lab
+    from harness.targets.lab.device import LabJetson
+    from harness.targets.lab.labgrid import LabgridPlace
+
+    spec = load_lab(lab.lab_file).devices["lab-jetson-1"]
+    place = LabgridPlace(lab.coordinator.address, spec.place, folder / "cli", keyfile=spec.keyfile)  # type: ignore[union-attr]
+    states = []
+    try:
+        place.reserve(60)
+        jetson = LabJetson(spec, "lab-cams", place)
+        for action, settled in ((jetson.restart_component, "RUNNING"), (jetson.stop_component, "FINISHED")):
+            log_before = jetson.log_sizes()["com.example.Beacon"]
+            action("com.example.Beacon")
+            deadline = time.monotonic() + 30
+            state = ""
+            while time.monotonic() < deadline:  # the lifecycle acts after the CLI returns
+                state = {c.name: c.state for c in jetson.component_states()}["com.example.Beacon"]
+                if state == settled and jetson.log_sizes()["com.example.Beacon"] > log_before:
+                    break
+                time.sleep(0.5)
+            states.append(state)
+    finally:
+        place.release()
+    return states
 
 
 def test_the_traffic_ota_scenario_runs_unchanged_on_a_lab_jetson(folder: Path) -> None:
