@@ -37,9 +37,7 @@ def _run(*args: str) -> Result:
 
 
 @pytest.mark.parametrize("name", ['".."', '"."', '"a/b"', '"/tmp/x"', '""', '"../x"'])
-def test_a_name_that_is_not_a_file_name_is_refused_and_nothing_deleted(
-    tmp_path: Path, name: str
-) -> None:
+def test_a_name_that_is_not_a_file_name_is_refused_and_nothing_deleted(tmp_path: Path, name: str) -> None:
     spec, out = _project(tmp_path, name)
     before = _files(tmp_path)
     result = _run("package", str(spec), "--out", str(out))
