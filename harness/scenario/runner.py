@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import subprocess
 import threading
@@ -870,16 +871,12 @@ def _inject_summary(details: dict[str, Any]) -> str:
 
 def step_snapshot(ctx: RunContext, step: m.SnapshotStep) -> dict[str, Any]:
     """Open the stream with OpenCV (FFmpeg, RTSP over TCP) and keep ``frames`` thumbnails."""
-    import os
-
     import cv2
 
     from harness.scenario.result import Thumbnail
 
     url = substitute(step.url, ctx.values)
     os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
-    # joining a stream between key frames makes FFmpeg log "non-existing PPS" until the next one
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
     deadline = time.monotonic() + step.timeout_s
     capture = None
     while capture is None and time.monotonic() < deadline:
@@ -955,6 +952,10 @@ class ScenarioRunner:
     ) -> None:
         from harness.targets.choice import make_target
 
+        # A snapshot joins a stream between key frames, and OpenCV's FFmpeg then logs "non-existing
+        # PPS" until the next one. OpenCV reads its FFmpeg log level once, when it first uses FFmpeg
+        # (the world's video may come first): set it before anything runs. 8 = AV_LOG_FATAL.
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "8")
         self.scenario = scenario
         self.work = work
         self.target_impl: Target = (
