@@ -10,7 +10,10 @@ from harness.scenario import model as m
 
 def describe_plan(scenario: m.Scenario, *, target: str = "sim") -> Iterator[str]:
     """One line per AWS call or action, in order (``--dry-run``)."""
-    where = "the emulated AWS endpoint" if target == "sim" else "AWS (default credential chain)"
+    where = {
+        "sim": "the emulated AWS endpoint",
+        "lab": "the lab file's AWS (the harness's endpoint on the lab address, or real AWS)",
+    }.get(target, "AWS (default credential chain)")
     yield f"scenario {scenario.name} on {where}, backend {scenario.services.backend}"
     if target == "sim":
         kafka = scenario.services.kafka_external or "a local broker (tansu)"
@@ -27,6 +30,8 @@ def describe_plan(scenario: m.Scenario, *, target: str = "sim") -> Iterator[str]
         things = ", ".join(device.things)
         if target == "sim":
             yield f"devices: boot {things} (profile {device.profile}) in thing group {device.thing_group}"
+        elif target == "lab":
+            yield f"devices: reserve the labgrid places of {things} (thing group {device.thing_group})"
         else:
             yield f"devices: expect core devices in thing group {device.thing_group}"
     for index, step in enumerate(scenario.steps, 1):
