@@ -102,7 +102,7 @@ def run_command(
         for line in describe_plan(scenario, target=target):
             click.echo(line)
         return
-    if target == "aws":
+    if target == "aws" or (target == "lab" and lab_file is not None and _lab_uses_real_aws(lab_file)):
         from harness.scenario.plan import check_aws_credentials
 
         check_aws_credentials()
@@ -151,6 +151,12 @@ def run_command(
             _finish_work_folder(console, owned, work, outcome, keep=keep_work)
     if outcome != "passed":
         raise SystemExit(EXIT_FAILED)
+
+
+def _lab_uses_real_aws(lab_file: Path) -> bool:
+    from harness.targets.lab.description import load_lab
+
+    return load_lab(lab_file).aws == "real"
 
 
 def _finish_work_folder(
