@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from fake_device.deepstream.gst import events
 from fake_device.deepstream.gst.caps import nvmm_caps
 from fake_device.deepstream.gst.carrier import attach_batch_meta, attach_surface_layout, batch_meta_of
-from fake_device.deepstream.gst.element import GPU_ID, PropertyStore, gproperties, post_error
+from fake_device.deepstream.gst.element import GPU_ID, PropertyStore, gproperties, post_missing_batch_meta
 from fake_device.deepstream.gst.runtime import GObject, Gst
 from fake_device.deepstream.gst.surface import FrameLayout, SurfaceError
 from fake_device.deepstream.meta import BatchMeta
@@ -176,12 +176,8 @@ class NvStreamDemux(PropertyStore, Gst.Element):
     def _chain(self, pad: Gst.Pad, parent: Gst.Object, buffer: Gst.Buffer) -> Gst.FlowReturn:
         batch = batch_meta_of(buffer)
         if batch is None or self._layout is None:
-            post_error(
-                self,
-                f"{self.get_name()}: NvDsBatchMeta not found for input buffer.",
-                "nvstreamdemux splits nvstreammux batches: put nvstreammux upstream",
-                domain=Gst.StreamError,
-                code=Gst.StreamError.FAILED,
+            post_missing_batch_meta(
+                self, "nvstreamdemux splits nvstreammux batches: put nvstreammux upstream"
             )
             return Gst.FlowReturn.ERROR
         layout = self._layout

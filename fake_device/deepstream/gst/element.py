@@ -222,6 +222,22 @@ def post_error(
     element.post_message(Gst.Message.new_error(element, error, debug or text))
 
 
+def post_missing_batch_meta(element: Gst.Element, hint: str) -> None:
+    """Post the ERROR of a DeepStream element given a buffer without ``NvDsBatchMeta``.
+
+    Every element after nvstreammux needs the batch meta nvstreammux attaches and fails the stream
+    with the same text when it is missing; only the hint (where nvstreammux belongs) is the
+    element's own.
+    """
+    post_error(
+        element,
+        f"{element.get_name()}: NvDsBatchMeta not found for input buffer.",
+        hint,
+        domain=Gst.StreamError,
+        code=Gst.StreamError.FAILED,
+    )
+
+
 class PropertyStore:
     """Mixin: the generic GObject get/set over a class's ``PROPERTIES`` table.
 
@@ -353,12 +369,8 @@ class DeepStreamFilter(PropertyStore, GstBase.BaseTransform):
     def do_transform_ip(self, buffer: Gst.Buffer) -> Gst.FlowReturn:
         batch_meta = batch_meta_of(buffer)
         if batch_meta is None and self.REQUIRES_BATCH_META:
-            post_error(
-                self,
-                f"{self.get_name()}: NvDsBatchMeta not found for input buffer.",
-                "the buffer did not pass an nvstreammux: put nvstreammux upstream of this element",
-                domain=Gst.StreamError,
-                code=Gst.StreamError.FAILED,
+            post_missing_batch_meta(
+                self, "the buffer did not pass an nvstreammux: put nvstreammux upstream of this element"
             )
             return Gst.FlowReturn.ERROR
         try:
