@@ -26,6 +26,7 @@ from fake_device.deepstream.gst.element import (
     Prop,
     PropertyStore,
     enum_type,
+    own_templates,
 )
 from fake_device.deepstream.gst.runtime import Gst
 
@@ -106,7 +107,7 @@ class VideoEncoderBin(PropertyStore, Gst.Bin):
             self.add(element)
         for a, b in itertools.pairwise(chain):
             a.link(b)
-        templates = {t.name_template: t for t in type(self).__gsttemplates__}  # type: ignore[attr-defined]
+        templates = own_templates(self)
         self.add_pad(
             Gst.GhostPad.new_from_template("sink", chain[0].get_static_pad("sink"), templates["sink"])
         )

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from fake_device.deepstream.gst import events
 from fake_device.deepstream.gst.caps import nvmm_caps
 from fake_device.deepstream.gst.carrier import attach_batch_meta, attach_surface_layout, batch_meta_of
-from fake_device.deepstream.gst.element import GPU_ID, PropertyStore, gproperties, post_missing_batch_meta
+from fake_device.deepstream.gst.element import (
+    GPU_ID,
+    PropertyStore,
+    gproperties,
+    own_templates,
+    post_missing_batch_meta,
+)
 from fake_device.deepstream.gst.runtime import GObject, Gst
 from fake_device.deepstream.gst.surface import FrameLayout, SurfaceError
 from fake_device.deepstream.meta import BatchMeta
@@ -54,7 +60,7 @@ class NvStreamDemux(PropertyStore, Gst.Element):
     def __init__(self) -> None:
         super().__init__()
         self.init_properties()
-        templates = {t.name_template: t for t in type(self).__gsttemplates__}
+        templates = own_templates(self)
         self._src_template = templates["src_%u"]
         self.sinkpad = Gst.Pad.new_from_template(templates["sink"], "sink")
         self.sinkpad.set_chain_function_full(self._chain)

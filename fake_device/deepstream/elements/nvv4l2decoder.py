@@ -35,6 +35,7 @@ from fake_device.deepstream.gst.element import (
     PropertyStore,
     enum_type,
     gproperties,
+    own_templates,
     post_error,
 )
 from fake_device.deepstream.gst.runtime import Gst
@@ -125,7 +126,7 @@ class NvV4l2Decoder(PropertyStore, Gst.Bin):
     def __init__(self) -> None:
         super().__init__()
         self.init_properties()
-        templates = {t.name_template: t for t in type(self).__gsttemplates__}
+        templates = own_templates(self)
         self.sinkpad = Gst.GhostPad.new_no_target_from_template("sink", templates["sink"])
         self.srcpad = Gst.GhostPad.new_no_target_from_template("src", templates["src"])
         self.add_pad(self.sinkpad)

@@ -319,6 +319,15 @@ def element_templates(sink: Gst.Caps, src: Gst.Caps) -> tuple[Gst.PadTemplate, G
     )
 
 
+def own_templates(element: Gst.Element) -> dict[str, Gst.PadTemplate]:
+    """The ``__gsttemplates__`` of ``element``'s class by name template.
+
+    An element that makes its pads itself (a bin's ghost pads, a demuxer's request pads) makes them
+    from the templates its class declares, so they carry the caps ``gst-inspect-1.0`` shows.
+    """
+    return {t.name_template: t for t in type(element).__gsttemplates__}  # type: ignore[attr-defined]
+
+
 class DeepStreamFilter(PropertyStore, GstBase.BaseTransform):
     """In-place base of the DeepStream metadata elements.
 
