@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, MutableSequence
+from operator import attrgetter
 from typing import Any, overload
 
 from fake_device.deepstream import cmemory
@@ -264,6 +265,16 @@ def _counted(storage: str, ctype: str) -> property:
             )
 
     return property(get, set_)
+
+
+def _rect_member(name: str) -> property:
+    """``ObjectMeta.left``/``top``/``width``/``height``: the elements' short names for the members of
+    the object's ``rect_params``, read and written there (the box pyds apps see)."""
+
+    def set_(self: Any, value: float) -> None:
+        setattr(self.rect_params, name, value)
+
+    return property(attrgetter(f"rect_params.{name}"), set_)
 
 
 # -- structs -----------------------------------------------------------------------------------
@@ -504,37 +515,10 @@ class NvDsObjectMeta(Struct):
             self.analytics = analytics
 
     # -- the elements' names -------------------------------------------------------------------
-    @property
-    def left(self) -> float:
-        return self.rect_params.left
-
-    @left.setter
-    def left(self, value: float) -> None:
-        self.rect_params.left = value
-
-    @property
-    def top(self) -> float:
-        return self.rect_params.top
-
-    @top.setter
-    def top(self, value: float) -> None:
-        self.rect_params.top = value
-
-    @property
-    def width(self) -> float:
-        return self.rect_params.width
-
-    @width.setter
-    def width(self, value: float) -> None:
-        self.rect_params.width = value
-
-    @property
-    def height(self) -> float:
-        return self.rect_params.height
-
-    @height.setter
-    def height(self, value: float) -> None:
-        self.rect_params.height = value
+    left = _rect_member("left")
+    top = _rect_member("top")
+    width = _rect_member("width")
+    height = _rect_member("height")
 
     @property
     def right(self) -> float:
