@@ -32,6 +32,15 @@ def _entries(owner: Struct, count: int) -> Iterator[Any]:
     return iter(items[:count])
 
 
+def _append(owner: Struct, entry: Struct, count: str) -> None:
+    """Add ``entry`` to ``owner``'s array and keep its fill count (member ``count``) and
+    ``numAllocated`` equal to the entries held, as an element filling the arrays leaves them."""
+    items = owner.__dict__["_items"]
+    items.append(entry)
+    setattr(owner, count, len(items))
+    owner.numAllocated = len(items)  # type: ignore[attr-defined]
+
+
 class NvDsTargetMiscDataFrame(Struct):
     """One past frame of a target: frame number, box, confidence and age then."""
 
@@ -57,8 +66,7 @@ class NvDsTargetMiscDataObject(Struct):
         return _entries(self, self.numObj)
 
     def append(self, frame: NvDsTargetMiscDataFrame) -> None:
-        self._items.append(frame)
-        self.numObj = self.numAllocated = len(self._items)
+        _append(self, frame, "numObj")
 
 
 class NvDsTargetMiscDataStream(Struct):
@@ -74,8 +82,7 @@ class NvDsTargetMiscDataStream(Struct):
         return _entries(self, self.numFilled)
 
     def append(self, obj: NvDsTargetMiscDataObject) -> None:
-        self._items.append(obj)
-        self.numFilled = self.numAllocated = len(self._items)
+        _append(self, obj, "numFilled")
 
 
 class NvDsTargetMiscDataBatch(Struct):
@@ -91,5 +98,4 @@ class NvDsTargetMiscDataBatch(Struct):
         return _entries(self, self.numFilled)
 
     def append(self, stream: NvDsTargetMiscDataStream) -> None:
-        self._items.append(stream)
-        self.numFilled = self.numAllocated = len(self._items)
+        _append(self, stream, "numFilled")
