@@ -21,6 +21,7 @@ from fake_device.deepstream.gst.element import (
     gproperties,
     own_templates,
     post_missing_batch_meta,
+    request_pad_index,
 )
 from fake_device.deepstream.gst.runtime import GObject, Gst
 from fake_device.deepstream.gst.surface import FrameLayout, SurfaceError
@@ -34,10 +35,6 @@ class _Output:
     pad: Gst.Pad
     started: bool = False  # stream-start, caps and segment sent
     ended: bool = False
-
-
-def _index(pad: Gst.Pad) -> int:
-    return int(pad.get_name().rsplit("_", 1)[1])
 
 
 class NvStreamDemux(PropertyStore, Gst.Element):
@@ -103,7 +100,7 @@ class NvStreamDemux(PropertyStore, Gst.Element):
     def do_release_pad(self, pad: Gst.Pad) -> None:
         if hasattr(self, "_lock"):  # not when dispose releases pads on a fresh wrapper (see nvstreammux)
             with self._lock:
-                self._outputs.pop(_index(pad), None)
+                self._outputs.pop(request_pad_index(pad), None)
         pad.set_active(False)
         self.remove_pad(pad)
 

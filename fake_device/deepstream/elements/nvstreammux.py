@@ -50,6 +50,7 @@ from fake_device.deepstream.gst.element import (
     gproperties,
     interpolation_enum,
     post_error,
+    request_pad_index,
 )
 from fake_device.deepstream.gst.runtime import GObject, Gst, GstBase
 from fake_device.deepstream.gst.scaling import Transform, transform_frame
@@ -163,10 +164,6 @@ class _Batch:
     started_ns: int | None = None  # running time of the first frame's arrival
 
 
-def _pad_index(pad: Gst.Pad) -> int:
-    return int(pad.get_name().rsplit("_", 1)[1])
-
-
 class NvStreamMux(PropertyStore, GstBase.Aggregator):
     __gtype_name__ = "GstNvStreamMux"
     __gstmetadata__ = (
@@ -224,7 +221,7 @@ class NvStreamMux(PropertyStore, GstBase.Aggregator):
         pad = GstBase.Aggregator.do_request_new_pad(self, templ, name, caps)
         if pad is not None:
             with self._lock:
-                self._sources[pad.get_name()] = _Source(index=_pad_index(pad), pad=pad)
+                self._sources[pad.get_name()] = _Source(index=request_pad_index(pad), pad=pad)
         return pad
 
     def do_release_pad(self, pad: Gst.Pad) -> None:

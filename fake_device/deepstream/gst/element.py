@@ -319,6 +319,12 @@ def element_templates(sink: Gst.Caps, src: Gst.Caps) -> tuple[Gst.PadTemplate, G
     )
 
 
+def request_pad_index(pad: Gst.Pad) -> int:
+    """The number of a request pad (``sink_3`` → 3): nvstreammux's sink pads and nvstreamdemux's src
+    pads are numbered by the source they carry (the frame meta's ``pad_index``)."""
+    return int(pad.get_name().rsplit("_", 1)[1])
+
+
 def own_templates(element: Gst.Element) -> dict[str, Gst.PadTemplate]:
     """The ``__gsttemplates__`` of ``element``'s class by name template.
 
