@@ -1,8 +1,9 @@
 """Run the benchmarks and write JSON: ``python -m benchmarks [--quick] [--out DIR] [--only SUITE]``.
 
 Suites: ``services`` (service readiness, Triton round-trips, detector inference → services.json)
-``pipeline`` (the traffic app against raw ONNX Runtime, and its accuracy → pipeline.json,
-several minutes; see benchmarks/pipeline.py) and ``scenario`` (wall time of the main job,
+``pipeline`` (the traffic app on real GStreamer against raw ONNX Runtime and against its
+Python-runtime revision, files and an RTSP camera, and its accuracy → pipeline.json, about a
+quarter of an hour; see benchmarks/pipeline.py) and ``scenario`` (wall time of the main job,
 scenarios/traffic_ota.yaml, and its phases → scenario.json; see benchmarks/scenario_ota.py) and
 ``containers`` (the docker backend against the process backend: service readiness, the main
 job's wall time, image builds → containers.json; see benchmarks/containers.py; needs Docker).

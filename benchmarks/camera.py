@@ -10,9 +10,11 @@ The server is GstRtspServer in a process of its own (``python -m benchmarks.came
 ``filesrc ! qtdemux ! h264parse ! rtph264pay`` — the clip's H.264 as it is, so the camera costs
 next to no CPU on the shared cores (ffmpeg re-encoding 720p30 would take a third of a core).
 Each client gets its own media from the clip's first frame (not shared: four ``-i`` of the same URL
-are four cameras), over RTP/TCP only (nothing is lost when the receiver is slow on a loaded
-machine), and ``clip ended`` is printed when a media's clip has been sent; after that the app is
-stopped (a live source never ends on its own). :class:`RtspCamera` runs it as a
+are four cameras), over RTP/UDP as a camera sends it (over TCP a slow receiver would hold the camera
+back: it would no longer send in real time; over UDP a receiver starved of CPU loses packets, which
+shows as frames missing at the probe), and ``clip ended`` is printed when a media's clip has been
+sent. The app does not end an RTSP run by itself, so it is stopped once every frame reached its
+probe. :class:`RtspCamera` runs it as a
 :class:`~harness.services.base.ProcessService`: its own process group, killed with the harness.
 """
 
@@ -99,7 +101,7 @@ def main(clip: Path, port: int) -> None:
         "! rtph264pay name=pay0 pt=96 config-interval=-1 )"
     )
     factory.set_shared(False)
-    factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
+    factory.set_protocols(GstRtsp.RTSPLowerTrans.UDP)
 
     def on_eos(_pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
         if info.get_event().type == Gst.EventType.EOS:
