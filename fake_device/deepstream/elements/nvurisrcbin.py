@@ -19,6 +19,8 @@ import threading
 from fake_device.deepstream.gst.caps import NVMM_FORMATS, is_nvmm, nvmm_caps, raw_video
 from fake_device.deepstream.gst.element import (
     BOOL,
+    CUDADEC_MEMTYPE,
+    DROP_FRAME_INTERVAL,
     ENUM,
     GPU_ID,
     INT,
@@ -32,11 +34,6 @@ from fake_device.deepstream.gst.element import (
 )
 from fake_device.deepstream.gst.runtime import Gst, GstBase
 
-CUDADEC_MEMTYPES = (
-    (0, "Memory type Device", "memtype_device"),
-    (1, "Memory type Host Pinned", "memtype_pinned"),
-    (2, "Memory type Unified", "memtype_unified"),
-)
 RTP_PROTOCOLS = ((0, "UDP + UDP Multicast + TCP", "rtp-multi"), (4, "TCP Only", "rtp-tcp"))
 SMART_RECORD = (
     (0, "Disable Smart Record", "disable"),
@@ -48,20 +45,8 @@ PROPERTIES = (
     STRING("uri", None, "URI of the source"),
     UINT("num-extra-surfaces", 1, "Additional number of surfaces in addition to min decode surfaces", 0, 24),
     GPU_ID(),
-    ENUM(
-        "cudadec-memtype",
-        enum_type("GstNvUriSrcBinCudaDecMemType", CUDADEC_MEMTYPES),
-        0,
-        "Set to specify memory type for cuda decoder buffers",
-    ),
-    UINT(
-        "drop-frame-interval",
-        0,
-        "Interval to drop the frames,ex: value of 5 means every 5th frame will be given by decoder, "
-        "rest all dropped",
-        0,
-        30,
-    ),
+    CUDADEC_MEMTYPE("GstNvUriSrcBinCudaDecMemType"),
+    DROP_FRAME_INTERVAL(),
     UINT(
         "rtsp-reconnect-interval",
         0,

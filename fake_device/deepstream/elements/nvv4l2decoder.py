@@ -28,6 +28,8 @@ from fake_device.deepstream.gst.caps import nvmm_caps
 from fake_device.deepstream.gst.carrier import attach_latency_marks
 from fake_device.deepstream.gst.element import (
     BOOL,
+    CUDADEC_MEMTYPE,
+    DROP_FRAME_INTERVAL,
     ENUM,
     GPU_ID,
     STRING,
@@ -56,22 +58,10 @@ SKIP_FRAMES = (
     (1, "Decode non-ref frames", "decode_non_ref"),
     (2, "decode key frames", "decode_key"),
 )
-CUDADEC_MEMTYPES = (
-    (0, "Memory type Device", "memtype_device"),
-    (1, "Memory type Host Pinned", "memtype_pinned"),
-    (2, "Memory type Unified", "memtype_unified"),
-)
 
 PROPERTIES = (
     STRING("device", "/dev/nvidia0", "Device location"),
-    UINT(
-        "drop-frame-interval",
-        0,
-        "Interval to drop the frames,ex: value of 5 means every 5th frame will be given by decoder, "
-        "rest all dropped",
-        0,
-        30,
-    ),
+    DROP_FRAME_INTERVAL(),
     UINT(
         "num-extra-surfaces",
         0,
@@ -88,12 +78,7 @@ PROPERTIES = (
         unsupported="every frame is decoded (decode_all)",
     ),
     GPU_ID(),
-    ENUM(
-        "cudadec-memtype",
-        enum_type("CudaDecMemType", CUDADEC_MEMTYPES),
-        0,
-        "Set to specify memory type for cuda decoder buffers",
-    ),
+    CUDADEC_MEMTYPE("CudaDecMemType"),
     BOOL("disable-dpb", False, "Set to disable DPB buffer for low latency"),
     BOOL("enable-max-performance", False, "Set to enable max performance"),
     BOOL("enable-full-frame", False, "Whether or not the data is full framed"),

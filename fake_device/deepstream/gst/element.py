@@ -80,6 +80,11 @@ COMPUTE_HW = (
     (1, "GPU", "GPU"),
     (2, "VIC", "VIC"),
 )
+CUDADEC_MEMTYPES = (
+    (0, "Memory type Device", "memtype_device"),
+    (1, "Memory type Host Pinned", "memtype_pinned"),
+    (2, "Memory type Unified", "memtype_unified"),
+)
 INTERPOLATION_METHODS = (
     (0, "Nearest", "Nearest"),
     (1, "Bilinear", "Bilinear"),
@@ -204,6 +209,28 @@ def MEMORY_TYPE(blurb: str = "Type of NvBufSurface Memory to be allocated for ou
 
 def COMPUTE_HW_PROP(blurb: str = "Compute Scaling HW") -> Prop:
     return ENUM("compute-hw", compute_hw_enum(), 0, blurb)
+
+
+# The decoder's settings, on nvv4l2decoder and again on nvurisrcbin (which hands them to its decoder).
+def DROP_FRAME_INTERVAL() -> Prop:
+    return UINT(
+        "drop-frame-interval",
+        0,
+        "Interval to drop the frames,ex: value of 5 means every 5th frame will be given by decoder, "
+        "rest all dropped",
+        0,
+        30,
+    )
+
+
+def CUDADEC_MEMTYPE(enum_name: str) -> Prop:
+    """``cudadec-memtype``, its enum registered under each element's own type name (as DeepStream's)."""
+    return ENUM(
+        "cudadec-memtype",
+        enum_type(enum_name, CUDADEC_MEMTYPES),
+        0,
+        "Set to specify memory type for cuda decoder buffers",
+    )
 
 
 # -- errors -------------------------------------------------------------------------------------
