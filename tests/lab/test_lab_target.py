@@ -243,6 +243,10 @@ def test_the_traffic_ota_scenario_runs_unchanged_on_a_lab_jetson(folder: Path) -
     assert len(result["thumbnails"]) == 3  # the snapshots reached the app's RTSP server on the Jetson
     assert result["element_latency_ms"], "the app's per-element latency lines were read over SSH"
     assert result["device_reports"]["jetson-1"]["resources"]
+    states = {(e["state"], e["version"]) for e in result["timeline"] if e["kind"] == "component"}
+    assert {("RUNNING", "1.0.0"), ("RUNNING", "1.0.1")} <= states  # as the Jetson reported them
+    # traffic_ota does not deploy aws.greengrass.Cli, so the Jetson has no greengrass-cli to ask
+    assert "greengrass-cli" in result["device_reports"]["jetson-1"]["components_error"]
     deployments = {e["name"]: e["state"] for e in result["timeline"] if e["kind"] == "deployment"}
     assert sorted(deployments.values()).count("SUCCEEDED") == 2 and "FAILED" in deployments.values()
 
@@ -296,3 +300,36 @@ def test_reboot_over_ssh_and_the_device_side_view(folder: Path) -> None:
         finally:
             place.release()
     _nothing_left(lab)
+
+
+def test_a_killed_lab_leaves_no_process_and_the_next_one_sweeps_its_network(folder: Path) -> None:
+    from harness.targets.lab.simulated import sweep_dead_labs
+
+    lab = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "lab", "simulate", "--folder", str(folder / "lab"),
+         "--device", "k-1:g:x86-64-host"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert lab.stdout is not None
+        first = lab.stdout.readline()
+        assert first.startswith("lab file: "), first + lab.stdout.read()
+        netns = f"ehlab-{lab.pid}-1"
+        deadline = time.monotonic() + 30
+        while not subprocess.run(
+            ["ip", "netns", "pids", netns], capture_output=True, text=True
+        ).stdout.split():
+            assert time.monotonic() < deadline, "the host never booted"
+            time.sleep(0.2)
+    finally:
+        lab.kill()  # SIGKILL: no clean-up of its own
+        lab.wait(30)
+    deadline = time.monotonic() + 10
+    while subprocess.run(["ip", "netns", "pids", netns], capture_output=True, text=True).stdout.split():
+        assert time.monotonic() < deadline, "processes of the simulated host outlived the lab"
+        time.sleep(0.2)
+    left = subprocess.run(["pgrep", "-f", f"labgrid-.*{folder}"], capture_output=True, text=True).stdout
+    assert not left.strip(), "labgrid outlived the lab"
+    sweep_dead_labs()
+    assert netns not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert f"ehb{lab.pid}" not in subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout

@@ -7,7 +7,7 @@ up loopback, starts ``sshd`` on the host's address, and keeps the Greengrass nuc
 ``greengrass.service`` has ``Restart=on-failure``). Cutting the power SIGKILLs everything in the
 namespace; every child also dies with this process (``PR_SET_PDEATHSIG``).
 
-``python -m harness.targets.lab.simhost HOST.json`` — the file says the address, the sshd
+``python -m harness.targets.lab.simhost HOST.json LAB_PID`` — the file says the address, the sshd
 config, the thing, group, profile and root, and the nucleus's environment.
 """
 
@@ -29,7 +29,13 @@ from harness.services.base import die_with_parent
 RESTART_S = 2.0
 
 
-def main(config_file: str) -> int:
+def main(config_file: str, parent: int) -> int:
+    # Dies with the lab. Set here, after exec, not by the lab in a preexec_fn: the lab's process
+    # has other threads (gRPC, HTTP), and a forked child of a threaded process may deadlock
+    # before exec if it runs Python code there.
+    die_with_parent(signal.SIGKILL)()
+    if os.getppid() != parent:  # the lab died before the line above
+        return 1
     config = json.loads(Path(config_file).read_text())
     folder = Path(config["folder"])
     stopping = threading.Event()
@@ -86,4 +92,4 @@ def main(config_file: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], int(sys.argv[2])))

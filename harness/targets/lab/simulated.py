@@ -41,13 +41,14 @@ from typing import Any
 
 from fake_device.deepstream.measure import ENV_COMPONENT_LATENCY, ENV_LATENCY, ENV_PRINT_EVERY
 from harness.errors import HarnessError
-from harness.services.base import ProcessService, die_with_parent
+from harness.services.base import ProcessService
 from harness.services.ports import free_ports, port_open
 from harness.targets.lab.labgrid import labgrid_client
 
 __all__ = ["SimulatedHost", "SimulatedLab", "unavailable"]
 
 _NETNS_PREFIX = "ehlab-"
+SIMHOST = "harness.targets.lab.simhost"
 _NETNS = re.compile(rf"^{_NETNS_PREFIX}(\d+)-(\d+)$")
 
 
@@ -245,21 +246,12 @@ class SimulatedHost:
         self.reboot_flag.unlink(missing_ok=True)
         config = self.folder / "host.json"
         out = (self.folder / "init.log").open("ab")
+        # no preexec_fn (this process has other threads): the init sets its own death signal
         self.init = subprocess.Popen(
-            [
-                "ip",
-                "netns",
-                "exec",
-                self.netns,
-                sys.executable,
-                "-m",
-                "harness.targets.lab.simhost",
-                str(config),
-            ],
+            ["ip", "netns", "exec", self.netns, sys.executable, "-m", SIMHOST, str(config), str(os.getpid())],
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=die_with_parent(signal.SIGKILL),
         )
         out.close()
         self.note(f"on: init pid {self.init.pid}")
