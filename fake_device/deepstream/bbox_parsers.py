@@ -54,6 +54,18 @@ class Detections:
     def empty(cls) -> Detections:
         return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
 
+    @classmethod
+    def joined(cls, pieces: Sequence[Detections]) -> Detections:
+        """The rows of ``pieces`` one after another (none: empty): the per-class results of a frame
+        become one list in class order, as DeepStream appends each class's objects to its vector."""
+        if not pieces:
+            return cls.empty()
+        return cls(
+            np.concatenate([p.boxes for p in pieces]),
+            np.concatenate([p.scores for p in pieces]),
+            np.concatenate([p.class_ids for p in pieces]),
+        )
+
     def select(self, index: np.ndarray) -> Detections:
         """The rows picked by a boolean mask or an index array, in that order."""
         return Detections(self.boxes[index], self.scores[index], self.class_ids[index])
@@ -284,13 +296,7 @@ def parse_detectnet(
         boxes = np.stack([x1, y1, x2 - x1, y2 - y1], axis=1)[keep]
         scores = cov[class_id, rows, cols][keep]
         pieces.append(Detections(boxes, scores, np.full(len(scores), class_id, np.int64)))
-    if not pieces:
-        return Detections.empty()
-    return Detections(
-        np.concatenate([p.boxes for p in pieces]),
-        np.concatenate([p.scores for p in pieces]),
-        np.concatenate([p.class_ids for p in pieces]),
-    )
+    return Detections.joined(pieces)
 
 
 #: custom_parse_bbox_func → parser. The first two are DeepStream-Yolo's exported symbols.

@@ -121,13 +121,7 @@ class NvInfer(NvInferServer):
             if attrs.topk >= 0:
                 rows = rows.select(np.argsort(-rows.scores, kind="stable")[: attrs.topk])
             pieces.append(rows)
-        if not pieces:
-            return Detections.empty()
-        return Detections(
-            np.concatenate([p.boxes for p in pieces]),
-            np.concatenate([p.scores for p in pieces]),
-            np.concatenate([p.class_ids for p in pieces]),
-        )
+        return Detections.joined(pieces)
 
     def attach_filter(self, detections: Detections, frame_height: int) -> Detections:
         """attach_metadata_detector's filters, on boxes in frame pixels.
