@@ -219,6 +219,7 @@ def _wait(what: str, timeout: float, probe: Callable[[], tuple[bool, Any]]) -> A
 
 def step_wait_for(ctx: RunContext, step: m.WaitForStep) -> dict[str, Any]:
     if step.what == "deployment":
+        assert step.deployment is not None  # the loader requires it for a deployment wait
         handle = ctx.deployments[step.deployment]
         statuses: dict[str, Any] = {}
 
@@ -279,7 +280,7 @@ def step_wait_for(ctx: RunContext, step: m.WaitForStep) -> dict[str, Any]:
         def component_ready() -> tuple[bool, Any]:
             states = {}
             for thing in things:
-                comp = ctx.fleet.installed(thing).get(step.component)
+                comp = ctx.fleet.installed(thing).get(str(step.component))
                 states[thing] = (
                     None if comp is None else f"{comp.get('lifecycleState')}@{comp.get('componentVersion')}"
                 )
@@ -342,7 +343,7 @@ def step_expect_messages(ctx: RunContext, step: m.ExpectMessagesStep) -> dict[st
             MessageSample(
                 received=received_ns / 1e9,
                 topic=topic,
-                latency_ms=(latency_ms([(received_ns, payload)]) or [None])[0],
+                latency_ms=next(iter(latency_ms([(received_ns, payload)])), None),
                 frame_id=int(frame) if isinstance(frame, str) and frame.isdigit() else None,
                 objects=len(objects) if isinstance(objects, list) else 0,
             )
@@ -489,6 +490,7 @@ def _accuracy(ctx: RunContext, step: m.ExpectMessagesStep, payloads: list[tuple[
     assert ctx.result is not None
     ctx.result.accuracy.append(row)
     ctx.accuracy[step.id] = row
+    assert step.accuracy is not None  # only steps with accuracy bounds are scored
     problems = accuracy_problems(row, step.accuracy, ctx.accuracy)
     if problems:
         raise StepFailed("accuracy: " + "; ".join(problems), details={"accuracy": row})
@@ -544,7 +546,9 @@ def step_assert_logs(
     name = "greengrass" if step.source == "greengrass" else str(step.component)
     follower = LogFollower(ctx, {thing: name for thing in things}, offsets)
     pattern = (
-        re.compile(step.regex) if step.regex else re.compile(re.escape(substitute(step.contains, ctx.values)))
+        re.compile(step.regex)
+        if step.regex
+        else re.compile(re.escape(substitute(step.contains or "", ctx.values)))
     )
     deadline = time.monotonic() + step.within_s
     found: dict[str, str] = {}
@@ -714,6 +718,7 @@ def step_inject(ctx: RunContext, step: m.InjectStep) -> dict[str, Any]:
             until=round(time.time() + step.duration_s, 3),
         )
     elif step.fault == "replace_artifact":
+        assert step.component and step.version and step.file  # the loader requires them
         published = ctx.published[(step.component, step.version)]
         body = (ctx.scenario.path.parent / step.file).resolve()
         for uploaded in published.artifacts.values():
