@@ -12,6 +12,7 @@ encoder has no look-ahead either, and frames come out as they go in.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from fake_device.deepstream.elements._nvmm_bridge import NvmmBridge
@@ -82,6 +83,24 @@ def common_properties() -> tuple[Prop, ...]:
         BOOL("bit-packetization", False, "Whether or not Packet size is based upon Number Of bits"),
         GPU_ID(),
         BOOL("copy-meta", False, "Copy input metadata to output buffer"),
+    )
+
+
+def profile_property(
+    enum_name: str,
+    profiles: tuple[tuple[int, str, str], ...],
+    supported: Callable[[Any], bool],
+    unsupported: str,
+) -> Prop:
+    """``profile``: each encoder declares it alike over its own profile enum; which profiles the
+    software encoder behind it can produce from I420 input differs (``supported``)."""
+    return ENUM(
+        "profile",
+        enum_type(enum_name, profiles),
+        0,
+        "Set profile for v4l2 encode",
+        supported=supported,
+        unsupported=unsupported,
     )
 
 

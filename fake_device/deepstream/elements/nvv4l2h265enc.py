@@ -8,8 +8,9 @@ from fake_device.deepstream.elements._video_encoder import (
     VideoEncoderBin,
     common_properties,
     encoder_templates,
+    profile_property,
 )
-from fake_device.deepstream.gst.element import ENUM, enum_type, gproperties
+from fake_device.deepstream.gst.element import gproperties
 from fake_device.deepstream.gst.runtime import Gst
 
 PROFILES = (
@@ -18,11 +19,9 @@ PROFILES = (
 )
 PROPERTIES = (
     *common_properties(),
-    ENUM(
-        "profile",
-        enum_type("GstV4l2VideoEncProfileTypeH265", PROFILES),
-        0,
-        "Set profile for v4l2 encode",
+    profile_property(
+        "GstV4l2VideoEncProfileTypeH265",
+        PROFILES,
         supported=lambda v: v == 0,
         unsupported="8-bit I420 input encodes Main",
     ),
