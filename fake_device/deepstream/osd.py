@@ -91,6 +91,23 @@ class Painter:
         draw(overlay, x0, y0)
         cv2.addWeighted(overlay, alpha, region, 1.0 - alpha, 0.0, dst=region)
 
+    def _fill(
+        self,
+        box: tuple[int, int, int, int],
+        corner: tuple[int, int],
+        opposite: tuple[int, int],
+        rgba: RGBA,
+    ) -> None:
+        """A solid rectangle between two corners (both inside it) in ``rgba``, blended by its alpha
+        over ``box``: the background of a box and of a label are painted alike."""
+        fill = self.colour(rgba)
+        (x0, y0), (x1, y1) = corner, opposite
+        self._paint(
+            box,
+            rgba[3],
+            lambda img, dx, dy: cv2.rectangle(img, (x0 - dx, y0 - dy), (x1 - dx, y1 - dy), fill, cv2.FILLED),
+        )
+
     def rect(
         self,
         left: float,
@@ -108,14 +125,7 @@ class Painter:
         pad = int(border_width) + 1
         box = (x0 - pad, y0 - pad, x1 + pad + 1, y1 + pad + 1)
         if background is not None:
-            fill = self.colour(background)
-            self._paint(
-                box,
-                background[3],
-                lambda img, dx, dy: cv2.rectangle(
-                    img, (x0 - dx, y0 - dy), (x1 - dx, y1 - dy), fill, cv2.FILLED
-                ),
-            )
+            self._fill(box, (x0, y0), (x1, y1), background)
         if border_width > 0:
             line = self.colour(border)
             self._paint(
@@ -141,14 +151,7 @@ class Painter:
         bx, by, bw, bh = label_box(self.image.shape, text, x, y, scale)
         box = (bx, by, bx + bw, by + bh)
         if background is not None:
-            fill = self.colour(background)
-            self._paint(
-                box,
-                background[3],
-                lambda img, dx, dy: cv2.rectangle(
-                    img, (bx - dx, by - dy), (bx + bw - 1 - dx, by + bh - 1 - dy), fill, cv2.FILLED
-                ),
-            )
+            self._fill(box, (bx, by), (bx + bw - 1, by + bh - 1), background)
         ink = self.colour(colour)
         (_, th), _ = cv2.getTextSize(text, FONT, scale, _thickness(scale))
         self._paint(
