@@ -150,6 +150,7 @@ class LabgridPlace:
         if self._target is None:
             from labgrid import Environment
 
+            _one_coordinator(self.coordinator)
             self._environment = Environment(config_file=str(self._environment_file()))
             self._target = self._environment.get_target("device")
         return self._target
@@ -223,3 +224,15 @@ def _quiet_labgrid() -> None:
 
 
 _quiet_labgrid()
+
+
+def _one_coordinator(address: str) -> None:
+    """labgrid keeps one coordinator session per process (its ``RemotePlaceManager`` is a
+    singleton that connects to the first coordinator it is given); a place of another coordinator
+    (another lab in the same process, e.g. a test session) needs that session replaced."""
+    from labgrid.resource.common import ResourceManager
+    from labgrid.resource.remote import RemotePlaceManager
+
+    manager = ResourceManager.instances.get(RemotePlaceManager)
+    if manager is not None and getattr(manager, "url", None) not in (None, address):
+        del ResourceManager.instances[RemotePlaceManager]
