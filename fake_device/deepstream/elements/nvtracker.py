@@ -25,6 +25,7 @@ import time
 from pathlib import Path, PurePosixPath
 
 from fake_device.deepstream import cmemory
+from fake_device.deepstream.blas import single_threaded_blas
 from fake_device.deepstream.errors import ConfigError
 from fake_device.deepstream.gst import events
 from fake_device.deepstream.gst.caps import nvmm_caps
@@ -178,6 +179,7 @@ class NvTracker(DeepStreamFilter):
 
     # -- start: library and config -----------------------------------------------------------------
     def do_start(self) -> bool:
+        single_threaded_blas()  # the Kalman maths is tiny; OpenBLAS's idle pool would spin (blas.py)
         try:
             self.tracker = NvSortTracker(self._load_config())
         except ConfigError as err:
