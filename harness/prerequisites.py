@@ -9,7 +9,8 @@ Used three ways, all through this module so the lists live once:
 * ``python -m harness.prerequisites python`` — run by every tox environment after the project is
   installed: links Debian's GStreamer overrides for PyGObject into the environment (pip's
   PyGObject lacks them; without them Python elements lose their pad templates — see
-  docs/deepstream/gstreamer.md).
+  docs/deepstream/gstreamer.md), and opens tox's 0700 work folder for traversal, so the simulated
+  device's unprivileged component user can reach the environment's packages.
 * ``edge-harness doctor`` — says what is missing and the command that installs it.
 
 Debian packages are preferred only where no wheel serves: FFmpeg comes from the ``imageio-ffmpeg``
@@ -23,6 +24,7 @@ import argparse
 import importlib.util
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -205,6 +207,23 @@ def link_gst_overrides() -> list[Finding]:
     return []
 
 
+def open_tox_dir_to_components() -> None:
+    """Let the device's unprivileged component user traverse tox's work folder.
+
+    Component scripts without RequiresPrivilege run as another user (``nobody``); the device gives
+    them its own interpreter's packages (fake_device/nucleus/interpreter.py), which live in this
+    environment. tox makes its ``.tox`` folder 0700, which closes every environment inside it to
+    that user, and the device then refuses to boot. Only ``.tox`` folders that this user owns get
+    the search bit for others (nothing is listed or written through it); no other folder is touched.
+    """
+    for folder in Path(sys.prefix).resolve().parents:
+        if folder.name != ".tox":
+            continue
+        info = folder.stat()
+        if info.st_uid == os.geteuid() and not info.st_mode & stat.S_IXOTH:
+            folder.chmod(stat.S_IMODE(info.st_mode) | stat.S_IXOTH)
+
+
 def check_gst_overrides() -> list[Finding]:
     """Whether this interpreter's PyGObject has GStreamer's overrides (doctor: look, don't change)."""
     overrides = _gi_overrides_dir()
@@ -239,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.what == "system":
         return install_system(args.profile, args.python)
     findings = link_gst_overrides()
+    open_tox_dir_to_components()
     for finding in findings:
         print(f"edge-harness: {finding.what}\n  fix: {finding.fix}", file=sys.stderr)
     return 1 if findings else 0

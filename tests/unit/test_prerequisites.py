@@ -142,3 +142,15 @@ def test_doctor_passes_when_only_optional_checks_warn(monkeypatch: pytest.Monkey
     )
     result = CliRunner().invoke(main, ["doctor"], terminal_width=200)
     assert result.exit_code == 0, result.output
+
+
+def test_tox_work_folder_is_opened_for_traversal_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tox = tmp_path / "project" / ".tox"
+    env = tox / "tests"
+    env.mkdir(parents=True)
+    tox.chmod(0o700)
+    (tmp_path / "project").chmod(0o750)
+    monkeypatch.setattr(prerequisites.sys, "prefix", str(env))
+    prerequisites.open_tox_dir_to_components()
+    assert tox.stat().st_mode & 0o777 == 0o701  # search only: nothing can be listed through it
+    assert (tmp_path / "project").stat().st_mode & 0o777 == 0o750  # not tox's: left alone
