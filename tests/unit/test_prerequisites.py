@@ -144,7 +144,7 @@ def test_doctor_passes_when_only_optional_checks_warn(monkeypatch: pytest.Monkey
     assert result.exit_code == 0, result.output
 
 
-def test_tox_work_folder_is_opened_for_traversal_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tox_work_folder_gets_only_the_search_bit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tox = tmp_path / "project" / ".tox"
     env = tox / "tests"
     env.mkdir(parents=True)
