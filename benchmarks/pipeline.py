@@ -25,10 +25,12 @@ decoder hold frames back).
   played as fast as possible the frame latency is mostly queueing, so it is reported, not judged.
 * **Per element** p50/p95 from the ``Comp name`` lines (``NVDS_ENABLE_COMPONENT_LATENCY_MEASUREMENT``).
 * **The old Python runtime**: the traffic app as it was before it moved to GStreamer (its last
-  revision, read from git history, on the Python pipeline runner that still exists) plays the same
-  file, 1 and 4 streams; the GStreamer app must not be slower. When that revision cannot be read
-  or does not run any more, the last figures recorded in docs/deepstream/pipeline.md are used and
-  the report says so (not a same-run ratio).
+  revision with the emulation it ran on, ``fake_device`` and ``harness`` read from git history:
+  the Python runtime is no longer in the tree) plays the same file, 1 and 4 streams, each right
+  after the GStreamer run it is compared with; the GStreamer app must not be slower (FPS), and the
+  CPU seconds each used for the same frames are compared too (load changes them least). When that
+  revision cannot be read or does not run, the last figures recorded in docs/deepstream/pipeline.md
+  are used and the report says so (not a same-run ratio).
 * **Accuracy**: ``run_pipeline_eval`` on held-out seeds for detector B (1.0.1) and A (1.0.0).
 
 ``python -m benchmarks.pipeline [--quick] [--out DIR]`` writes ``DIR/pipeline.json`` and prints a
@@ -43,6 +45,7 @@ import io
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -397,6 +400,7 @@ def measure(quick: bool = False, log: Log = _log) -> dict[str, Any]:
                 kwargs["stop_when"] = _all_frames_seen(
                     run_dir / "app.log", round(clip_seconds * CAMERA_FPS) * streams, JITTERBUFFER_S + 4.0
                 )
+            used = resource.getrusage(resource.RUSAGE_CHILDREN)
             try:
                 result = timed(
                     name,
@@ -421,9 +425,14 @@ def measure(quick: bool = False, log: Log = _log) -> dict[str, Any]:
             finally:
                 if camera is not None:
                     camera.stop()
+            # CPU of the app and what it started and reaped (tritonserver and its backend stub),
+            # start-up included: far less sensitive to the machine's load than any rate
+            done = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = done.ru_utime - used.ru_utime + done.ru_stime - used.ru_stime
             runs[name] = {
                 **pipeline_figures(result, streams=streams, source=source),
                 "load_average_1min": load,
+                "cpu_seconds": round(cpu, 1) if result.returncode == 0 else None,
             }
             frame = runs[name]["frame_latency_ms"]
             log(f"  {runs[name]['fps']} FPS, frame latency p50/p95 {frame.get('p50')}/{frame.get('p95')} ms")
@@ -437,7 +446,15 @@ def measure(quick: bool = False, log: Log = _log) -> dict[str, Any]:
                 ),
             }
 
+        old_env = {"PYTHONPATH": str(old_tree)}  # the old app imports the emulation's modules
+
+        def python_runtime(name: str, streams: int) -> None:
+            # right after the GStreamer run it is compared with: both see about the same load
+            if old_script is not None:
+                app(name, streams, script=old_script, env=old_env)
+
         app("gst_1_stream_file", 1)
+        python_runtime("python_runtime_1_stream_file", 1)
         with TritonServer(
             folder / "models", model_control_mode="explicit", load_models=[MODEL_NAME]
         ) as server:
@@ -448,15 +465,9 @@ def measure(quick: bool = False, log: Log = _log) -> dict[str, Any]:
             if "gst_1_stream_file_grpc" in runs:
                 runs["gst_1_stream_file_grpc"]["triton_server"] = triton_statistics(server.http_url)
         app("gst_4_streams_file", STREAMS)
+        python_runtime("python_runtime_4_streams_file", STREAMS)
         app("gst_1_stream_camera", 1, "camera")
         app("gst_4_streams_camera", STREAMS, "camera")
-        if old_script is not None:
-            old_env = {"PYTHONPATH": str(old_tree)}  # the old app imports the emulation's modules
-            for name, streams in (
-                ("python_runtime_1_stream_file", 1),
-                ("python_runtime_4_streams_file", STREAMS),
-            ):
-                app(name, streams, script=old_script, env=old_env)
         for name, why in failed.items():
             notes.append(f"{name} did not complete: {why}")
 
@@ -552,7 +563,9 @@ def measure(quick: bool = False, log: Log = _log) -> dict[str, Any]:
                 c["ratio"],
                 ">=",
                 GOAL_NOT_SLOWER,
-                note="same run" if c["same_run"] else f"against the figure recorded on {c['recorded']}",
+                note=f"run right after it; CPU seconds GStreamer ÷ Python runtime {c['cpu_ratio']}"
+                if c["same_run"]
+                else f"against the figure recorded on {c['recorded']}",
             )
         )
     goals.append(_goal("model B: MOTA", accuracy["B"]["mota"], ">=", GOAL_MOTA))
@@ -635,14 +648,22 @@ def _against_python_runtime(runs: dict[str, dict[str, Any]]) -> dict[str, dict[s
         ("4_streams", "gst_4_streams_file", "python_runtime_4_streams_file"),
     ):
         fps = runs.get(gst, {}).get("fps")
+        cpu = runs.get(gst, {}).get("cpu_seconds")
+        old_cpu = None
         if old in runs:
             old_fps, same_run, recorded = runs[old]["fps"], True, None
+            old_cpu = runs[old].get("cpu_seconds")
         else:
             old_fps, same_run, recorded = PYTHON_RUNTIME_RECORDED[key], False, PYTHON_RUNTIME_RECORDED["when"]
         out[key] = {
             "gstreamer_fps": fps,
             "python_runtime_fps": old_fps,
             "ratio": _ratio(fps, old_fps),
+            # CPU seconds of the whole run (start-up included) for the same frames: what load
+            # changes least; below 1 = the GStreamer app needed less CPU
+            "gstreamer_cpu_seconds": cpu,
+            "python_runtime_cpu_seconds": old_cpu,
+            "cpu_ratio": _ratio(cpu, old_cpu),
             "same_run": same_run,
             "recorded": recorded,
         }
@@ -678,7 +699,17 @@ def print_summary(report: dict[str, Any]) -> None:
         soft_wrap=True,
     )
     table = Table(title="app runs", title_justify="left", show_edge=False)
-    columns = ("run", "load", "FPS", "FPS/stream", "PERF med.", "raw FPS", "÷ raw", "frame lat. p50/p95")
+    columns = (
+        "run",
+        "load",
+        "CPU s",
+        "FPS",
+        "FPS/stream",
+        "PERF med.",
+        "raw FPS",
+        "÷ raw",
+        "frame lat. p50/p95",
+    )
     for column in (*columns, "→Kafka p50/p95 (n)", "raw p50", "p95 ÷ raw p50", "keeps up"):
         table.add_column(column, justify="left" if column == "run" else "right")
     for name, run in report["runs"].items():
@@ -686,6 +717,7 @@ def print_summary(report: dict[str, Any]) -> None:
         table.add_row(
             name,
             f"{run['load_average_1min']:.1f}",
+            _cell(run.get("cpu_seconds"), "{:.1f}"),
             f"{run['fps']:.1f}",
             "/".join(f"{v:.1f}" for v in run["fps_per_stream"].values()),
             "/".join(f"{v:.1f}" for v in run["perf_median_per_stream"]),
