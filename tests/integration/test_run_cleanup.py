@@ -1,7 +1,8 @@
 """``edge-harness run`` leaves nothing behind, however it ends, and a failed step names its cause.
 
-* A run with a running component (the traffic app: DeepStream pipeline, its own tritonserver and
-  python stub, ffmpeg for RTSP, the multiprocessing resource tracker) is SIGKILLed, and another
+* A run with a running component (the traffic app: GStreamer pipeline with its RTSP server, its own
+  tritonserver and python stub, the multiprocessing resource tracker; the run's IoT Core broker) is
+  SIGKILLed, and another
   is stopped with SIGTERM: every process of the run's tree, recorded by pid before the signal,
   is gone within a bounded wait; the SIGTERMed run exits 143 having removed its folders, and the
   SIGKILLed run's folders are removed by the next run as it starts.
@@ -128,7 +129,7 @@ EXPECTED_IN_TREE = (
     "deepstream_app.py",
     "bin/tritonserver",
     "triton_python_backend_stub",
-    "ffmpeg",
+    "amqtt",
     "multiprocessing.resource_tracker",
 )
 
