@@ -646,7 +646,7 @@ class CountScore:
 
 @dataclass(frozen=True)
 class LatencyScore:
-    """Frame → Kafka latency: consumer receive time − the message's ``@timestamp`` (capture time).
+    """Event → Kafka latency: consumer receive time − the message's ``@timestamp`` (set in the app's probe).
 
     ``@timestamp`` has millisecond resolution (truncated), so figures can read up to 1 ms high.
     """
