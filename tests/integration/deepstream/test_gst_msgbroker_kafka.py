@@ -28,6 +28,7 @@ from fake_device.deepstream.gst.environment import SITE_DIR, deepstream_environm
 from fake_device.deepstream.gst.registry import register_all
 from fake_device.deepstream.gst.runtime import Gst
 from harness.services.kafka import ExternalKafka, KafkaBroker
+from tests.unit.deepstream.event_metas import TEST4_CONFIG
 
 pytestmark = pytest.mark.integration
 
@@ -38,33 +39,6 @@ KAFKA_LIB = "/opt/nvidia/deepstream/deepstream/lib/libnvds_kafka_proto.so"
 MAX_TIME_STAMP_LEN = 32
 FRAMES = 24
 EPOCH_NS = 1_700_000_000_000_000_000
-TEST4_CONFIG = """\
-[sensor0]
-enable=1
-type=Camera
-id=CAMERA_ID
-location=45.293701447;-75.8303914499;48.1557479338
-description=Entrance of Garage Right Lane
-coordinate=5.2;10.1;11.2
-
-[place0]
-enable=1
-id=1
-type=garage
-name=XYZ
-location=30.32;-40.55;100.0
-coordinate=1.0;2.0;3.0
-place-sub-field1=walsh
-place-sub-field2=lane1
-place-sub-field3=P2
-
-[analytics0]
-enable=1
-id=XYZ
-description=Vehicle Detection and License Plate Recognition
-source=OpenALR
-version=1.0
-"""
 
 register_all()
 

@@ -182,3 +182,33 @@ def run_pipeline(
     finally:
         pipeline.set_state(Gst.State.NULL)
     return run
+
+
+#: the msgconv config of NVIDIA's deepstream-test4 (sensor, place and analytics groups): full-schema tests
+TEST4_CONFIG = """\
+[sensor0]
+enable=1
+type=Camera
+id=CAMERA_ID
+location=45.293701447;-75.8303914499;48.1557479338
+description=Entrance of Garage Right Lane
+coordinate=5.2;10.1;11.2
+
+[place0]
+enable=1
+id=1
+type=garage
+name=XYZ
+location=30.32;-40.55;100.0
+coordinate=1.0;2.0;3.0
+place-sub-field1=walsh
+place-sub-field2=lane1
+place-sub-field3=P2
+
+[analytics0]
+enable=1
+id=XYZ
+description=Vehicle Detection and License Plate Recognition
+source=OpenALR
+version=1.0
+"""
