@@ -325,6 +325,8 @@ class CoreDevice:
         self.ipc.start()  # IPCEventStreamService starts before the components
         self.iot_core.start()  # connects in the background
         record = DeploymentRecord.load(self.current_record_path)
+        if record is not None:
+            self._finish_interrupted_commit(record)
         if record is not None and record.stage == "prepare":
             self.log.info(
                 LOGGER,
@@ -626,6 +628,7 @@ class CoreDevice:
                 return self._activate_with_bootstrap(record, document, new, tasks)
             record.tracked = self._changed_services(self.config, new)
             record.stage = "merged"
+            record.target = new.to_document()
             record.merge_time = time.time()
             record.save(self.current_record_path)
             self.log.info(
@@ -821,6 +824,7 @@ class CoreDevice:
         previous = from_document(record.previous or {})
         changed = self._changed_services(self.config, previous)
         record.tracked = [n for n in changed if n not in previously_broken]
+        record.target = record.previous
         record.save(self.current_record_path)
         self._commit(previous)
         self._apply_services(previous.specs(), remove_obsolete=False)
@@ -982,6 +986,7 @@ class CoreDevice:
         """``KernelUpdateActivator.activate``: every component stops, the new configuration is
         committed, then the bootstrap tasks run and the nucleus restarts (:mod:`.bootstrap`)."""
         record.stage = "bootstrap"
+        record.target = new.to_document()
         record.bootstrap = [{"component": n, "status": "PENDING", "exitCode": None} for n in tasks]
         record.save(self.current_record_path)
         self.log.info(BOOTSTRAP_LOGGER, "", "Found a list of bootstrap tasks in dependency order", list=tasks)
@@ -1090,6 +1095,7 @@ class CoreDevice:
             "error_types": list(failure.error_types),
         }
         record.stage = "kernel-rollback"
+        record.target = record.previous
         record.save(self.current_record_path)
         self._commit(from_document(record.previous or {}))
         self._relaunch(reboot=False, start_components=True)
@@ -1151,6 +1157,25 @@ class CoreDevice:
             self.publish_status("NUCLEUS_LAUNCH", list(self.services.values()), complete=True)
 
     # -- crash recovery --------------------------------------------------------------------------
+    def _finish_interrupted_commit(self, record: DeploymentRecord) -> None:
+        """A stage is recorded before its configuration is committed; a device killed between the
+        two boots on the configuration of the stage before. Commit the recorded one first, so
+        that the components started at launch are the ones the resumed stage waits for."""
+        if record.stage in ("prepare", "report") or record.target is None:
+            return
+        target = from_document(record.target)
+        target.thing_name = self.config.thing_name
+        target.root_path = self.config.root_path
+        if target.to_document() == self.config.to_document():
+            return
+        self.log.info(
+            LOGGER,
+            "deployment-resume",
+            f"Completing the configuration commit interrupted at stage {record.stage}",
+            DeploymentId=record.job_id,
+        )
+        self._commit(target)
+
     def _resume(self, record: DeploymentRecord) -> None:
         self.log.info(
             LOGGER,

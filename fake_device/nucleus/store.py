@@ -157,6 +157,9 @@ class DeploymentRecord:
     document: dict[str, Any]
     stage: str = "prepare"
     previous: dict[str, Any] | None = None  # EffectiveConfig document before the merge
+    #: the EffectiveConfig document the stage commits, saved before the commit: a device killed
+    #: between the two finishes the commit at its next boot instead of resuming on the old one
+    target: dict[str, Any] | None = None
     tracked: list[str] = field(default_factory=list)
     merge_time: float = 0.0
     result: dict[str, Any] | None = None  # {status, detailed, failure_cause, error_stack, error_types}

@@ -122,6 +122,56 @@ def test_sigkill_at_each_phase_converges(aws_endpoint, device_root: Path, phase:
     assert not processes_with(marker)
 
 
+def test_sigkill_between_the_merge_record_and_the_commit_finishes_the_commit(
+    aws_endpoint, device_root: Path
+) -> None:
+    """The ``merged`` stage is recorded before the new configuration is committed. A device killed
+    between the two boots on the old configuration: it must commit the recorded one and start
+    its components, not report SUCCESSFUL for a deployment whose component never runs. The
+    window is narrow, so the test builds its end state: the record as the merge saved it, the
+    configuration file as it was before the deployment."""
+    operator = Operator(aws_endpoint)
+    name = unique("com.example.CrashCommit")
+    marker = unique("crashcommit")
+    operator.component(name, "1.0.0", {"Run": f"sleep 600; echo {marker}"})
+    group, group_arn = operator.group()
+    thing = unique("jetson")
+    config_file = device_root / "config" / "effectiveConfig.yaml"
+    record_file = device_root / "deployments" / "current.json"
+
+    device = DeviceProcess(aws_endpoint, device_root, thing, group)
+    try:
+        wait_for(lambda: (device_root / "run" / "status.json").exists(), 60, "the device to boot")
+        before = config_file.read_bytes()
+        deployment = operator.deploy(group_arn, {name: "1.0.0"})
+
+        def merged() -> bool:
+            try:
+                return json.loads(record_file.read_text())["stage"] == "merged"
+            except (OSError, ValueError, KeyError):
+                return False
+
+        wait_for(merged, 60, "the merge to be recorded")
+        device.kill()
+    finally:
+        device.stop()
+    wait_for(lambda: not processes_with(marker), 15, "component processes to stop with the device")
+    assert json.loads(record_file.read_text())["target"]["services"][name]
+    config_file.write_bytes(before)  # the commit had not happened yet
+
+    device = DeviceProcess(aws_endpoint, device_root, thing, group)
+    try:
+        result = operator.wait_deployment(thing, deployment, timeout=120)
+        assert result["reason"] == "SUCCESSFUL", result
+        pid = device.process.pid
+        wait_for(lambda: _state(device_root, name, pid) == "RUNNING", 60, "the component to run")
+        log = (device_root / "logs" / "greengrass.log").read_text()
+        assert "Completing the configuration commit interrupted at stage merged" in log
+    finally:
+        device.stop()
+    assert not processes_with(marker)
+
+
 def test_sigkill_during_a_bootstrap_step_runs_it_again_at_the_next_boot(
     aws_endpoint, device_root: Path
 ) -> None:
