@@ -130,14 +130,16 @@ def run(
     # What components inherit of the device's own environment (a real nucleus passes its whole
     # environment on, e.g. what its systemd unit sets): the AWS endpoint and credentials, and
     # DeepStream's switches (NVDS_ENABLE_LATENCY_MEASUREMENT …) with the emulation's sampling knob,
-    # and where the app's servers listen (a device container listens on all its interfaces).
+    # and where servers listen (a device container listens on all its interfaces: the harness's
+    # sinks read EDGE_HARNESS_BIND_ADDRESS, the traffic app its own RTSP_BIND_ADDRESS; the device
+    # image sets both).
     local_aws = ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
     environment = {
         k: v
         for k, v in os.environ.items()
         if (k.startswith("AWS_") and k not in local_aws)
         or k.startswith("NVDS_")
-        or k in (ENV_PRINT_EVERY, BIND_ADDRESS)
+        or k in (ENV_PRINT_EVERY, BIND_ADDRESS, "RTSP_BIND_ADDRESS")
     }
     if endpoint_url:
         environment["AWS_ENDPOINT_URL"] = endpoint_url
