@@ -76,6 +76,7 @@ from harness.eval.pipeline import (
 from harness.eval.run import check_held_out
 from harness.eval.truth import IGNORE_BELOW_VISIBILITY
 from harness.services.base import _child_setup
+from harness.services.keeper import keeper
 
 if TYPE_CHECKING:
     from harness.services.kafka import KafkaClient
@@ -396,10 +397,12 @@ def app_process(
             # tritonserver with the app in turn)
             preexec_fn=_child_setup,
         )
+        keeper.watch_group(proc.pid)  # what the app starts in its group goes too
         try:
             yield proc
         finally:
             terminate_app(proc)
+            keeper.forget_group(proc.pid)
 
 
 def input_uri(source: Path | str) -> str:

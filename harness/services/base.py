@@ -33,6 +33,7 @@ from types import TracebackType
 from typing import Self
 
 from harness.errors import EXIT_SERVICE, HarnessError
+from harness.services.keeper import keeper
 from harness.services.workdirs import OwnedFolder
 
 log = logging.getLogger(__name__)
@@ -461,6 +462,9 @@ class ProcessService(Service):
                     f"{self.name}: cannot run {cmd[0]}: {err.strerror}",
                     hint="is the package that ships it installed? (pip install -e .)",
                 ) from err
+        # the group outlives the harness only until the keeper sees it die (stubs and other
+        # members without a death signal of their own)
+        keeper.watch_group(self.process.pid)
         with _live_lock:
             _live.add(self)
         self._wait_ready()
@@ -519,6 +523,7 @@ class ProcessService(Service):
                 proc.wait(timeout=10)
         # Members of the group that outlived the leader (e.g. model stubs) go too.
         _signal_group(pgid, signal.SIGKILL)
+        keeper.forget_group(pgid)
         self.process = None
         with _live_lock:
             _live.discard(self)

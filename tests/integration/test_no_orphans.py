@@ -8,6 +8,7 @@ process to be gone.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -93,6 +94,47 @@ def test_no_service_process_survives_the_harness(mode: str, how: signal.Signals 
         os.kill(proc.pid, how)
     proc.wait(timeout=60)
     assert _wait_gone(procs) == []
+
+
+PAUSED_DRIVER = textwrap.dedent(
+    """
+    import threading
+    from harness.services.triton import TritonServer
+
+    triton = TritonServer()
+    triton.start()
+    triton.pause()  # what a pause fault leaves when the harness dies mid-scenario
+    print("READY", flush=True)
+    threading.Event().wait()
+    """
+)
+
+
+def test_a_paused_service_group_dies_with_a_killed_harness() -> None:
+    """A frozen group cannot notice anything: tritonserver gets its death signal (SIGKILL works on
+    a stopped process) but its python backend stub, stopped too and without a death signal of
+    its own, would stay for good. The keeper SIGKILLs the whole group when the harness dies."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PAUSED_DRIVER], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if line.strip() != "READY":
+        proc.kill()
+        pytest.fail(f"driver did not start Triton: {line!r}\n{proc.communicate(timeout=30)[1][-3000:]}")
+    procs = _descendants(proc.pid)
+    names = [p.name() for p in procs]
+    assert "triton_python_backend_stub" in names, names
+    stub = procs[names.index("triton_python_backend_stub")]
+    assert stub.status() == psutil.STATUS_STOPPED
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    try:
+        assert _wait_gone(procs) == []
+    finally:
+        for leftover in procs:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                leftover.kill()
 
 
 def test_no_service_process_survives_a_failing_test(tmp_path: Path) -> None:

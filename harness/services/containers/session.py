@@ -7,8 +7,10 @@ image cannot be pulled on a host without a registry, so the harness does the sam
   <process start time>``;
 * :meth:`ContainerSession.close` removes the session's containers, network and volumes (also from
   an ``atexit`` hook, for a harness that exits without closing);
-* :func:`reap_leftovers` removes what sessions whose owner process is gone (SIGKILL, crash, power
-  cut) left behind; every new session runs it first.
+* the harness's keeper process (:mod:`harness.services.keeper`) removes the session when the
+  harness dies without closing it (SIGKILL, crash);
+* :func:`reap_leftovers` removes what sessions whose owner process is gone left behind when the
+  keeper could not (the keeper killed too, a power cut); every new session runs it first.
 
 The network is a user-defined bridge with a subnet chosen here, because the Kafka broker needs a
 fixed address known before it starts: it advertises ``<its address>:9092``, which both the
@@ -32,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from fake_device.nucleus.shell import process_start_time
 from harness.services.containers.engine import ContainerError, disable_ryuk, docker_client
+from harness.services.keeper import keeper
 
 if TYPE_CHECKING:
     import docker
@@ -131,6 +134,7 @@ class ContainerSession:
         self._next_device = FIRST_DEVICE_HOST
         self.network: Any = None
         self.subnet: ipaddress.IPv4Network | None = None
+        keeper.watch_docker_session(self.id)  # removed when this process dies, however it dies
         self._create_network()
         _sessions.add(self)
 
@@ -188,6 +192,7 @@ class ContainerSession:
                 return
             remove_labelled(self.client, f"{LABEL_SESSION}={self.id}")
             self.network = None
+        keeper.forget_docker_session(self.id)
         _sessions.discard(self)
 
     def __enter__(self) -> ContainerSession:
