@@ -454,14 +454,19 @@ class _RecipeBuilder:
 
     # --- top level ------------------------------------------------------------------------------
 
-    def _required(self, found: dict[str, Any], at: _Written, key: str, expected: str, hint: str = "") -> bool:
+    def _required(self, found: dict[str, Any], at: _Written, key: str, expected: str, hint: str) -> bool:
+        """Whether ``key`` is there; its absence is an error whose hint says what the key is for."""
         if key in found and found[key] is not None:
             return True
         self.c.error((at(key),), f"{key} is missing", expected=expected, hint=hint)
         return False
 
     def _format_version(self, found: dict[str, Any], at: _Written) -> None:
-        if not self._required(found, at, "RecipeFormatVersion", f'"{RECIPE_FORMAT_VERSION}"'):
+        hint = (
+            "the first line of every recipe says which recipe format it is written in: "
+            f"RecipeFormatVersion: '{RECIPE_FORMAT_VERSION}'"
+        )
+        if not self._required(found, at, "RecipeFormatVersion", f'"{RECIPE_FORMAT_VERSION}"', hint):
             return
         value = found["RecipeFormatVersion"]
         if value != RECIPE_FORMAT_VERSION:
@@ -476,7 +481,11 @@ class _RecipeBuilder:
         self.document["RecipeFormatVersion"] = value
 
     def _component_name(self, found: dict[str, Any], at: _Written) -> str | None:
-        if not self._required(found, at, "ComponentName", "a name such as com.example.Detector"):
+        hint = (
+            "the name deployments refer to the component by, in reverse domain style: "
+            "ComponentName: com.example.Detector"
+        )
+        if not self._required(found, at, "ComponentName", "a name such as com.example.Detector", hint):
             return None
         path = (at("ComponentName"),)
         name = self.c.text(found["ComponentName"], path, "ComponentName")
@@ -495,7 +504,11 @@ class _RecipeBuilder:
         return name
 
     def _component_version(self, found: dict[str, Any], at: _Written) -> str | None:
-        if not self._required(found, at, "ComponentVersion", "a semantic version such as 1.0.0"):
+        hint = (
+            "each published version of a component has its own recipe; a deployment names the "
+            "version it installs: ComponentVersion: '1.0.0'"
+        )
+        if not self._required(found, at, "ComponentVersion", "a semantic version such as 1.0.0", hint):
             return None
         path = (at("ComponentVersion"),)
         value = found["ComponentVersion"]
@@ -661,7 +674,10 @@ class _RecipeBuilder:
 
     def _manifest_list(self, found: dict[str, Any], at: _Written) -> list[Any]:
         expected = "a non-empty list of manifests"
-        hint = "e.g. Manifests: [{Platform: {os: linux}, Lifecycle: {Run: ...}, Artifacts: [...]}]"
+        hint = (
+            "each manifest names the platforms it applies to and the lifecycle and artifacts used "
+            "there, e.g. Manifests: [{Platform: {os: linux}, Lifecycle: {Run: ...}, Artifacts: [...]}]"
+        )
         if not self._required(found, at, "Manifests", expected, hint):
             return []
         value = found["Manifests"]

@@ -143,3 +143,28 @@ def test_a_huge_recipe_is_refused_before_parsing() -> None:
     recipe, report = validate_recipe_text(text)
     assert recipe is None
     assert [e.message for e in report.errors] == ["the recipe text is longer than 1,048,576 bytes"]
+
+
+#: a whole recipe, one top-level key per entry
+_PARTS = {
+    "RecipeFormatVersion": "RecipeFormatVersion: '2020-01-25'\n",
+    "ComponentName": "ComponentName: com.example.Bad\n",
+    "ComponentVersion": "ComponentVersion: 1.0.0\n",
+    "Manifests": "Manifests:\n  - Platform: {os: linux}\n    Lifecycle: {Run: echo hi}\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("missing", "example"),
+    [
+        ("RecipeFormatVersion", "RecipeFormatVersion: '2020-01-25'"),
+        ("ComponentName", "ComponentName: com.example.Detector"),
+        ("ComponentVersion", "ComponentVersion: '1.0.0'"),
+        ("Manifests", "Manifests: [{Platform: {os: linux}"),
+    ],
+)
+def test_a_missing_top_level_key_has_a_hint_with_an_example(missing: str, example: str) -> None:
+    text = "".join(part for key, part in _PARTS.items() if key != missing)
+    _, report = validate_recipe_text(text, source="recipe.yaml")
+    (error,) = [e for e in report.errors if e.message == f"{missing} is missing"]
+    assert example in error.hint, error.hint
