@@ -279,7 +279,7 @@ def lint_all(
     tracker or deepstream-app config; a folder whose model folders hold config.pbtxt is checked
     as a Triton model repository (its files are not checked again). Anything else is skipped
     (listed with --verbose); a .pbtxt outside a model repository, or a [property] key file of no
-    known plugin, is a "not recognised" warning.
+    known plugin, is a "not recognised" warning. A broken symbolic link is an error.
 
     DeepStream configs that an artifact spec under PATH... packages are checked where the
     package puts them (next to ./models, the clip, ...), as the device reads them. A config that
@@ -303,6 +303,10 @@ def lint_all(
             findings.append(
                 ("", Diagnostic("error", str(path), "no such file or folder", hint="check the path"))
             )
+            continue
+        if path.is_symlink() and not path.exists():
+            counts["broken link"] = counts.get("broken link", 0) + 1
+            findings.append(("", _broken_link(path)))
             continue
         try:
             kind = classify(path)
@@ -381,6 +385,39 @@ def _crashed(path: Path, doing: str, err: Exception) -> Diagnostic:
         f"edge-harness failed while {doing}: {type(err).__name__}{f': {first}' if first else ''}",
         hint="this is a bug in edge-harness, not necessarily in the file: please report it with the "
         "file; the other files were checked",
+    )
+
+
+def _broken_link(path: Path) -> Diagnostic:
+    """A symbolic link that leads nowhere: an error, since what it stood for is not checked.
+
+    A tree usually holds such a link after a file was moved or renamed, or when it was copied
+    without the files a link points at; skipping it would pass a project whose package misses
+    the file.
+    """
+    import errno
+    import os
+
+    try:
+        target = os.readlink(path)
+    except OSError:
+        target = "?"
+    try:
+        os.stat(path)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return Diagnostic(
+                "error",
+                str(path),
+                f"symbolic link loop ({target} leads back to itself)",
+                hint="remove the link or point it at an existing file",
+            )
+    return Diagnostic(
+        "error",
+        str(path),
+        f"broken symbolic link to {target}",
+        hint="remove the link or point it at an existing file (a relative target is relative to "
+        "the link's folder)",
     )
 
 

@@ -168,7 +168,10 @@ def walk(paths: Iterable[str | Path]) -> Iterator[Path]:
 
 
 def _identity(path: Path) -> Path:
-    """Where ``path`` leads, for visiting each file once; a link loop is its own identity."""
+    """Where ``path`` leads, for visiting each file once; a link loop or a broken link is its own
+    identity (two broken links to one missing file are two findings, not one)."""
+    if path.is_symlink() and not path.exists():
+        return path.absolute()
     try:
         return path.resolve()
     except (OSError, RuntimeError):  # RuntimeError: pathlib's "Symlink loop" (Python 3.11)

@@ -245,3 +245,24 @@ def test_missing_path_is_an_error(tmp_path: Path) -> None:
     result = _run(str(tmp_path / "nope"))
     assert result.exit_code == 1
     assert "no such file or folder" in result.output
+
+
+def test_broken_symbolic_links_in_a_folder_are_errors_and_the_rest_is_checked(tmp_path: Path) -> None:
+    (tmp_path / "recipe.yaml").write_text(
+        'RecipeFormatVersion: "2020-01-25"\nComponentName: com.example.Fine\nComponentVersion: "1.0.0"\n'
+        "Manifests:\n  - Platform: {os: linux}\n    Lifecycle: {Run: echo hi}\n"
+    )
+    (tmp_path / "config.txt").symlink_to("gone/config.txt")
+    (tmp_path / "also.txt").symlink_to("gone/config.txt")  # the same missing target: reported too
+    (tmp_path / "loop.yaml").symlink_to("loop.yaml")
+    result = _run(str(tmp_path))
+    assert result.exit_code == 1, result.output
+    for name in ("config.txt", "also.txt"):
+        assert f"{tmp_path / name}: error: broken symbolic link to gone/config.txt" in result.output
+    assert f"{tmp_path / 'loop.yaml'}: error: symbolic link loop (loop.yaml leads back to itself)" in (
+        result.output
+    )
+    assert result.output.count("hint: ") == 3
+    assert "remove the link or point it at an existing file" in result.output
+    summary = result.output.strip().splitlines()[-1]
+    assert summary.startswith("4 files: 3 errors, 0 warnings") and "recipe 1" in summary, summary
