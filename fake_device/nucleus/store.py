@@ -29,6 +29,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from fake_device.nucleus.lifecycle import ServiceSpec
+from fake_device.nucleus.store_read import read_effective_config_document, read_record_fields
 
 __all__ = ["DeploymentRecord", "EffectiveConfig", "atomic_write", "load_effective_config"]
 
@@ -132,11 +133,14 @@ def from_document(document: Mapping[str, Any]) -> EffectiveConfig:
 
 
 def load_effective_config(path: Path) -> EffectiveConfig:
-    """The committed configuration, or an empty one for a device that never deployed."""
-    if not path.exists():
+    """The committed configuration, or an empty one for a device that never deployed.
+
+    A file that is not what the device wrote (hand-edited, damaged, hostile) is a located
+    :class:`~harness.errors.ValidationError`: the boot stops before anything is started.
+    """
+    if not path.exists() and not path.is_symlink():
         return EffectiveConfig()
-    document = _yaml().load(path.read_text(encoding="utf-8")) or {}
-    return from_document(document)
+    return from_document(read_effective_config_document(path))
 
 
 @dataclass
@@ -171,8 +175,7 @@ class DeploymentRecord:
 
     @staticmethod
     def load(path: Path) -> DeploymentRecord | None:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return DeploymentRecord(**data)
+        """The record at ``path``, None when there is none; a damaged one is a located error
+        (forgetting it silently would lose the deployment in flight)."""
+        data = read_record_fields(path)
+        return None if data is None else DeploymentRecord(**data)
