@@ -5,6 +5,8 @@ with a hint, never a traceback or a hang."""
 from __future__ import annotations
 
 import json
+import os
+import pwd
 from pathlib import Path
 
 import pytest
@@ -123,3 +125,32 @@ def test_a_record_round_trips(tmp_path: Path) -> None:
     assert loaded is not None and loaded.job_id == "job-1" and loaded.stage == "merged"
     assert DeploymentRecord.load(tmp_path / "absent.json") is None
     assert json.loads(path.read_text())["tracked"] == ["x"]
+
+
+class _Iot:
+    """The two IoT calls a device makes before it reads its store (provisioning): accepted."""
+
+    def create_thing(self, **_: object) -> None:
+        return None
+
+    def add_thing_to_thing_group(self, **_: object) -> None:
+        return None
+
+
+def test_the_device_refuses_to_boot_on_a_hostile_config_and_keeps_the_file(tmp_path: Path) -> None:
+    from fake_device.nucleus.kernel import CoreDevice
+
+    root = _root(tmp_path, alias_bomb())
+    before = (root / "config" / "effectiveConfig.yaml").read_bytes()
+    me = pwd.getpwuid(os.geteuid()).pw_name  # a component user who can reach tmp_path
+    core = CoreDevice(root, "jetson-1", client_factory=lambda service: _Iot(), component_user=me)
+    try:
+        with pytest.raises(HarnessError) as err:
+            core.boot()
+    finally:
+        core.stop()
+    assert "effectiveConfig.yaml:6:10: error: the document expands to more than 100,000 values" in str(
+        err.value
+    )
+    # nothing was started and the file is left as it was, for whoever looks at it
+    assert (root / "config" / "effectiveConfig.yaml").read_bytes() == before
