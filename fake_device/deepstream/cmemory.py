@@ -67,6 +67,27 @@ class Pointer:
         return id(self.target)
 
 
+class HostPointer(Pointer):
+    """A ``void *`` to real process memory: an output tensor's bytes (``NvDsInferLayerInfo.buffer``)
+    or an array of such addresses (``NvDsInferTensorMeta.out_buf_ptrs_host``).
+
+    Apps hand it to ``pyds.get_ptr`` and then to ctypes/numpy (``ctypes.cast(address,
+    POINTER(c_float))``, ``np.ctypeslib.as_array``), which read the memory directly, so the address
+    must be the real one, not a heap-emulation handle. ``target`` is the numpy array owning the
+    bytes; the pointer keeps it alive, and so does the meta it was read from.
+    """
+
+    __slots__ = ()
+
+    @property
+    def address(self) -> int:
+        return int(self.target.ctypes.data)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.target.nbytes)
+
+
 def pointer_to(value: object) -> Pointer | None:
     """The ``void *`` read back for ``value`` (None stays NULL)."""
     return None if value is None else Pointer(value)
@@ -229,6 +250,8 @@ def address_of(obj: Any) -> int:
     """``get_ptr``: the address of a metadata object (stable for its lifetime)."""
     if obj is None:
         return 0
+    if isinstance(obj, HostPointer):
+        return obj.address
     if isinstance(obj, Pointer):
         obj = obj.target
     if not hasattr(obj, "_c_memcpy"):

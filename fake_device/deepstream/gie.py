@@ -35,7 +35,7 @@ import numpy as np
 
 from fake_device.deepstream.attribute_parser import Attribute, attribute_label
 from fake_device.deepstream.bbox_parsers import Detections, ScaleGeometry
-from fake_device.deepstream.inferserver import InferTensorMeta, NvInferServer
+from fake_device.deepstream.inferserver import NvInferServer
 from fake_device.deepstream.meta import (
     MAX_LABEL_SIZE,
     UNTRACKED_OBJECT_ID,
@@ -53,6 +53,7 @@ from fake_device.deepstream.meta import (
     nvds_add_user_meta_to_frame,
     nvds_add_user_meta_to_obj,
 )
+from fake_device.deepstream.meta_infer import NvDsInferTensorMeta
 
 #: REINFER_AREA_THRESHOLD: a tracked object is classified again when its area grew by more than this
 REINFER_AREA_THRESHOLD = 0.2
@@ -295,8 +296,9 @@ class Gie:
                 job.frame_meta.bInferDone = 1
                 if engine.config.classification is not None:
                     self._classified(job, engine.classify(outputs))
-                else:
+                elif engine.config.detection is not None:
                     self._attach_detections(job, engine.postprocess(outputs, job.geometry))
+                # else network-type=100 / postprocess { other {} }: the app parses the tensor meta
                 if self.settings.output_tensor_meta and not self.settings.async_mode:
                     self._attach_tensor_meta(job, outputs)
 
@@ -392,10 +394,17 @@ class Gie:
         nvds_add_classifier_meta_to_object(obj, classifier)
 
     def _attach_tensor_meta(self, job: _Job, outputs: dict[str, np.ndarray]) -> None:
-        """attach_tensor_output_meta: the raw outputs as user meta of the frame (primary) or object."""
+        """attach_tensor_output_meta: the raw outputs as user meta of the frame (primary) or object.
+
+        The meta holds copies of the outputs: ``outputs`` are views of the request's buffers (shared
+        memory with Triton), which the next request overwrites.
+        """
         batch = job.frame_meta.base_meta.batch_meta
         user_meta = nvds_acquire_user_meta_from_pool(batch)
-        user_meta.user_meta_data = InferTensorMeta(self.settings.unique_id, self.engine.network, outputs)
+        gpu_ids = self.engine.config.gpu_ids
+        user_meta.user_meta_data = NvDsInferTensorMeta.of(
+            self.settings.unique_id, self.engine.network, outputs, gpu_id=gpu_ids[0] if gpu_ids else 0
+        )
         user_meta.base_meta.meta_type = NvDsMetaType.NVDSINFER_TENSOR_OUTPUT_META
         if job.obj_meta is None:
             nvds_add_user_meta_to_frame(job.frame_meta, user_meta)

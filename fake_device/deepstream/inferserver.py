@@ -498,6 +498,8 @@ class NvInferServer:
                 expected="one of " + ", ".join(map(repr, backend.outputs)),
             )
         described = ", ".join(f"{n} {list(backend.outputs[n].dims)}" for n in self.output_names)
+        if cfg.detection is None and cfg.classification is None:
+            return model_input  # no parsing (nvinfer network-type=100): any outputs will do
         if cfg.detection is None:
             assert cfg.classification is not None
             problem = attribute_layout_problem({n: backend.outputs[n].dims for n in self.output_names})

@@ -66,6 +66,8 @@ DEFAULT_SCALING_FILTER = len(SCALING_FILTERS) - 1
 COLOR_FORMATS = {0: "RGB", 1: "BGR", 2: "GRAY"}
 NETWORK_MODES = {0: "FP32", 1: "INT8", 2: "FP16", 3: "BEST"}
 NETWORK_TYPES = {0: "detector", 1: "classifier", 2: "segmentation", 3: "instance segmentation", 100: "other"}
+#: network-type=100: the element infers and attaches nothing but the tensor meta (output-tensor-meta)
+NETWORK_TYPE_OTHER = 100
 PROCESS_MODES = {1: "primary, full frame", 2: "secondary, on objects"}
 INPUT_ORDERS = {0: "LINEAR", 1: "NHWC"}
 SCALING_COMPUTE_HW = {0: "FRAME_SCALING_HW_DEFAULT", 1: "FRAME_SCALING_HW_GPU", 2: "FRAME_SCALING_HW_VIC"}
@@ -447,7 +449,9 @@ class NvInferConfig:
             channel_offsets=self.offsets,
         )
         detection, classification = None, None
-        if self.is_classifier:
+        if self.network_type == NETWORK_TYPE_OTHER:
+            pass  # the app parses the outputs from the tensor meta
+        elif self.is_classifier:
             classification = ClassificationConfig(
                 self.classifier_threshold, self.label_lines, self.classifier_type
             )
@@ -646,7 +650,7 @@ class _Loader:
         fields["class_attrs"] = self.class_attrs(fields["num_detected_classes"])
         fields.update(
             self.files(
-                prop, values, entries, fields["num_detected_classes"], fields.get("network_type", 0) == 1
+                prop, values, entries, fields["num_detected_classes"], fields.get("network_type", 0) != 0
             )
         )
         return NvInferConfig(path=self.path, lines=dict(self.lines), warnings=tuple(self.warnings), **fields)
@@ -756,11 +760,12 @@ class _Loader:
         if network_type is not None:
             entry = entries.get("network-type") or entries["is-classifier"]
             self.choice(entry, network_type, NETWORK_TYPES)
-            if network_type not in (0, 1):
+            if network_type not in (0, 1, NETWORK_TYPE_OTHER):
                 raise self.fail(
                     f"network-type={network_type} ({NETWORK_TYPES[network_type]}) is not emulated",
                     entry,
-                    hint="the emulation runs detectors (network-type=0) and classifiers (network-type=1)",
+                    hint="the emulation runs detectors (network-type=0), classifiers (network-type=1) and "
+                    "networks the app parses itself (network-type=100 with output-tensor-meta=1)",
                 )
             out["network_type"] = network_type
         classifier = network_type == 1
@@ -775,7 +780,7 @@ class _Loader:
                 )
         out.update(self.secondary(values, entries, classifier))
 
-        if classifier:
+        if classifier or network_type == NETWORK_TYPE_OTHER:  # no detector keys: nothing is parsed
             n = get("num-detected-classes")
             out["num_detected_classes"] = n if n is not None and n > 0 else 0
             return self.preprocessing(values, entries, out)
@@ -1000,7 +1005,10 @@ class _Loader:
         n: int,
         classifier: bool,
     ) -> dict[str, Any]:
-        """The model, the engine, the labels and the parser: what NvDsInferContextImpl loads at start."""
+        """The model, the engine, the labels and the parser: what NvDsInferContextImpl loads at start.
+
+        ``classifier``: not a detector (network-type 1 or 100), so no bounding-box parser.
+        """
         out: dict[str, Any] = {}
         onnx, engine = values.get("onnx-file"), values.get("model-engine-file")
         if engine is not None:
@@ -1066,7 +1074,7 @@ class _Loader:
         lib = values.get("custom-lib-path")
         if classifier and func != BUILTIN_PARSER:
             self.warn(
-                "parse-bbox-func-name has no effect: this is a classifier",
+                "parse-bbox-func-name has no effect: this is not a detector (network-type=0)",
                 entries["parse-bbox-func-name"].line,
             )
             func = BUILTIN_PARSER

@@ -13,7 +13,10 @@ on the PYTHONPATH of component processes only). The classes are the metadata mod
 * ``user_copyfunc``/``user_releasefunc`` keep pyds's single slot per kind (the last function set is
   the one every user meta that was given one calls), ``unset_callback_funcs`` empties it for good;
 * ``get_nvds_buf_surface(hash(gst_buffer), batch_id)`` is a writable numpy view of an RGBA/RGB frame
-  in the buffer's memory.
+  in the buffer's memory;
+* ``get_nvds_LayerInfo(tensor_meta, i)`` gives an output layer of an ``NvDsInferTensorMeta`` whose
+  ``buffer`` is a real process address once passed through ``get_ptr`` (ctypes and numpy read the
+  tensor directly), and ``get_detections(buffer, i)`` its ``i``-th float.
 
 Everything else pyds has raises an AttributeError that names it and points to
 docs/deepstream/supported.md (see :data:`NOT_EMULATED`), never a stand-in that returns something
@@ -110,7 +113,19 @@ from fake_device.deepstream.meta_event import (
     copy_event_msg_meta,
     release_event_msg_meta,
 )
-from fake_device.deepstream.meta_infer import NvDsInferSegmentationMeta
+from fake_device.deepstream.meta_infer import (
+    NvDsInferAttribute,
+    NvDsInferDataType,
+    NvDsInferDims,
+    NvDsInferDimsCHW,
+    NvDsInferLayerInfo,
+    NvDsInferNetworkInfo,
+    NvDsInferObjectDetectionInfo,
+    NvDsInferSegmentationMeta,
+    NvDsInferTensorMeta,
+    get_detections,
+    get_nvds_LayerInfo,
+)
 from fake_device.deepstream.meta_osd import (
     NvBbox_Coords,
     NvOSD_Arrow_Head_Direction,
@@ -383,6 +398,7 @@ glist_get_nvds_label_info = NvDsLabelInfo.cast
 glist_get_nvds_event_msg_meta = NvDsEventMsgMeta.cast
 glist_get_nvds_vehicle_object = NvDsVehicleObject.cast
 glist_get_nvds_person_object = NvDsPersonObject.cast
+glist_get_nvds_tensor_meta = NvDsInferTensorMeta.cast
 
 
 # -- frames ---------------------------------------------------------------------------------------
@@ -523,22 +539,6 @@ NOT_EMULATED: dict[str, str] = {
         "the emulated NvBufSurface is system memory; read frames with get_nvds_buf_surface",
     ),
     **dict.fromkeys(
-        (
-            "NvDsInferTensorMeta",
-            "NvDsInferLayerInfo",
-            "NvDsInferDims",
-            "NvDsInferDimsCHW",
-            "NvDsInferDataType",
-            "NvDsInferNetworkInfo",
-            "NvDsInferObjectDetectionInfo",
-            "NvDsInferAttribute",
-            "get_nvds_LayerInfo",
-            "get_detections",
-            "glist_get_nvds_tensor_meta",
-        ),
-        "raw tensor output meta (output-tensor-meta) is not exposed to apps",
-    ),
-    **dict.fromkeys(
         ("NvDsOpticalFlowMeta", "NvOFFlowVector", "get_optical_flow_vectors"),
         "nvof (optical flow) is not emulated",
     ),
@@ -599,6 +599,7 @@ _ENUMS = (
     NvDsPayloadType,
     NvOSD_Mode,
     NvOSD_Arrow_Head_Direction,
+    NvDsInferDataType,
     NvBufSurfaceMemType,
     NvBufSurfaceMemMapFlags,
     GstNvDsMetaType,
@@ -627,7 +628,15 @@ __all__ = [
     "NvDsFaceObject",
     "NvDsFrameMeta",
     "NvDsGeoLocation",
+    "NvDsInferAttribute",
+    "NvDsInferDataType",
+    "NvDsInferDims",
+    "NvDsInferDimsCHW",
+    "NvDsInferLayerInfo",
+    "NvDsInferNetworkInfo",
+    "NvDsInferObjectDetectionInfo",
     "NvDsInferSegmentationMeta",
+    "NvDsInferTensorMeta",
     "NvDsLabelInfo",
     "NvDsMetaPool",
     "NvDsMetaType",
@@ -667,6 +676,8 @@ __all__ = [
     "free_buffer",
     "free_gbuffer",
     "generate_ts_rfc3339",
+    "get_detections",
+    "get_nvds_LayerInfo",
     "get_nvds_buf_surface",
     "get_ptr",
     "get_segmentation_masks",
@@ -679,6 +690,7 @@ __all__ = [
     "glist_get_nvds_label_info",
     "glist_get_nvds_object_meta",
     "glist_get_nvds_person_object",
+    "glist_get_nvds_tensor_meta",
     "glist_get_nvds_user_meta",
     "glist_get_nvds_vehicle_object",
     "gst_buffer_get_nvds_batch_meta",

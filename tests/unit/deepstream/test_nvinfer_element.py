@@ -17,7 +17,6 @@ from tiny_models import build
 from fake_device.deepstream import cmemory
 from fake_device.deepstream.gst.registry import register
 from fake_device.deepstream.gst.runtime import Gst
-from fake_device.deepstream.inferserver import InferTensorMeta
 from fake_device.deepstream.meta import (
     UNTRACKED_OBJECT_ID,
     NvDsBatchMeta,
@@ -29,6 +28,7 @@ from fake_device.deepstream.meta import (
     nvds_acquire_obj_meta_from_pool,
     nvds_add_obj_meta_to_frame,
 )
+from fake_device.deepstream.meta_infer import NvDsInferTensorMeta
 
 pytestmark = pytest.mark.unit
 
@@ -296,10 +296,10 @@ def test_tensor_output_meta(models: Path, pipelines: list[BatchPipeline]) -> Non
     frame = pipeline.push([square(W, H, (0, 0, 50, 50), RED)]).frames[0]
     [user_meta] = [m for m in _walk(frame.frame_user_meta_list)]
     assert user_meta.base_meta.meta_type == NvDsMetaType.NVDSINFER_TENSOR_OUTPUT_META
-    tensor_meta = user_meta.user_meta_data.target
-    assert isinstance(tensor_meta, InferTensorMeta)
+    tensor_meta = NvDsInferTensorMeta.cast(user_meta.user_meta_data)
     assert (tensor_meta.unique_id, tensor_meta.num_output_layers) == (1, 1)
-    assert tensor_meta.output_layers["output"].shape == (1, 6)
+    dims = tensor_meta.output_layers_info(0).inferDims
+    assert (dims.numDims, list(dims.d[:2]), dims.numElements) == (2, [1, 6], 6)
 
 
 def _walk(node: object) -> Iterator[object]:

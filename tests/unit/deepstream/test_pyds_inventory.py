@@ -135,4 +135,4 @@ def test_an_entry_that_is_not_provided_fails_the_check() -> None:
     with pytest.raises(AssertionError, match="must cast it first"):
         _check_all({"NvDsUserMeta.user_meta_data.roiStatus"})
     with pytest.raises(AssertionError, match="not emulated"):
-        _check_all({"pyds.get_nvds_LayerInfo"})
+        _check_all({"pyds.get_optical_flow_vectors"})

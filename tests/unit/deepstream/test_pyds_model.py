@@ -218,9 +218,9 @@ def test_members_pyds_has_but_the_emulation_does_not_say_so() -> None:
 
 def test_module_attributes_pyds_has_but_the_emulation_does_not_say_so() -> None:
     with pytest.raises(
-        AttributeError, match=r"pyds\.get_nvds_LayerInfo is part of NVIDIA's pyds but not emulated"
+        AttributeError, match=r"pyds\.get_optical_flow_vectors is part of NVIDIA's pyds but not emulated"
     ):
-        _ = pyds.get_nvds_LayerInfo
+        _ = pyds.get_optical_flow_vectors
     with pytest.raises(AttributeError, match="module 'pyds' has no attribute 'no_such_function'"):
         _ = pyds.no_such_function
 
