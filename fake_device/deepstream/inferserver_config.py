@@ -143,7 +143,9 @@ _MESSAGES: dict[str, tuple[str, ...]] = {
     "PostProcessParams": (
         "labelfile_path 1 string",
         "detection 2 DetectionParams oneof=process_type",
+        "other 5 OtherNetworkParams oneof=process_type",
     ),
+    "OtherNetworkParams": ("type_name 1 string",),
     "DetectionParams": (
         "num_detected_classes 1 int32",
         "per_class_params 2 map<int32,DetectionParams.PerClassParams>",
@@ -176,7 +178,6 @@ NOT_EMULATED: dict[str, dict[str, str]] = {
     "PostProcessParams": {
         "classification": "classifiers",
         "segmentation": "segmentation",
-        "other": "custom post-processing by the application",
         "trtis_classification": "Triton classification",
         "triton_classification": "Triton classification",
     },
@@ -841,17 +842,21 @@ class _Validator:
             channel_offsets=offsets[:channels],
         )
 
-    def postprocess(self, ic: Any) -> tuple[Path | None, tuple[str, ...], DetectionConfig]:
+    def postprocess(self, ic: Any) -> tuple[Path | None, tuple[str, ...], DetectionConfig | None]:
+        """Labels and detection settings; no detection for ``other {}`` (the app parses the tensor
+        meta, as deepstream-ssd-parser does)."""
         at = ("infer_config", "postprocess")
-        if not ic.HasField("postprocess") or not ic.postprocess.HasField("detection"):
+        post = ic.postprocess
+        if not ic.HasField("postprocess") or not (post.HasField("detection") or post.HasField("other")):
             raise self.fail(
-                "postprocess has no detection block; the emulation runs detectors only",
+                "postprocess has no detection or other block; the emulation runs detectors, and networks "
+                "the app parses itself",
                 *at,
-                expected="postprocess { detection { num_detected_classes: N custom_parse_bbox_func: … } }",
+                expected="postprocess { detection { num_detected_classes: N custom_parse_bbox_func: … } } "
+                "or postprocess { other {} } with output_control { output_tensor_meta: true }",
                 hint='add postprocess { detection { num_detected_classes: N custom_parse_bbox_func: "..." '
                 "} }",
             )
-        post = ic.postprocess
         det = post.detection
         dat = (*at, "detection")
         labelfile = None
@@ -874,6 +879,12 @@ class _Validator:
                     "labelfile_path",
                     hint="a labels file is UTF-8 text, one class name per line",
                 ) from err
+        if post.HasField("other"):
+            if not self.m.output_control.output_tensor_meta:
+                self.warn(
+                    "postprocess.other without output_control.output_tensor_meta: nothing reads the outputs"
+                )
+            return labelfile, labels, None
         n = det.num_detected_classes
         if n <= 0:
             raise self.fail(
@@ -921,11 +932,12 @@ class _Validator:
             )
         return labelfile, labels, DetectionConfig(n, tuple(thresholds), func, clustering, iou, topk)
 
-    def custom_lib(self, ic: Any, detection: DetectionConfig) -> str:
+    def custom_lib(self, ic: Any, detection: DetectionConfig | None) -> str:
         lib = ic.custom_lib.path if ic.HasField("custom_lib") else ""
-        if not lib and detection.custom_parse_bbox_func == BUILTIN_PARSER:
-            return ""  # the built-in DetectNet_v2 parser needs no library
+        if not lib and (detection is None or detection.custom_parse_bbox_func == BUILTIN_PARSER):
+            return ""  # the built-in DetectNet_v2 parser (or no parser at all) needs no library
         if not lib:
+            assert detection is not None
             raise self.fail(
                 f"custom_parse_bbox_func {detection.custom_parse_bbox_func!r} is set but there is no "
                 "custom_lib",

@@ -223,3 +223,40 @@ def test_an_app_parses_what_network_type_100_attached(pipeline: BatchPipeline) -
         )
     red, blue = (f.objects[0] for f in batch.frames)
     assert (red.class_id, blue.class_id) == (0, 2)  # the two frames' own tensors, not one shared
+
+
+# --- nvinferserver: postprocess { other {} } -----------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[3]
+APP_CONFIG = ROOT / "scenarios" / "traffic" / "app" / "config_infer_primary_rtdetr_triton.yml"
+DETECTION = APP_CONFIG.read_text(encoding="utf-8")
+POSTPROCESS = DETECTION[DETECTION.index("  postprocess {") : DETECTION.index("  custom_lib {")]
+
+
+def _other_config(folder: Path, tensor_meta: bool = True) -> Path:
+    model = folder / "models" / "rtdetr"
+    model.mkdir(parents=True, exist_ok=True)
+    for name in ("config.pbtxt", "labels.txt"):
+        (model / name).write_bytes((ROOT / "models_repo" / "B" / "rtdetr" / name).read_bytes())
+    other = '  postprocess {\n    labelfile_path: "./models/rtdetr/labels.txt"\n    other {}\n  }\n\n'
+    flag = "true" if tensor_meta else "false"
+    text = DETECTION.replace(POSTPROCESS, other).replace(
+        "output_tensor_meta: false", f"output_tensor_meta: {flag}"
+    )
+    path = folder / f"other_{tensor_meta}.txt"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_nvinferserver_other_leaves_the_outputs_to_the_app(models: Path, tmp_path: Path) -> None:
+    from fake_device.deepstream.inferserver import NvInferServer, OnnxRuntimeBackend
+    from fake_device.deepstream.inferserver_config import load_inferserver_config
+
+    config = load_inferserver_config(_other_config(tmp_path))
+    assert (config.detection, config.classification, config.output_tensor_meta) == (None, None, True)
+    assert config.labels == ("car", "truck", "bus", "motorcycle")
+    assert not any("output" in w for w in config.warnings)
+    with NvInferServer(config, backend=OnnxRuntimeBackend(models / "box_finder.onnx")) as engine:
+        assert engine.output_names == ("output",)  # any outputs will do: nothing parses them
+    quiet = load_inferserver_config(_other_config(tmp_path, tensor_meta=False))
+    assert any("nothing reads the outputs" in w for w in quiet.warnings)
