@@ -42,6 +42,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from harness.errors import DiagnosticReport, HarnessError, ValidationError
+from harness.world_bounds import SECONDS_SCHEMA, SEED_SCHEMA, bound_hint
 from harness.yamldoc import diagnostic, parse_mapping, plain, read_text, schema_errors
 
 #: The ZIP epoch (DOS time cannot go before 1980); every entry gets it.
@@ -83,8 +84,8 @@ ARTIFACT_SCHEMA: dict[str, Any] = {
                         "type": "object",
                         "additionalProperties": False,
                         "properties": {
-                            "seed": {"type": "integer", "minimum": 0},
-                            "seconds": {"type": "number", "exclusiveMinimum": 0},
+                            "seed": SEED_SCHEMA,
+                            "seconds": SECONDS_SCHEMA,
                             "codec": {"enum": ["mp4v", "h264"]},
                         },
                     },
@@ -187,6 +188,8 @@ def _schema_hint(where: list[str | int], message: str) -> str:
     key = where[-1] if where else None
     if where == ["name"]:
         return _NAME_HINT
+    if len(where) > 2 and where[2] == "world" and bound_hint(where):
+        return bound_hint(where)
     if key in ("source", "target"):
         return "a path relative to the folder of the artifact spec, e.g. '../app' or 'models'"
     if "Additional properties" in message:

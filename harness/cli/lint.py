@@ -275,8 +275,8 @@ def lint_all(
 
     `edge-harness lint PATH...` is the same command. Folders are walked (hidden folders and
     __pycache__ skipped). Each file is classified by its content, not its name: Greengrass
-    recipe, scenario, artifact spec, nvinferserver, nvinfer, nvdsanalytics, msgconv, msgbroker,
-    tracker or deepstream-app config; a folder whose model folders hold config.pbtxt is checked
+    recipe, scenario, artifact spec, world preset, nvinferserver, nvinfer, nvdsanalytics,
+    msgconv, msgbroker, tracker or deepstream-app config; a folder whose model folders hold config.pbtxt is checked
     as a Triton model repository (its files are not checked again). Anything else is skipped
     (listed with --verbose); a .pbtxt outside a model repository, or a [property] key file of no
     known plugin, is a "not recognised" warning. A broken symbolic link is an error.
@@ -468,6 +468,7 @@ def _check(kind: str, path: Path) -> DiagnosticReport:
 #: kind → (module, function) of the loader the device runs on such a file
 _LOADERS = {
     "artifact": ("harness.package", "load_artifact_spec"),
+    "world": ("harness.world.presets", "load_preset_file"),
     # and, when it names a model repository on disk, checked against the served model
     "nvinferserver": ("harness.lint.inferserver_model", "load_and_check_inferserver_config"),
     "nvinfer": ("fake_device.deepstream.nvinfer_config", "load_nvinfer_config"),

@@ -28,6 +28,7 @@ from harness.yamldoc import YamlLimitError, check_yaml
 RECIPE = "recipe"
 SCENARIO = "scenario"
 ARTIFACT = "artifact"
+WORLD = "world"
 MODEL_REPOSITORY = "model-repository"
 NVINFERSERVER = "nvinferserver"
 NVINFER = "nvinfer"
@@ -42,6 +43,7 @@ KINDS = (
     RECIPE,
     SCENARIO,
     ARTIFACT,
+    WORLD,
     MODEL_REPOSITORY,
     NVINFERSERVER,
     NVINFER,
@@ -76,6 +78,10 @@ _ANALYTICS_PREFIXES = (
     "direction-detection-stream-",
 )
 _NVINFER_KEYS = frozenset({"onnx-file", "model-engine-file", "net-scale-factor"})
+# Sections of a world preset (harness/world/presets.py); any three of them make one.
+_WORLD_SECTIONS = frozenset(
+    {"frame", "camera", "road", "scene", "props", "classes", "traffic", "analytics", "defaults"}
+)
 _TRACKER_SECTIONS = frozenset({"BaseConfig", "TargetManagement", "DataAssociator", "StateEstimator"})
 
 
@@ -242,7 +248,7 @@ def _key_file_kind(groups: dict[str, set[str]]) -> str | None:
 
 
 def _structured_kind(keys: set[str] | None) -> str | None:
-    """Recipe, scenario, artifact spec or tracker config from a mapping's top-level keys."""
+    """Recipe, scenario, artifact spec, world preset or tracker config from a mapping's top-level keys."""
     if not keys:
         return None
     # the recipe loader matches keys ignoring case, so classification does too
@@ -253,6 +259,8 @@ def _structured_kind(keys: set[str] | None) -> str | None:
         return SCENARIO
     if "layers" in keys:
         return ARTIFACT
+    if len(keys & _WORLD_SECTIONS) >= 3:
+        return WORLD
     if keys & _TRACKER_SECTIONS:
         return TRACKER
     return None

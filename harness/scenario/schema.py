@@ -19,6 +19,8 @@ import json
 import sys
 from typing import Any
 
+from harness.world_bounds import MAX_SECONDS, SECONDS_HINT, SECONDS_SCHEMA, SEED_SCHEMA
+
 __all__ = [
     "BACKENDS",
     "COMPONENT_STATES",
@@ -810,12 +812,15 @@ SCENARIO_SCHEMA: dict[str, Any] = {
             ),
             "properties": {
                 "seed": {
-                    "type": "integer",
-                    "minimum": 0,
+                    **SEED_SCHEMA,
                     "default": DEFAULTS["world_seed"],
-                    "description": "Random seed of the world.",
+                    "description": "Random seed of the world: an integer from 0 to 2**63-1.",
                 },
-                "seconds": _seconds("Length of the clip.", default=DEFAULTS["world_seconds"]),
+                "seconds": {
+                    **SECONDS_SCHEMA,
+                    "default": DEFAULTS["world_seconds"],
+                    "description": f"Length of the clip, at most {MAX_SECONDS} s ({SECONDS_HINT} for more).",
+                },
             },
         },
         "devices": {

@@ -16,7 +16,8 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap
 
 from harness.errors import Diagnostic, DiagnosticReport, HarnessError, ValidationError
-from harness.yamldoc import location, parse_mapping, plain, pointer, read_text, validate
+from harness.world_bounds import FPS_SCHEMA, HEIGHT_SCHEMA, SECONDS_SCHEMA, WIDTH_SCHEMA, bound_hint
+from harness.yamldoc import diagnostic, location, parse_mapping, plain, pointer, read_text, schema_errors
 
 #: Where named presets live. The engine is imported by the runtime; presets are scenario data.
 PRESET_DIR = Path(__file__).resolve().parents[2] / "scenarios" / "traffic" / "world"
@@ -47,9 +48,9 @@ PRESET_SCHEMA: dict[str, Any] = _obj(
         "description": {"type": "string"},
         "frame": _obj(
             {
-                "width": {"type": "integer", "minimum": 64, "maximum": 7680},
-                "height": {"type": "integer", "minimum": 64, "maximum": 4320},
-                "fps": {"type": "number", "exclusiveMinimum": 0, "maximum": 240},
+                "width": WIDTH_SCHEMA,
+                "height": HEIGHT_SCHEMA,
+                "fps": FPS_SCHEMA,
             }
         ),
         "camera": _obj(
@@ -168,7 +169,7 @@ PRESET_SCHEMA: dict[str, Any] = _obj(
         ),
         "defaults": _obj(
             {
-                "seconds": _POSITIVE,
+                "seconds": SECONDS_SCHEMA,
                 "noise_sigma": {"type": "number", "minimum": 0, "maximum": 64},
                 "shake_px": {"type": "number", "minimum": 0, "maximum": 8},
                 "shadows": {"type": "boolean"},
@@ -276,7 +277,12 @@ def preset_path(name_or_path: str | Path) -> Path:
 
 def load_preset(name_or_path: str | Path = "highway") -> Preset:
     """Read, validate and type a preset; raise :class:`ValidationError` naming file:line:col."""
-    path = preset_path(name_or_path)
+    return load_preset_file(preset_path(name_or_path))
+
+
+def load_preset_file(path: Path) -> Preset:
+    """:func:`load_preset` of a file known to be one (``edge-harness lint`` finds them by content,
+    whatever their name, so the name must not be taken for a preset's)."""
     # one reader for every YAML input: a FIFO refused unopened, a bad byte named at its line
     text = read_text(path, "world preset")
     return parse_preset(text, path, sha256=hashlib.sha256(text.encode("utf-8")).hexdigest())
@@ -288,7 +294,10 @@ def parse_preset(text: str, path: Path, *, sha256: str | None = None) -> Preset:
     what = f"{file} is not a valid world preset"
     report = DiagnosticReport()
     doc = parse_mapping(text, file, what, expected="keys like frame:")
-    validate(doc, PRESET_SCHEMA, file, what)
+    for where, message in schema_errors(doc, PRESET_SCHEMA):
+        report.add(diagnostic(doc, file, where, message, hint=bound_hint(where)))
+    if not report.ok:
+        raise ValidationError(report, what=what)
 
     data = plain(doc)
     _check_semantics(doc, data, file, report)

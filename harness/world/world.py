@@ -42,6 +42,15 @@ from harness.world.road import Road, Scenery
 from harness.world.traffic import ScriptedVehicle, Traffic
 from harness.world.truth import TruthObject, TruthRecorder
 from harness.world.video import CODECS, ffmpeg_for_h264, open_sink
+from harness.world_bounds import (
+    MAX_FPS,
+    MAX_HEIGHT_PX,
+    MAX_SECONDS,
+    MAX_SEED,
+    MAX_WIDTH_PX,
+    MIN_SIDE_PX,
+    SECONDS_HINT,
+)
 
 #: Bumped whenever the same parameters would render different pixels or truth; part of cache keys.
 GENERATOR_VERSION = "1"
@@ -49,7 +58,6 @@ TRUTH_FORMAT = "edge-harness-world/1"
 SAMPLE_NAME = "awsgg-example.mp4"
 VIDEO_NAME = "video.mp4"
 _MARGIN_PX = 8  # canvas border that absorbs camera shake; always present so shake never changes scenery
-_MAX_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -125,25 +133,23 @@ def _check_params(params: WorldParams) -> None:
     if (
         isinstance(params.seed, bool)
         or not isinstance(params.seed, int | np.integer)
-        or not 0 <= params.seed < 2**63
+        or not 0 <= params.seed <= MAX_SEED
     ):
         bad(f"seed must be an integer from 0 to 2**63-1, got {params.seed!r}")
     if params.seconds is not None:
         s = params.seconds
         if not isinstance(s, int | float) or not math.isfinite(s) or s <= 0:
             bad(f"seconds must be a positive number, got {s!r}")
-        if s > _MAX_SECONDS:
-            bad(
-                f"seconds must be at most {_MAX_SECONDS:g}, got {s!r}", hint="generate several shorter videos"
-            )
-    if params.fps is not None and (not math.isfinite(params.fps) or not 0 < params.fps <= 240):
-        bad(f"fps must be in (0, 240], got {params.fps!r}")
-    for name, value, top in (("width", params.width, 7680), ("height", params.height, 4320)):
+        if s > MAX_SECONDS:
+            bad(f"seconds must be at most {MAX_SECONDS:g}, got {s!r}", hint=SECONDS_HINT)
+    if params.fps is not None and (not math.isfinite(params.fps) or not 0 < params.fps <= MAX_FPS):
+        bad(f"fps must be in (0, {MAX_FPS}], got {params.fps!r}")
+    for name, value, top in (("width", params.width, MAX_WIDTH_PX), ("height", params.height, MAX_HEIGHT_PX)):
         if value is None:
             continue
-        if not isinstance(value, int | np.integer) or not 64 <= value <= top or value % 2:
+        if not isinstance(value, int | np.integer) or not MIN_SIDE_PX <= value <= top or value % 2:
             bad(
-                f"{name} must be an even number of pixels from 64 to {top}, got {value!r}",
+                f"{name} must be an even number of pixels from {MIN_SIDE_PX} to {top}, got {value!r}",
                 hint="H.264 needs even sizes",
             )
     ids = [s.id for s in params.script if s.id is not None]
@@ -169,8 +175,10 @@ class World:
             width, height = params.width or p.width, params.height or p.height
         self.width, self.height = int(width), int(height)
         self.seconds = float(params.seconds if params.seconds is not None else p.defaults["seconds"])
-        if self.seconds > _MAX_SECONDS:
-            raise HarnessError(f"seconds must be at most {_MAX_SECONDS:g}, got {self.seconds}")
+        if self.seconds > MAX_SECONDS:  # the preset's default: its loader already refuses more
+            raise HarnessError(
+                f"seconds must be at most {MAX_SECONDS:g}, got {self.seconds}", hint=SECONDS_HINT
+            )
         self.frame_count = max(1, round(self.seconds * self.fps))
         self._sx, self._sy = self.width / p.width, self.height / p.height
         self.shadows = bool(params.shadows if params.shadows is not None else p.defaults["shadows"])

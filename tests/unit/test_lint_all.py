@@ -50,7 +50,7 @@ EXPECTED = {
     ROOT / "scenarios/faults/triton_kill.yaml": "scenario",
     ROOT / "scenarios/faults/device_kill_install.yaml": "scenario",
     ROOT / "scenarios/faults/device_partition.yaml": "scenario",
-    ROOT / "scenarios/traffic/world/highway.yaml": None,
+    ROOT / "scenarios/traffic/world/highway.yaml": "world",
     ROOT / "models_repo/A": "model-repository",
     ROOT / "models_repo/B": "model-repository",
     ROOT / "models_repo": None,
@@ -173,7 +173,8 @@ def test_lint_all_and_subcommands_both_work(in_root: Path) -> None:
 def test_verbose_lists_skipped_files(in_root: Path) -> None:
     result = _run("--verbose", "scenarios/traffic/world")
     assert result.exit_code == 0
-    assert "skipped: scenarios/traffic/world/highway.yaml" in result.output
+    assert "skipped: scenarios/traffic/world/README.md" in result.output
+    assert "(world 1)" in result.output  # the preset is checked, not skipped
 
 
 def test_lone_pbtxt_is_a_warning(in_root: Path) -> None:
