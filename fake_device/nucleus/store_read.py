@@ -49,7 +49,8 @@ def read_effective_config_document(path: Path) -> dict[str, Any]:
             _check_service(str(name), entry, bad)
     if not report.ok:
         raise ValidationError(report, what=what)
-    return plain(doc)
+    document: dict[str, Any] = plain(doc)
+    return document
 
 
 def _check_service(name: str, entry: Any, bad: Callable[[list[str | int], str], None]) -> None:
