@@ -45,7 +45,6 @@ from fake_device.deepstream.bbox_parsers import (
     LAYOUTS,
     ORIG_TARGET_SIZES_INPUT,
     Detections,
-    NetworkInfo,
     ScaleGeometry,
     cluster_nms,
     describe_parser,
@@ -62,6 +61,7 @@ from fake_device.deepstream.inferserver_config import (
     load_inferserver_config,
 )
 from fake_device.deepstream.meta import BatchMeta, FrameMeta, ObjectMeta
+from fake_device.deepstream.meta_infer import NvDsInferTensorMeta
 from fake_device.deepstream.network_input import scaled_pixels
 from harness.errors import HarnessError
 
@@ -379,26 +379,6 @@ class TritonGrpcBackend(InferBackend):
 # --- the element ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class InferTensorMeta:
-    """NvDsInferTensorMeta: the raw outputs of one frame or object (``output-tensor-meta``).
-
-    The elements carry it in a user meta of type NVDSINFER_TENSOR_OUTPUT_META, as DeepStream does.
-    """
-
-    unique_id: int
-    network: NetworkInfo
-    output_layers: dict[str, np.ndarray]
-
-    @property
-    def num_output_layers(self) -> int:
-        return len(self.output_layers)
-
-    @property
-    def network_info(self) -> NetworkInfo:
-        return self.network
-
-
 class NvInferServer:
     """gst-nvinferserver for a primary detector, driven by its config file.
 
@@ -691,9 +671,12 @@ class NvInferServer:
             tensors.append(tensor)
             geometries.append(geometry)
         for frame, geometry, per_frame in zip(frames, geometries, self.run(tensors), strict=True):
-            frame.objects.extend(self._objects(self.postprocess(per_frame, geometry)))
+            if self.config.detection is not None:
+                frame.objects.extend(self._objects(self.postprocess(per_frame, geometry)))
             if self.config.output_tensor_meta:
-                frame.user_meta.append(InferTensorMeta(self.config.unique_id, self.network, per_frame))
+                gpu_id = self.config.gpu_ids[0] if self.config.gpu_ids else 0
+                meta = NvDsInferTensorMeta.of(self.config.unique_id, self.network, per_frame, gpu_id=gpu_id)
+                frame.user_meta.append(meta)
 
     # -- life cycle --------------------------------------------------------------------------
     def close(self) -> None:

@@ -265,6 +265,8 @@ class NvDsInferTensorMeta(_ReadOnlyStruct):
     ``output_layers_info(j)`` is a method in pyds, not a list.
     """
 
+    nvds_meta_type = 12  # NvDsMetaType.NVDSINFER_TENSOR_OUTPUT_META
+
     unique_id = _readonly("unique_id", "guint")
     num_output_layers = _readonly("num_output_layers", "guint")
     gpu_id = _readonly("gpu_id", "gint")

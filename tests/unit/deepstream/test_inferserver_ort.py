@@ -15,13 +15,13 @@ from batches import iou, make_batch
 from fake_device.deepstream.errors import ConfigError
 from fake_device.deepstream.inferserver import (
     InferBackend,
-    InferTensorMeta,
     NvInferServer,
     OnnxRuntimeBackend,
     TensorSpec,
 )
 from fake_device.deepstream.inferserver_config import load_inferserver_config
 from fake_device.deepstream.meta import UNTRACKED_OBJECT_ID
+from fake_device.deepstream.meta_infer import NvDsInferTensorMeta
 from harness.eval import OnnxDetector, preprocess, resolve_model, to_frame_boxes
 from harness.world import WorldFrame, WorldParams, iter_world
 
@@ -113,7 +113,7 @@ class ScriptedBackend(InferBackend):
         self.max_batch_size = max_batch_size
         self.input_format = input_format
         self.respond = respond or (
-            lambda feed: {"output": np.zeros((len(next(iter(feed.values()))), 300, 6))}
+            lambda feed: {"output": np.zeros((len(next(iter(feed.values()))), 300, 6), np.float32)}
         )
         self.calls: list[dict[str, np.ndarray]] = []
         self.closed = False
@@ -259,9 +259,10 @@ def test_tensor_meta(app_dir: Path) -> None:
     with NvInferServer(path, backend=ScriptedBackend()) as element:
         [frame] = element.process(make_batch([solid(0, 0, 0)])).frames
     [meta] = frame.user_meta
-    assert isinstance(meta, InferTensorMeta)
-    assert meta.unique_id == 1 and meta.network.width == 640
-    assert meta.output_layers["output"].shape == (300, 6)
+    assert isinstance(meta, NvDsInferTensorMeta)
+    assert meta.unique_id == 1 and meta.network_info.width == 640
+    dims = meta.output_layers_info(0).inferDims
+    assert (meta.output_layers_info(0).layerName, list(dims.d[: dims.numDims])) == ("output", [300, 6])
 
 
 def test_official_rtdetr_gets_orig_target_sizes(app_dir: Path) -> None:
