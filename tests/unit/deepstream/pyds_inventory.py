@@ -34,6 +34,7 @@ APPS: dict[str, tuple[str, ...]] = {
         "apps/deepstream-nvdsanalytics/",
         "apps/deepstream-imagedata-multistream/",
         "apps/runtime_source_add_delete/",
+        "apps/deepstream-ssd-parser/",
         "apps/common/",
     ),
 }
@@ -62,6 +63,9 @@ RETURNS = {
     "glist_get_nvds_classifier_meta": "NvDsClassifierMeta",
     "glist_get_nvds_label_info": "NvDsLabelInfo",
     "glist_get_nvds_event_msg_meta": "NvDsEventMsgMeta",
+    "glist_get_nvds_tensor_meta": "NvDsInferTensorMeta",
+    "get_nvds_LayerInfo": "NvDsInferLayerInfo",
+    "NvDsInferObjectDetectionInfo": "NvDsInferObjectDetectionInfo",  # a struct the app builds
 }
 #: what pyds's ``X.list(x)`` iterators yield
 LIST_OF = {
