@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from fake_device.deepstream import cmemory
-from fake_device.deepstream.cmemory import MemoryFault, Pointer, PointerTypeError
+from fake_device.deepstream.cmemory import HostPointer, MemoryFault, Pointer, PointerTypeError
 from fake_device.deepstream.cstruct import SUPPORTED_DOCS, CEnum
 from fake_device.deepstream.meta import (
     GList,
@@ -222,6 +222,11 @@ def free_gbuffer(buffer: Any) -> None:
         raise PointerTypeError(
             "free_gbuffer takes a pointer (a void * member or a pyds object), not an int address",
             hint="free an address with pyds.free_buffer",
+        )
+    if isinstance(buffer, HostPointer):
+        raise MemoryFault(
+            "free_gbuffer: the buffer is an output tensor the inference element owns; it is freed with "
+            "the tensor meta (freeing it would crash a device)"
         )
     target = buffer.target if isinstance(buffer, Pointer) else buffer
     address = target.__dict__.get("_c_address") if hasattr(target, "__dict__") else None

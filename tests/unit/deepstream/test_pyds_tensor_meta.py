@@ -123,6 +123,8 @@ def test_the_buffer_is_a_real_address_of_the_values() -> None:
         pyds.get_detections(layer.buffer, 12)
     with pytest.raises(PointerTypeError, match="must be a layer's buffer"):
         pyds.get_detections(pyds.get_ptr(layer.buffer), 0)
+    with pytest.raises(MemoryFault, match="the inference element owns"):
+        pyds.free_gbuffer(layer.buffer)
 
 
 def test_the_meta_holds_its_own_copy_of_the_outputs() -> None:
@@ -163,8 +165,9 @@ KEYS = {
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = build(tmp_path_factory.mktemp("models"), "box_finder")
+    folder = build(tmp_path_factory.mktemp("models"), "box_finder", "colour_classifier")
     (folder / "labels.txt").write_text("red\ngreen\nblue\n", encoding="utf-8")
+    (folder / "colours.txt").write_text("red;green;blue\n", encoding="utf-8")
     parsing = {
         **KEYS,
         "gie-unique-id": "1",
@@ -175,7 +178,18 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "custom-lib-path": "libnvdsinfer_custom_impl_Yolo.so",
     }
     raw = {**KEYS, "gie-unique-id": "2", "network-type": "100", "output-tensor-meta": "1"}
-    for name, keys in (("parsing.txt", parsing), ("raw.txt", raw)):
+    classifier = {
+        "onnx-file": "colour_classifier.onnx",
+        "labelfile-path": "colours.txt",
+        "net-scale-factor": "0.0039215697906911373",
+        "gie-unique-id": "3",
+        "process-mode": "2",
+        "network-type": "1",
+        "operate-on-gie-id": "1",
+        "classifier-threshold": "0.51",
+        "output-tensor-meta": "1",
+    }
+    for name, keys in (("parsing.txt", parsing), ("raw.txt", raw), ("classifier.txt", classifier)):
         lines = ["[property]", *(f"{k}={v}" for k, v in keys.items())]
         (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return folder
@@ -223,6 +237,37 @@ def test_an_app_parses_what_network_type_100_attached(pipeline: BatchPipeline) -
         )
     red, blue = (f.objects[0] for f in batch.frames)
     assert (red.class_id, blue.class_id) == (0, 2)  # the two frames' own tensors, not one shared
+
+
+def test_a_secondary_elements_tensor_meta_is_on_each_object(models: Path) -> None:
+    """Secondary inference: the classifier's raw probabilities ride on the object they were
+    inferred on, and are the ones its own parser turned into the object's label."""
+    pipeline = BatchPipeline(
+        f"nvinfer name=parsing config-file-path={models / 'parsing.txt'} ! "
+        f"nvinfer name=classifier config-file-path={models / 'classifier.txt'}"
+    )
+    try:
+        assert pipeline.start(), pipeline.errors()
+        frames = [square(W, H, (40, 60, 80, 50), (0, 255, 0)), square(W, H, (100, 20, 64, 96), (255, 0, 0))]
+        batch = pipeline.push(frames)
+        for frame in batch.frames:
+            assert frame.frame_user_meta_list is None  # secondary: nothing on the frame
+            [obj] = frame.objects
+            [user_meta] = list(_user_metas(obj.obj_user_meta_list))
+            assert user_meta.base_meta.meta_type == pyds.NvDsMetaType.NVDSINFER_TENSOR_OUTPUT_META
+            meta = pyds.NvDsInferTensorMeta.cast(user_meta.user_meta_data)
+            assert meta.unique_id == 3
+            layer = pyds.get_nvds_LayerInfo(meta, 0)
+            probabilities = _as_floats(layer)
+            assert probabilities.shape == (3,) and probabilities.sum() == pytest.approx(1, abs=1e-5)
+            classifier = pyds.NvDsClassifierMeta.cast(obj.classifier_meta_list.data)
+            label = pyds.NvDsLabelInfo.cast(classifier.label_info_list.data)
+            assert int(np.argmax(probabilities)) == label.result_class_id
+            assert float(probabilities.max()) == pytest.approx(label.result_prob)
+        green, blue = (f.objects[0] for f in batch.frames)
+        assert (green.class_id, blue.class_id) == (1, 2)
+    finally:
+        pipeline.close()
 
 
 # --- nvinferserver: postprocess { other {} } -----------------------------------------------------
