@@ -52,6 +52,7 @@ from fake_device.deepstream.gst.element import (
     post_error,
     request_pad_index,
 )
+from fake_device.deepstream.gst.jitterbuffer import top_level_bin, watch_jitterbuffers
 from fake_device.deepstream.gst.runtime import GObject, Gst, GstBase
 from fake_device.deepstream.gst.scaling import Transform, transform_frame
 from fake_device.deepstream.gst.surface import FrameLayout, SurfaceError, map_surface, new_batch_buffer
@@ -203,6 +204,7 @@ class NvStreamMux(PropertyStore, GstBase.Aggregator):
         self._pending_events: deque[tuple[int, int]] = deque()
         self._wake = threading.Event()  # cuts a wait in aggregate() short on flush and stop
         self._latency_ns = 0  # the aggregator's latency, from the last latency query
+        self._watched: tuple[Gst.Bin, int] | None = None  # the pipeline whose jitterbuffers we fix
 
     # -- properties --------------------------------------------------------------------------------
     def _batch_size(self) -> int:
@@ -279,7 +281,10 @@ class NvStreamMux(PropertyStore, GstBase.Aggregator):
     def do_change_state(self, transition: Gst.StateChange) -> Gst.StateChangeReturn:
         if self.refuses_to_start(transition):
             return Gst.StateChangeReturn.FAILURE
+        if transition == Gst.StateChange.NULL_TO_READY:
+            self._watch_rtsp_sources()
         if transition == Gst.StateChange.READY_TO_PAUSED:
+            self._wake.clear()
             if not self.prop("width") or not self.prop("height"):
                 post_error(
                     self,
@@ -293,6 +298,9 @@ class NvStreamMux(PropertyStore, GstBase.Aggregator):
             self.set_force_live(self.prop("batched-push-timeout") >= 0 or self.prop("live-source"))
             self.set_latency(self.prop("max-latency"), self.prop("max-latency"))
         if transition == Gst.StateChange.PAUSED_TO_READY:
+            # before the aggregator deactivates its pads: a wait in aggregate() holds the src pad's
+            # stream lock, which stopping the task needs (do_stop only comes after that)
+            self._wake.set()
             with self._lock:
                 self._batch = _Batch()
                 self._batches_out = 0
@@ -301,7 +309,26 @@ class NvStreamMux(PropertyStore, GstBase.Aggregator):
                 for source in self._sources.values():
                     source.frame_num = 0
                     source.announced = False
-        return GstBase.Aggregator.do_change_state(self, transition)
+        result = GstBase.Aggregator.do_change_state(self, transition)
+        if transition == Gst.StateChange.READY_TO_NULL:
+            self._unwatch_rtsp_sources()
+        return result
+
+    def _watch_rtsp_sources(self) -> None:
+        """RTSP sources anywhere in our pipeline end when their stream ends (see gst/jitterbuffer.py).
+
+        Every DeepStream pipeline batches its sources here, whether the app made them with
+        uridecodebin, nvurisrcbin or rtspsrc, so the muxer is where the whole pipeline is watched.
+        """
+        pipeline = top_level_bin(self)
+        if pipeline is not None and self._watched is None:
+            self._watched = (pipeline, watch_jitterbuffers(pipeline))
+
+    def _unwatch_rtsp_sources(self) -> None:
+        if self._watched is not None:
+            pipeline, handler = self._watched
+            self._watched = None
+            pipeline.disconnect(handler)
 
     def do_negotiate(self) -> bool:
         return True  # the output caps follow the first source (see _push)

@@ -9,6 +9,10 @@ connected its ``child-added`` handler, as DeepStream's bin makes its children la
 seek's flush stays inside the bin and the segment's base moves on, so downstream (nvstreammux, a
 sink with ``sync``) sees one continuous stream whose running time keeps growing.
 
+RTSP: the bin's ``latency``, ``udp-buffer-size`` and ``select-rtp-protocol`` (4: TCP only) are
+handed to the rtspsrc the uridecodebin makes, and an RTSP clip that ends reaches nvstreammux as EOS
+on a pipeline slower than real time too (:mod:`fake_device.deepstream.gst.jitterbuffer`).
+
 Audio is not exposed (``vsrc`` pads only); smart recording is not emulated.
 """
 
@@ -32,9 +36,11 @@ from fake_device.deepstream.gst.element import (
     gproperties,
     post_error,
 )
+from fake_device.deepstream.gst.jitterbuffer import watch_jitterbuffers
 from fake_device.deepstream.gst.runtime import Gst, GstBase
 
 RTP_PROTOCOLS = ((0, "UDP + UDP Multicast + TCP", "rtp-multi"), (4, "TCP Only", "rtp-tcp"))
+RTP_TCP_ONLY = 4
 SMART_RECORD = (
     (0, "Disable Smart Record", "disable"),
     (1, "Trigger Smart Record through cloud messages only", "cloud-only"),
@@ -167,6 +173,8 @@ class NvUriSrcBin(PropertyStore, Gst.Bin):
         self._decodebin: Gst.Element | None = None
         self._loops: list[FileLoop] = []
         self._video_pads = 0
+        # also when the bin runs without nvstreammux (which watches the whole pipeline)
+        watch_jitterbuffers(self)
 
     def property_changed(self, name: str, value: object) -> None:
         if name == "file-loop":
@@ -195,8 +203,19 @@ class NvUriSrcBin(PropertyStore, Gst.Bin):
         decodebin.set_property("uri", self.prop("uri"))
         decodebin.connect("pad-added", self._on_pad_added)
         decodebin.connect("no-more-pads", lambda _element: self.no_more_pads())
+        decodebin.connect("source-setup", self._on_source_setup)
         self.add(decodebin)
         self._decodebin = decodebin
+
+    def _on_source_setup(self, _decodebin: Gst.Element, source: Gst.Element) -> None:
+        """The RTSP settings DeepStream's bin gives its rtspsrc (other sources have none of them)."""
+        factory = source.get_factory()
+        if factory is None or factory.get_name() != "rtspsrc":
+            return
+        source.set_property("latency", self.prop("latency"))
+        source.set_property("udp-buffer-size", self.prop("udp-buffer-size"))
+        if self.prop("select-rtp-protocol") == RTP_TCP_ONLY:
+            Gst.util_set_object_arg(source, "protocols", "tcp")  # GstRTSPLowerTrans, by its nick
 
     def _on_pad_added(self, decodebin: Gst.Element, pad: Gst.Pad) -> None:
         caps = pad.get_current_caps() or pad.query_caps(None)
