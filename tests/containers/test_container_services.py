@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -99,7 +100,9 @@ def test_a_bad_command_fails_start_with_the_container_log(session: ContainerSess
     assert not [c for c in remaining if c.name.endswith("-kafka")]
 
 
-def test_leftovers_of_a_killed_run_are_reaped(images: dict[str, str]) -> None:
+def _killed_session(env: dict[str, str] | None = None) -> str:
+    """A child process starts a session with a Kafka container and is SIGKILLed (no atexit, no
+    finally: what a crash or a cancelled CI job leaves); returns its session id."""
     script = (
         "from harness.services.containers import ContainerSession\n"
         "from harness.services.containers.services import KafkaContainer\n"
@@ -107,21 +110,39 @@ def test_leftovers_of_a_killed_run_are_reaped(images: dict[str, str]) -> None:
         "print(s.id, flush=True)\n"
         "import time; time.sleep(120)\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    environment = {**os.environ, **(env or {})}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT, env=environment
+    )
     try:
         assert proc.stdout is not None
         session_id = proc.stdout.readline().strip()
         assert session_id, "the child did not start its session"
-        os.kill(proc.pid, signal.SIGKILL)  # no atexit, no finally: what a crash leaves
+        os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
-        containers, networks = _labelled(session_id)
-        assert len(containers) == 1 and len(networks) == 1
-        removed = reap_leftovers()
-        assert any(session_id in item for item in removed)
-        assert _labelled(session_id) == ([], [])
+        return session_id
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_killed_run_s_containers_die_with_it(images: dict[str, str]) -> None:
+    """The harness's keeper removes the session as soon as the run is gone, not at the next run."""
+    session_id = _killed_session()
+    deadline = time.monotonic() + 60
+    while _labelled(session_id) != ([], []) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _labelled(session_id) == ([], [])
+
+
+def test_leftovers_of_a_killed_run_are_reaped(images: dict[str, str]) -> None:
+    """Without a keeper (killed with the run, a power cut) the next session reaps what is left."""
+    session_id = _killed_session({"EDGE_HARNESS_KEEPER": "0"})
+    containers, networks = _labelled(session_id)
+    assert len(containers) == 1 and len(networks) == 1
+    removed = reap_leftovers()
+    assert any(session_id in item for item in removed)
+    assert _labelled(session_id) == ([], [])
 
 
 def test_services_up_docker_check_exits_clean(images: dict[str, str]) -> None:
