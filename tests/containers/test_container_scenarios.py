@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -103,3 +105,52 @@ def test_device_partitioned_during_download_succeeds(images: dict[str, str], wor
         greengrass, "Resolved components"
     )
     assert download.total_seconds() >= 15, download
+
+
+def _sessions_of(work: Path) -> set[str]:
+    """The sessions of the containers that mount the run's work folder (its devices)."""
+    import docker
+
+    client = docker.from_env()
+    return {
+        c.labels[LABEL_SESSION]
+        for c in client.containers.list(all=True, filters={"label": LABEL_SESSION})
+        if str(work) in json.dumps(c.attrs.get("Mounts", []))
+    }
+
+
+def _session_items(session: str) -> list[str]:
+    import docker
+
+    client = docker.from_env()
+    label = {"label": f"{LABEL_SESSION}={session}"}
+    return [c.name for c in client.containers.list(all=True, filters=label)] + [
+        n.name for n in client.networks.list(filters=label)
+    ]
+
+
+def test_a_killed_docker_run_leaves_no_container(images: dict[str, str], work: Path) -> None:
+    """SIGKILL of ``edge-harness run --backend docker`` while its device runs: no finally, no atexit
+    runs, yet the run's containers and network go with it (the keeper), without another run."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "run", str(ROOT / "scenarios/traffic_ota.yaml"),
+         "--backend", "docker", "--work", str(work / "run"), "--report", str(work / "report")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 600
+        while not (sessions := _sessions_of(work)):
+            assert proc.poll() is None, "the run ended before its device started"
+            assert time.monotonic() < deadline, "no device container within 600 s"
+            time.sleep(1)
+        (session,) = sessions
+        assert len(_session_items(session)) >= 4  # the services, the device and the network
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 90
+        while _session_items(session) and time.monotonic() < deadline:
+            time.sleep(1)
+        assert _session_items(session) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
