@@ -102,11 +102,22 @@ def inputs_digest(inputs: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+#: extras of pyproject.toml that the images' venv holds too: ``device`` is what components find on
+#: a simulated device (they run on the venv's python, as on the process backend)
+IMAGE_EXTRAS = ("device",)
+
+
 def project_dependencies(pyproject: Path) -> list[str]:
-    """``[project].dependencies`` of pyproject.toml: what the wheelhouse must hold."""
+    """``[project].dependencies`` and the :data:`IMAGE_EXTRAS` of pyproject.toml: what the
+    wheelhouse must hold and the runtime venv installs."""
     with open(pyproject, "rb") as handle:
         data = tomllib.load(handle)
-    return list(data.get("project", {}).get("dependencies", []))
+    project = data.get("project", {})
+    extras = project.get("optional-dependencies", {})
+    found = list(project.get("dependencies", []))
+    for extra in IMAGE_EXTRAS:
+        found += [r for r in extras.get(extra, []) if r not in found]
+    return found
 
 
 @functools.lru_cache(maxsize=8)
