@@ -3,9 +3,11 @@
 Each step that acts on a device or a service needs a capability
 (:class:`~harness.targets.capabilities.Capability`): ``assert_logs`` and ``after_log`` read
 device logs, ``inject kill_device`` cuts a device's power, ``s3_outage`` needs an AWS endpoint
-the harness runs … A target that lacks one refuses the scenario when it is loaded for it
-(``edge-harness lint scenario --target …``, ``edge-harness run --target …``), naming the step,
-its line and the capability, instead of failing the step minutes into the run.
+the harness runs, ``expect_iot_core`` reads the MQTT broker the harness runs in IoT Core's place
+(real IoT Core cannot be read without the devices' own certificates) … A target that lacks one
+refuses the scenario when it is loaded for it (``edge-harness lint scenario --target …``,
+``edge-harness run --target …``), naming the step, its line and the capability, instead of
+failing the step minutes into the run.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ _WHO_HAS = {
     Capability.EMULATED_AWS: "--target sim, --target lab with aws: endpoint in the lab file",
     Capability.OWN_KAFKA: "--target sim, --target lab, without an external broker",
     Capability.TRITON: "--target sim",
+    Capability.IOT_CORE: "--target sim (either backend)",
 }
 
 
@@ -77,6 +80,8 @@ def scenario_needs(scenario: m.Scenario) -> list[Need]:
 def _step_needs(step: m.Step, at: str) -> list[tuple[Capability, str]]:
     if isinstance(step, m.AssertLogsStep):
         return [(Capability.LOGS, at)]
+    if isinstance(step, m.ExpectIotCoreStep):
+        return [(Capability.IOT_CORE, at)]
     if not isinstance(step, m.InjectStep):
         return []
     found = [(Capability.LOGS, f"{at}/after_log")] if step.after_log is not None else []

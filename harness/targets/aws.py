@@ -2,8 +2,10 @@
 
 The harness runs nothing here but its Kafka reader: the devices run on their own, somewhere the
 harness cannot reach, so the only things it can do to them are what AWS lets any operator do —
-publish, deploy, read states. No device capability at all; a scenario that reads device logs or
-injects a device or service fault is refused for this target when it loads.
+publish, deploy, read states. No device capability at all; a scenario that reads device logs,
+injects a device or service fault, or reads IoT Core's MQTT messages (``expect_iot_core``: that
+takes a client certificate and a policy of the account's IoT Core, which the harness does not
+make) is refused for this target when it loads.
 """
 
 from __future__ import annotations

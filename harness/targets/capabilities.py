@@ -54,6 +54,8 @@ class Capability(StrEnum):
     OWN_KAFKA = "Kafka broker run by the harness"
     #: a Triton server the harness runs and the devices reach (services.triton, triton faults)
     TRITON = "Triton server run by the harness"
+    #: an IoT Core MQTT endpoint the harness runs, reads and the devices reach (expect_iot_core)
+    IOT_CORE = "IoT Core MQTT broker run by the harness"
 
 
 @dataclass(frozen=True)
