@@ -13,6 +13,7 @@ IPC socket with the token the CLI component left in ``<root>/cli_ipc_info`` (see
         --remove NAME --update-config '{"NAME": {"MERGE": {...}, "RESET": ["/key"]}}'
     greengrass-cli deployment status -i ID
     greengrass-cli deployment list
+    greengrass-cli deployment cancel -i ID
 
 The root comes from ``--ggcRootPath`` or ``GGC_ROOT_PATH`` (the device's ``bin/greengrass-cli``
 passes it). A failed call prints ``<ErrorShape>: <message>`` on stderr and exits 1 (the Java
@@ -181,6 +182,10 @@ def _deployment(args: argparse.Namespace, root: Path) -> None:
             if str(details.get("deploymentFailureCause") or "").strip():
                 lines.append(f"Deployment Failure Cause: {details['deploymentFailureCause']}")
         sys.stdout.write("".join(line + "\n" for line in lines))
+    elif args.action == "cancel":
+        with _client(root) as client:
+            answer = client.call("CancelLocalDeployment", {"deploymentId": args.deploymentId})
+        print(str(answer.get("message")))
     elif args.action == "list":
         with _client(root) as client:
             deployments = client.call("ListLocalDeployments").get("localDeployments") or []
@@ -244,6 +249,8 @@ def _parser() -> argparse.ArgumentParser:
     status = actions.add_parser("status", help="Retrieve the status of a specific deployment")
     status.add_argument("-i", "--deploymentId", required=True, help="Deployment ID.")
     actions.add_parser("list", help="Retrieve the status of local deployments")
+    cancel = actions.add_parser("cancel", help="Cancel a local deployment")
+    cancel.add_argument("-i", "--deploymentId", required=True, help="The ID of the deployment.")
     return parser
 
 

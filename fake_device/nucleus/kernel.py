@@ -10,14 +10,24 @@ for artifacts and ``iot-data`` ``Publish`` for fleet status.
 One deployment at a time (``DeploymentService``): the job is taken with
 StartNextPendingJobExecution, checked for staleness (a thing-group deployment older than the last
 one applied for that group is REJECTED), resolved and prepared (:mod:`.deployment`; any failure is
-FAILED_NO_STATE_CHANGE; a job canceled in the cloud before the merge stops the deployment), then
-merged (``DeploymentConfigMerger``): the new effective configuration is committed, new components
-start, changed ones restart or reinstall (the old version's shutdown runs first), and the device
-waits until every changed component is RUNNING or FINISHED (SUCCESSFUL) or one turns BROKEN.
+FAILED_NO_STATE_CHANGE), then merged (``DeploymentConfigMerger``): the new effective configuration
+is committed, new components start, changed ones restart or reinstall (the old version's shutdown
+runs first), and the device waits until every changed component is RUNNING or FINISHED
+(SUCCESSFUL) or one turns BROKEN.
 A broken deployment is rolled back (``failureHandlingPolicy`` ROLLBACK →
 FAILED_ROLLBACK_COMPLETE, or FAILED_UNABLE_TO_ROLLBACK if the old configuration does not come
 back) or left (DO_NOTHING → FAILED_ROLLBACK_NOT_REQUESTED). The result goes to the job
 (UpdateJobExecution with the nucleus's status details) and to fleet status.
+
+A deployment is canceled (a cloud job canceled, or ``CancelLocalDeployment``) as
+``DeploymentService.cancelCurrentDeployment`` does it: before the merge (resolution, download,
+while components defer the update) nothing is applied and deferring components hear that the
+update is off (a postUpdateEvent); after the merge, while the device waits for the changed
+components, it stops waiting, keeps what was merged (no rollback), removes the components the
+deployment dropped and does not record the deployment for its target. A cloud job gets no status
+(IoT Jobs refuses updates to a canceled execution); a local one reports CANCELED with no details.
+Once the result is known the deployment cannot be canceled. Deployments with bootstrap steps are
+not canceled once their bootstrap has begun (``KernelUpdateDeploymentTask``).
 
 Every stage is recorded in ``deployments/current.json`` before it starts, so a device killed at
 any moment and started again on the same root converges: it starts the components of the
@@ -145,7 +155,11 @@ class DeploymentResult:
 
 
 class _Cancelled(Exception):
-    """The job was canceled in the cloud before the merge."""
+    """The deployment was canceled before its result was known (``merged``: after the merge)."""
+
+    def __init__(self, job_id: str, *, merged: bool = False) -> None:
+        super().__init__(job_id)
+        self.merged = merged
 
 
 class CoreDevice:
@@ -524,7 +538,7 @@ class CoreDevice:
 
     def _job_cancelled(self, job_id: str) -> bool:
         if self.local_deployments.known(job_id):
-            return False  # CancelLocalDeployment is not simulated
+            return self.local_deployments.cancel_requested(job_id)
         try:
             answer = self.client("iot-jobs-data").describe_job_execution(
                 jobId=job_id, thingName=self.thing_name
@@ -537,23 +551,54 @@ class CoreDevice:
         if self._job_cancelled(job_id):
             raise _Cancelled(job_id)
 
+    def _cancel_seen(self, job_id: str) -> bool:
+        """:meth:`_job_cancelled` for the waits: an endpoint that does not answer is no cancellation
+        (the device learns of it at a later check, as a device offline learns late)."""
+        try:
+            return self._job_cancelled(job_id)
+        except (ClientError, BotoCoreError):
+            return False
+
     # -- applying a deployment -------------------------------------------------------------------
     def _apply(self, record: DeploymentRecord) -> None:
         self._deployment_in_progress = True
         try:
             result = self._prepare_and_merge(record)
-        except _Cancelled:
-            self.log.info(
-                LOGGER,
-                "deployment-cancelled",
-                "Deployment was canceled before the merge",
-                DeploymentId=record.job_id,
-            )
-            self.current_record_path.unlink(missing_ok=True)
-            self._deployment_in_progress = False
+        except _Cancelled as cancelled:
+            self._cancelled(record, merged=cancelled.merged)
             return
         if result is not None:
             self._finish(record, result)
+
+    def _cancelled(self, record: DeploymentRecord, *, merged: bool) -> None:
+        """``cancelCurrentDeployment``: the deployment ends without a result of its own."""
+        self.log.warn(
+            LOGGER,
+            "",
+            "Cancelling deployment, changes may already have been applied. "
+            "Make a new deployment to revert the update",
+            DeploymentId=record.job_id,
+        )
+        if merged:
+            # DefaultActivator goes on after the cancelled wait: the dropped components go
+            self._remove_obsolete(self.config.specs())
+        self.log.info(LOGGER, "", "Deployment was cancelled", DeploymentId=record.job_id)
+        self._deployment_in_progress = False
+        if self.local_deployments.known(record.job_id):
+            self.local_deployments.update(record.job_id, "CANCELED", {})
+            document = record.document
+            self.publish_status(
+                "LOCAL_DEPLOYMENT",
+                list(self.services.values()),
+                complete=True,
+                deployment={
+                    "status": "CANCELED",
+                    "fleetConfigurationArnForStatus": document.get("configurationArn", ""),
+                    "deploymentId": document.get("deploymentId", record.job_id),
+                    "statusDetails": {},
+                },
+            )
+        self.current_record_path.unlink(missing_ok=True)
 
     def _prepare_and_merge(self, record: DeploymentRecord) -> DeploymentResult | None:
         try:
@@ -614,10 +659,13 @@ class CoreDevice:
             return DeploymentResult.failed("FAILED_NO_STATE_CHANGE", err)
         self._check_cancelled(record.job_id)
         new = prepared.config
-        notified = self._notify_update_policy(document)
+        notified = self._notify_update_policy(document, record.job_id)
         if self._stop.is_set():
             return None  # stopped while components deferred: resumed at the next boot
         try:
+            # discardPendingUpdateAction: a deployment canceled while components defer it is
+            # dropped, and they hear (postUpdateEvent, below) that they may go on
+            self._check_cancelled(record.job_id)
             invalid = self._validate_configuration(record.job_id, document, new)
             if invalid is not None:
                 return DeploymentResult.failed("FAILED_NO_STATE_CHANGE", invalid)
@@ -662,7 +710,7 @@ class CoreDevice:
             return None
         return {f"thinggroup/{g['groupName']}" for g in answer.get("thingGroups", [])}
 
-    def _notify_update_policy(self, document: DeploymentDocument) -> bool:
+    def _notify_update_policy(self, document: DeploymentDocument, job_id: str) -> bool:
         """``componentUpdatePolicy`` NOTIFY_COMPONENTS: components subscribed over IPC hear of the
         update and may defer it (``UpdateSystemPolicyService``). Returns whether they were told; if
         so they hear again when the deployment is done (PostComponentUpdateEvent)."""
@@ -680,7 +728,12 @@ class CoreDevice:
             "Notifying components of the update",
             timeout=document.update_policy_timeout,
         )
-        self.ipc.wait_for_disruptable(document.deployment_id, document.update_policy_timeout, self._stop)
+        self.ipc.wait_for_disruptable(
+            document.deployment_id,
+            document.update_policy_timeout,
+            self._stop,
+            cancelled=lambda: self._cancel_seen(job_id),
+        )
         return True
 
     def _validate_configuration(
@@ -796,7 +849,7 @@ class CoreDevice:
     def _wait_and_conclude(
         self, record: DeploymentRecord, document: DeploymentDocument
     ) -> DeploymentResult | None:
-        failure = self._wait_for_services(record.tracked, record.merge_time)
+        failure = self._wait_for_services(record.tracked, record.merge_time, record.job_id)
         if failure is None:
             self._remove_obsolete(self.config.specs())
             self._persist_group(document)
@@ -831,14 +884,17 @@ class CoreDevice:
         return self._conclude_rollback(record, failure)
 
     def _conclude_rollback(self, record: DeploymentRecord, failure: DeploymentError) -> DeploymentResult:
-        rollback_failure = self._wait_for_services(record.tracked, record.merge_time)
+        rollback_failure = self._wait_for_services(record.tracked, record.merge_time, record.job_id)
         if rollback_failure is None:
             self._remove_obsolete(self.config.specs())
             return DeploymentResult.failed("FAILED_ROLLBACK_COMPLETE", failure)
         return DeploymentResult.failed("FAILED_UNABLE_TO_ROLLBACK", failure)
 
-    def _wait_for_services(self, names: list[str], merge_time: float) -> DeploymentError | None:
-        """``waitForServicesToStart``: all RUNNING/FINISHED, or the first BROKEN after the merge."""
+    def _wait_for_services(
+        self, names: list[str], merge_time: float, job_id: str | None = None
+    ) -> DeploymentError | None:
+        """``waitForServicesToStart``: all RUNNING/FINISHED, or the first BROKEN after the merge.
+        With ``job_id``, a cancellation of that deployment ends the wait (:class:`_Cancelled`)."""
         while not self._stop.is_set():
             done = True
             for name in names:
@@ -857,6 +913,11 @@ class CoreDevice:
                     done = False
             if done:
                 return None
+            if job_id is not None and self._cancel_seen(job_id):
+                self.log.warn(
+                    MERGER, "merge-config", "deployment cancelled while waiting for services to start"
+                )
+                raise _Cancelled(job_id, merged=True)
             # DeploymentConfigMerger polls once a second (WAIT_SVC_START_POLL_INTERVAL_MILLISEC):
             # a component that breaks later than the check that sees it RUNNING does not fail
             # the deployment, on a device as here.
@@ -1199,6 +1260,18 @@ class CoreDevice:
             return
         # after a restart every component started again: wait for all of the deployment's
         record.merge_time = min(record.merge_time, time.time())
+        try:
+            result = self._resume_merged(record, document)
+        except _Cancelled:
+            self._cancelled(record, merged=True)
+            return
+        if result is not None:
+            self._finish(record, result)
+
+    def _resume_merged(
+        self, record: DeploymentRecord, document: DeploymentDocument
+    ) -> DeploymentResult | None:
+        """The wait of a merged deployment (or of its rollback) the restart interrupted."""
         if record.stage == "merged":
             record.tracked = sorted(self.config.services)
             result = self._wait_and_conclude(record, document)
@@ -1211,8 +1284,7 @@ class CoreDevice:
             )
             record.tracked = sorted(self.config.services)
             result = self._conclude_rollback(record, error)
-        if result is not None:
-            self._finish(record, result)
+        return result
 
     # -- fleet status ----------------------------------------------------------------------------
     def _component_status(self, service: ComponentService) -> dict[str, Any]:

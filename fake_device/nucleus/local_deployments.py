@@ -17,13 +17,18 @@ aws-greengrass-nucleus ``DeploymentService`` + ``converter/DeploymentDocumentCon
 - resolution prefers a local recipe for ``LOCAL_DEPLOYMENT`` requirements
   (``ComponentManager.resolveComponentVersion``), so a recipe that exists only on the device is
   deployed without asking the cloud;
-- the status (QUEUED → IN_PROGRESS → SUCCEEDED | FAILED, with the nucleus's status details) is
-  kept in ``deployments/local.json`` and read back by ``GetLocalDeploymentStatus`` /
-  ``ListLocalDeployments``; creation times print as ``dd-MM-uuuu HH:mm:ss UTC``.
+- the status (QUEUED → IN_PROGRESS → SUCCEEDED | FAILED | CANCELED, with the nucleus's status
+  details) is kept in ``deployments/local.json`` and read back by ``GetLocalDeploymentStatus`` /
+  ``ListLocalDeployments``; creation times print as ``dd-MM-uuuu HH:mm:ss UTC``;
+- ``CancelLocalDeployment`` takes a queued deployment off the queue (CANCELED at once) and asks
+  the device to stop one in progress; the device does so at its next cancellation point
+  (``DeploymentService.cancelCurrentDeployment``, see :mod:`fake_device.nucleus.kernel`) and
+  reports CANCELED with no status details, or lets it finish when it is past them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import shutil
@@ -171,6 +176,7 @@ class LocalDeployments:
         self._lock = threading.Lock()
         self._queue: deque[str] = deque()
         self._entries: dict[str, dict[str, Any]] = {}
+        self._cancel_requested: set[str] = set()
         if path.exists():
             try:
                 loaded = json.loads(path.read_text())
@@ -205,6 +211,32 @@ class LocalDeployments:
                     return deployment_id, dict(entry["request"])
         return None
 
+    def cancel(self, deployment_id: str) -> str | None:
+        """Cancel a QUEUED or IN_PROGRESS deployment; its status before, or None if unknown.
+
+        A queued one leaves the queue and is CANCELED now; one in progress is only marked: the
+        device sees the mark at its next cancellation point (:meth:`cancel_requested`)."""
+        with self._lock:
+            entry = self._entries.get(deployment_id)
+            if entry is None:
+                return None
+            status = str(entry["status"])
+            if status == "QUEUED":
+                with contextlib.suppress(ValueError):
+                    self._queue.remove(deployment_id)
+                entry["status"] = "CANCELED"
+                entry["statusDetails"] = {}
+                self._save()
+            elif status == "IN_PROGRESS":
+                self._cancel_requested.add(deployment_id)
+            return status
+
+    def cancel_requested(self, deployment_id: str) -> bool:
+        """Whether a cancellation of this deployment waits to be acted on."""
+        with self._lock:
+            entry = self._entries.get(deployment_id) or {}
+            return deployment_id in self._cancel_requested or entry.get("status") == "CANCELED"
+
     def known(self, deployment_id: str) -> bool:
         with self._lock:
             return deployment_id in self._entries
@@ -212,9 +244,11 @@ class LocalDeployments:
     def update(self, deployment_id: str, status: str, details: Mapping[str, Any] | None = None) -> None:
         with self._lock:
             entry = self._entries.get(deployment_id)
-            if entry is None:
-                return
+            if entry is None or (entry["status"] == "CANCELED" and status == "IN_PROGRESS"):
+                return  # canceled between leaving the queue and starting: the device drops it
             entry["status"] = status
+            if status != "IN_PROGRESS":
+                self._cancel_requested.discard(deployment_id)
             if details is not None:
                 entry["statusDetails"] = dict(details)
             self._save()

@@ -19,10 +19,16 @@ name as resource; ``*`` for ListComponents); the CLI itself is always allowed.
 - **GetLocalDeploymentStatus**: ``deploymentId`` must be a UUID (``InvalidArgumentsError``
   "Invalid deploymentId format received. DeploymentId is a UUID"), authorized on that id; an
   unknown one is ``ResourceNotFoundError`` "Cannot find deployment";
-- **ListLocalDeployments**: every local deployment with its status and creation time.
+- **ListLocalDeployments**: every local deployment with its status and creation time;
+- **CancelLocalDeployment**: ``deploymentId`` must be a UUID (checked before authorization, on
+  ``*``); an unknown one is ``ResourceNotFoundError`` "Cannot find the deployment id provided
+  <id>"; one that is neither QUEUED nor IN_PROGRESS answers "Cancellation request is not processed
+  because deployment is already finished"; otherwise "Cancel request submitted. Deployment ID:
+  <id>" — a queued deployment is CANCELED at once, one in progress when the device reaches its
+  next cancellation point (see :mod:`fake_device.nucleus.kernel`).
 
-``CancelLocalDeployment`` and ``CreateDebugPassword`` are not simulated: the device answers them
-as a nucleus without the providing component does ("not supported").
+``CreateDebugPassword`` is not simulated: the device answers it as a nucleus without the
+providing component does ("not supported").
 """
 
 from __future__ import annotations
@@ -80,6 +86,7 @@ class CliAgent:
         server.register(shape("CreateLocalDeployment"), self.create_local_deployment)
         server.register(shape("GetLocalDeploymentStatus"), self.get_local_deployment_status)
         server.register(shape("ListLocalDeployments"), self.list_local_deployments)
+        server.register(shape("CancelLocalDeployment"), self.cancel_local_deployment)
 
     def _serving(self, call: Call) -> None:
         if CLI not in self.host.config.services:
@@ -169,14 +176,8 @@ class CliAgent:
 
     def get_local_deployment_status(self, call: Call) -> Reply:
         self._serving(call)
-        deployment_id = field(call.request, "deploymentId", str)
-        try:
-            uuid.UUID(str(deployment_id))
-        except ValueError:
-            raise InvalidArgumentsError(
-                "Invalid deploymentId format received. DeploymentId is a UUID"
-            ) from None
-        self._authorize(call, str(deployment_id))
+        deployment_id = _deployment_id(call)
+        self._authorize(call, deployment_id)
         entry = self.host.local_deployments.get(str(deployment_id))
         if entry is None:
             raise ResourceNotFoundError(
@@ -197,11 +198,39 @@ class CliAgent:
             }
         return Reply(shape("GetLocalDeploymentStatusResponse"), {"deployment": deployment})
 
+    def cancel_local_deployment(self, call: Call) -> Reply:
+        """``CancelLocalDeploymentHandler``."""
+        self._serving(call)
+        deployment_id = _deployment_id(call)
+        self._authorize(call, ANY)
+        status = self.host.local_deployments.cancel(deployment_id)
+        if status is None:
+            raise ResourceNotFoundError(
+                f"Cannot find the deployment id provided {deployment_id}",
+                resource_type="LocalDeployment",
+                resource_name=deployment_id,
+            )
+        if status not in ("QUEUED", "IN_PROGRESS"):
+            message = "Cancellation request is not processed because deployment is already finished"
+        else:
+            message = f"Cancel request submitted. Deployment ID: {deployment_id}"
+        return Reply(shape("CancelLocalDeploymentResponse"), {"message": message})
+
     def list_local_deployments(self, call: Call) -> Reply:
         self._serving(call)
         self._authorize(call, ANY)
         deployments = [_local_deployment(e) for e in self.host.local_deployments.all()]
         return Reply(shape("ListLocalDeploymentsResponse"), {"localDeployments": deployments})
+
+
+def _deployment_id(call: Call) -> str:
+    """The request's ``deploymentId``, which must be a UUID (``UUID.fromString``)."""
+    deployment_id = field(call.request, "deploymentId", str)
+    try:
+        uuid.UUID(str(deployment_id))
+    except ValueError:
+        raise InvalidArgumentsError("Invalid deploymentId format received. DeploymentId is a UUID") from None
+    return str(deployment_id)
 
 
 def _local_deployment(entry: Mapping[str, Any]) -> dict[str, Any]:

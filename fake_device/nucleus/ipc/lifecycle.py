@@ -19,13 +19,17 @@ Follows aws-greengrass-nucleus ``builtin/services/lifecycle/LifecycleIPCEventStr
   "Time limit to respond to PreComponentUpdateEvent exceeded". The nucleus keeps one pending answer
   per component and deployment: a component with two subscriptions completes only the last one,
   and the deployment waits out the timeout for the other, on the device as here.
+- A deployment canceled while components defer it stops waiting at once
+  (``DeploymentService.cancelCurrentDeployment`` → ``discardPendingUpdateAction``); the device
+  then sends the postUpdateEvent that tells components to go on with their work.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from fake_device.nucleus.ipc.model import (
@@ -44,6 +48,8 @@ __all__ = ["LifecycleAgent", "LifecycleHost"]
 
 LOGGER = "com.aws.greengrass.lifecyclemanager.UpdateSystemPolicyService"
 REPORTABLE = ("RUNNING", "ERRORED")  # ReportedLifecycleState
+#: how often a wait for components looks whether its deployment was canceled
+CANCEL_CHECK_SECONDS = 1.0
 
 
 class LifecycleHost(Protocol):
@@ -140,14 +146,24 @@ class LifecycleAgent:
                     futures.append(future)
         return futures
 
-    def wait_for_disruptable(self, deployment_id: str, timeout: float, stop: threading.Event) -> None:
+    def wait_for_disruptable(
+        self,
+        deployment_id: str,
+        timeout: float,
+        stop: threading.Event,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> bool:
         """``UpdateSystemPolicyService.startup``'s loop: notify, collect deferrals, wait, repeat
-        until no component defers. Returns early when ``stop`` is set."""
+        until no component defers. Returns early when ``stop`` is set, or when ``cancelled()``
+        (asked about once a second) says the deployment was canceled; returns whether it was."""
         while not stop.is_set():
             futures = self._send_pre_update(deployment_id)
             if not futures:
-                return
-            concurrent.futures.wait(futures, timeout=timeout)
+                return False
+            if self._wait_answers(futures, timeout, stop, cancelled):
+                with self._lock:
+                    self._answers.clear()
+                return True
             recheck_ms = 0
             for future in futures:
                 if not future.done():
@@ -166,10 +182,32 @@ class LifecycleAgent:
             with self._lock:
                 self._answers.clear()
             if recheck_ms <= 0:
-                return
+                return False
             # the nucleus sleeps the whole deferral after the answers are in, then asks again
             self.host.log.info(LOGGER, "service-update-pending", waitInMS=recheck_ms)
-            stop.wait(recheck_ms / 1000)
+            if _sleep(recheck_ms / 1000, stop, cancelled):
+                return True
+        return False
+
+    @staticmethod
+    def _wait_answers(
+        futures: list[concurrent.futures.Future[Mapping[str, Any]]],
+        timeout: float,
+        stop: threading.Event,
+        cancelled: Callable[[], bool],
+    ) -> bool:
+        """Wait for every answer or ``timeout``; whether the deployment was canceled meanwhile."""
+        deadline = time.monotonic() + timeout
+        while not stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            _, pending = concurrent.futures.wait(futures, timeout=min(left, CANCEL_CHECK_SECONDS))
+            if not pending:
+                return False
+            if cancelled():
+                return True
+        return False
 
     def send_post_update(self, deployment_id: str) -> None:
         """``sendPostComponentUpdateEvent``: the deployment's changes are done."""
@@ -178,3 +216,17 @@ class LifecycleAgent:
             streams = [s for listeners in self._listeners.values() for s in listeners]
         for stream in streams:
             stream.send_event(shape("ComponentUpdatePolicyEvents"), event)
+
+
+def _sleep(seconds: float, stop: threading.Event, cancelled: Callable[[], bool]) -> bool:
+    """Sleep ``seconds`` unless stopped; whether the deployment was canceled meanwhile."""
+    deadline = time.monotonic() + seconds
+    while not stop.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        if stop.wait(min(left, CANCEL_CHECK_SECONDS)):
+            return False
+        if cancelled():
+            return True
+    return False

@@ -10,7 +10,7 @@ a deployment about to change them).
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -100,9 +100,16 @@ class IpcService:
     ) -> str | None:
         return self.configuration.validate(deployment_id, requests, timeout)
 
-    def wait_for_disruptable(self, deployment_id: str, timeout: float, stop: threading.Event) -> None:
-        """Tell subscribed components a deployment is coming; wait while they defer it."""
-        self.lifecycle.wait_for_disruptable(deployment_id, timeout, stop)
+    def wait_for_disruptable(
+        self,
+        deployment_id: str,
+        timeout: float,
+        stop: threading.Event,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> bool:
+        """Tell subscribed components a deployment is coming; wait while they defer it. Whether
+        the deployment was canceled meanwhile."""
+        return self.lifecycle.wait_for_disruptable(deployment_id, timeout, stop, cancelled)
 
     def component_updates_done(self, deployment_id: str) -> None:
         self.lifecycle.send_post_update(deployment_id)
