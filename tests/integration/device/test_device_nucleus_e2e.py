@@ -11,7 +11,7 @@ test, as the Java test's ``testComponentSuffix``.
 
 Not repeated here: the two cancellation scenarios (a deployment deferred by a component over IPC
 and canceled in the cloud), which need a component answering ``SubscribeToComponentUpdates``;
-the IPC tests cover deferral and cancellation.
+test_device_cancellation.py covers them.
 """
 
 from __future__ import annotations
