@@ -30,6 +30,7 @@ def build_services(
     models: Path | None,
     kafka_bootstrap: str | None,
     session: Any = None,
+    iot_core: bool = False,
 ) -> list[Service]:
     """The services selected on the command line, not started yet.
 
@@ -41,7 +42,12 @@ def build_services(
         from harness.services.kafka import ExternalKafka
 
         selected = container_services(
-            session, triton=triton, kafka=kafka and not kafka_bootstrap, aws=aws, models=models
+            session,
+            triton=triton,
+            kafka=kafka and not kafka_bootstrap,
+            aws=aws,
+            models=models,
+            iot_core=iot_core,
         )
         if kafka and kafka_bootstrap:
             selected.insert(1 if aws else 0, ExternalKafka(kafka_bootstrap))
@@ -59,18 +65,23 @@ def build_services(
         from harness.services.triton import TritonServer
 
         services.append(TritonServer(model_repository=models))
+    if iot_core:
+        from harness.services.mqtt import IotCoreBroker
+
+        services.append(IotCoreBroker())
     return services
 
 
 @click.group()
 def services() -> None:
-    """Run the real services (Triton, Kafka broker, AWS endpoint) on 127.0.0.1."""
+    """Run the real services (Triton, Kafka broker, AWS endpoint, IoT Core MQTT broker) on 127.0.0.1."""
 
 
 @services.command("up")
 @click.option("--triton", is_flag=True, help="Start tritonserver (python backend, ONNX emulated).")
 @click.option("--kafka", is_flag=True, help="Start the tansu Kafka broker (or check --kafka-bootstrap).")
 @click.option("--aws", is_flag=True, help="Start the AWS endpoint (moto + Greengrass emulation).")
+@click.option("--iot-core", is_flag=True, help="Start the MQTT broker standing in for IoT Core (amqtt).")
 @click.option(
     "--models",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -89,6 +100,7 @@ def up(
     triton: bool,
     kafka: bool,
     aws: bool,
+    iot_core: bool,
     models: Path | None,
     kafka_bootstrap: str | None,
     check: bool,
@@ -96,12 +108,12 @@ def up(
 ) -> None:
     """Start services and print their endpoints as shell `export` lines.
 
-    With no service flag, all three start. Without --check it runs until Ctrl-C (or SIGTERM) and
+    With no service flag, all four start. Without --check it runs until Ctrl-C (or SIGTERM) and
     then stops everything it started. Exit 0 when every check passes, 1 when one fails, 3 when a
     service cannot start.
     """
-    if not (triton or kafka or aws):
-        triton = kafka = aws = True
+    if not (triton or kafka or aws or iot_core):
+        triton = kafka = aws = iot_core = True
     if models is None and Path("models_repo").is_dir() and any(Path("models_repo").glob("*/config.pbtxt")):
         models = Path("models_repo")
     if threading.current_thread() is threading.main_thread():
@@ -124,6 +136,7 @@ def up(
                 models=models,
                 kafka_bootstrap=kafka_bootstrap,
                 session=session,
+                iot_core=iot_core,
             )
             for service in selected:
                 with console.status(f"starting {service.name} …"):

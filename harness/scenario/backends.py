@@ -1,9 +1,9 @@
 """How a scenario's services and simulated devices run: local processes or docker containers.
 
-The runner asks its backend for the AWS endpoint, the Kafka broker, Triton and each device and
-uses them through the same interface either way; only what differs lives here — which classes,
-and which addresses a device is given (127.0.0.1 for processes, the session network for
-containers).
+The runner asks its backend for the AWS endpoint, the Kafka broker, Triton, IoT Core's MQTT
+broker and each device and uses them through the same interface either way; only what differs
+lives here — which classes, and which addresses a device is given (127.0.0.1 for processes, the
+session network for containers).
 """
 
 from __future__ import annotations
@@ -37,6 +37,11 @@ class ProcessBackend:
 
         return TritonServer(model_repository=models)
 
+    def iot_core(self) -> Any:
+        from harness.services.mqtt import IotCoreBroker
+
+        return IotCoreBroker()
+
     def device_endpoint(self, service: Any, name: str) -> str:
         """``host:port`` of a service endpoint as a device reaches it."""
         return service.endpoints[name]
@@ -51,7 +56,10 @@ class ProcessBackend:
         aws: Any,
         environment: Mapping[str, str] | None = None,
         publish: Sequence[int] = (),
+        iot_core: Any = None,
     ) -> Any:
+        """``iot_core``: the broker standing in for IoT Core, whose endpoint the device is given
+        (without one the device's IoT Core connection stays offline)."""
         from harness.scenario.devices import SimulatedDevice
 
         return SimulatedDevice(
@@ -59,7 +67,12 @@ class ProcessBackend:
             group=group,
             profile=profile,
             root=root,
-            environment={**aws.environment(), **aws.device_credentials(thing), **(environment or {})},
+            environment={
+                **aws.environment(),
+                **aws.device_credentials(thing),
+                **(iot_core.environment() if iot_core is not None else {}),
+                **(environment or {}),
+            },
         )
 
     def close(self) -> None:
@@ -98,6 +111,12 @@ class DockerBackend:
 
         return TritonContainer(models, session=self.session, **self._image("triton"))
 
+    def iot_core(self) -> Any:
+        from harness.services.containers.services import IotCoreContainer
+
+        # the runtime image, which scenarios do not name: only the policy applies
+        return IotCoreContainer(session=self.session, image_policy=self.image_policy)
+
     def device_endpoint(self, service: Any, name: str) -> str:
         return service.network_endpoints()[name]
 
@@ -111,6 +130,7 @@ class DockerBackend:
         aws: Any,
         environment: Mapping[str, str] | None = None,
         publish: Sequence[int] = (),
+        iot_core: Any = None,
     ) -> Any:
         from harness.services.containers.device import DeviceContainer
 
@@ -122,6 +142,7 @@ class DockerBackend:
             environment={
                 **aws.network_environment(),
                 **aws.device_credentials(thing),
+                **(iot_core.network_environment() if iot_core is not None else {}),
                 **(environment or {}),
             },
             session=self.session,

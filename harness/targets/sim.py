@@ -27,7 +27,14 @@ __all__ = ["RUNTIMES", "SimDevice", "SimTarget", "sim_capabilities"]
 RUNTIMES = ("process", "docker")
 
 _COMMON = frozenset(
-    {Capability.LOGS, Capability.POWER, Capability.PAUSE, Capability.EMULATED_AWS, Capability.TRITON}
+    {
+        Capability.LOGS,
+        Capability.POWER,
+        Capability.PAUSE,
+        Capability.EMULATED_AWS,
+        Capability.TRITON,
+        Capability.IOT_CORE,
+    }
 )
 
 
@@ -165,12 +172,10 @@ class SimTarget:
             started.values.update(
                 {f"triton.{name}": backend.device_endpoint(started.triton, name) for name in ("grpc", "http")}
             )
-        if self.runtime == "process":
-            # IoT Core's MQTT endpoint: a local broker the device processes reach on 127.0.0.1
-            from harness.services.mqtt import IotCoreBroker
-
-            progress("starting the IoT Core MQTT broker")
-            started.iot_core = stack.enter_context(IotCoreBroker())
+        # IoT Core's MQTT endpoint: a broker the devices reach (127.0.0.1 for processes, its session
+        # address for containers) and the harness reads on 127.0.0.1 (expect_iot_core)
+        progress(f"starting the IoT Core MQTT broker ({self.runtime})")
+        started.iot_core = stack.enter_context(backend.iot_core())
         return started
 
     def devices(
@@ -194,11 +199,9 @@ class SimTarget:
                     profile=spec.profile,
                     root=self.work / "devices" / thing,
                     aws=services.aws,
-                    environment={
-                        **environment,
-                        **(services.iot_core.environment() if services.iot_core else {}),
-                    },
+                    environment=environment,
                     publish=ports if not devices else (),
+                    iot_core=services.iot_core,
                 )
                 stack.callback(inner.stop)
                 devices[thing] = SimDevice(inner)

@@ -14,8 +14,14 @@ from pathlib import Path
 import pytest
 
 from harness.services.base import ServiceError
-from harness.services.containers.services import AwsContainer, KafkaContainer, TritonContainer
+from harness.services.containers.services import (
+    AwsContainer,
+    IotCoreContainer,
+    KafkaContainer,
+    TritonContainer,
+)
 from harness.services.containers.session import LABEL_SESSION, ContainerSession, reap_leftovers
+from harness.services.mqtt import IOT_CORE_ENV, IotCoreClient
 from harness.services.ports import port_open
 
 pytestmark = pytest.mark.containers
@@ -54,6 +60,44 @@ def test_kafka_container_serves_host_and_network_and_survives_a_pause(session: C
         container_id = container.id
     remaining, _ = _labelled(session.id)
     assert container_id not in [c.id for c in remaining]
+
+
+def test_iot_core_container_serves_devices_on_the_network_and_the_harness_on_loopback(
+    session: ContainerSession,
+) -> None:
+    """Devices get the broker's session address; the harness subscribes through 127.0.0.1 and sees
+    what a client at that session address publishes (what a device's nucleus does)."""
+    with IotCoreContainer(session=session) as broker:
+        address = session.address("iot_core")
+        assert broker.network_environment() == {IOT_CORE_ENV: f"mqtt://{address}:1883"}
+        assert broker.environment() == {IOT_CORE_ENV: f"mqtt://127.0.0.1:{broker.port}"}
+        assert "subscribe + QoS 1 publish read back" in broker.check()
+        subscription = broker.subscribe("fleet/+/telemetry")
+        with IotCoreClient(broker.network_url(), client_id="gateway-1") as device_side:
+            device_side.publish("fleet/gateway-1/telemetry", b'{"n": 1}')
+        received = subscription.wait_for(1, timeout=10)
+        assert [(m.topic, m.payload) for m in received] == [("fleet/gateway-1/telemetry", b'{"n": 1}')]
+        container = broker.container.get_wrapped_container()
+        assert container.labels[LABEL_SESSION] == session.id
+        assert container.image.labels["edge-harness.image"] == "runtime"
+        container_id = container.id
+    remaining, _ = _labelled(session.id)
+    assert container_id not in [c.id for c in remaining]
+
+
+def test_the_device_image_gives_components_awsiotsdk(images: dict[str, str]) -> None:
+    """Components written with the AWS IoT Device SDK v2 import it on a simulated device, as on a
+    Jetson where the app installed it (the process backend's components use the harness's venv)."""
+    import docker
+
+    output = docker.from_env().containers.run(
+        images["device"],
+        ["-c", "import awsiot.greengrasscoreipc.clientv2, awsiot; print(awsiot.__name__, 'ok')"],
+        entrypoint=["python3"],
+        network_disabled=True,
+        remove=True,
+    )
+    assert output.decode().strip() == "awsiot ok"
 
 
 def test_aws_container_answers_boto3_and_comes_back_after_a_kill(session: ContainerSession) -> None:
@@ -151,9 +195,10 @@ def test_services_up_docker_check_exits_clean(images: dict[str, str]) -> None:
         capture_output=True, text=True, timeout=600, cwd=ROOT,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for name in ("aws", "kafka", "triton"):
+    for name in ("aws", "kafka", "triton", "iot_core"):
         assert f"✓ {name} check:" in proc.stderr
     assert "export KAFKA_BOOTSTRAP_SERVERS=172.30." in proc.stdout
+    assert "export EDGE_HARNESS_IOT_CORE_MQTT=mqtt://127.0.0.1:" in proc.stdout
     match = re.search(r"docker network edge-harness-([0-9a-f]{12})", proc.stderr)
     assert match, proc.stderr[-2000:]
     assert _labelled(match.group(1)) == ([], [])

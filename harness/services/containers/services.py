@@ -1,14 +1,16 @@
-"""Triton, the Kafka broker and the AWS endpoint as containers of a :class:`ContainerSession`.
+"""Triton, the Kafka broker, the AWS endpoint and IoT Core's MQTT broker as containers of a
+:class:`ContainerSession`.
 
 Each class is its process counterpart with :class:`ContainerRunner`'s life cycle: clients, probes
 and smoke checks are shared, so a test or scenario does not care which backend it got. Inside the
 container every service listens on its usual port (Triton 8000/8001/8002, Kafka 9092, the AWS
-endpoint 5000); on the host those are published on 127.0.0.1 at free ports.
+endpoint 5000, MQTT 1883); on the host those are published on 127.0.0.1 at free ports.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 from harness.services.aws import AwsEndpoint
 from harness.services.containers.runner import ContainerRunner
 from harness.services.kafka import KafkaBroker
+from harness.services.mqtt import IOT_CORE_ENV, IotCoreBroker
 from harness.services.ports import free_ports
 from harness.services.smoke_model import write_smoke_repository
 from harness.services.triton import TritonServer
@@ -25,6 +28,10 @@ KAFKA_PORT = 9092
 #: the KRaft controller listener of an upstream (Apache) broker, inside its container only
 KAFKA_CONTROLLER_PORT = 9093
 AWS_PORT = 5000
+#: MQTT's registered port (plain TCP), where the IoT Core broker listens inside its container
+MQTT_PORT = 1883
+#: where the broker's configuration (written on the host, bind-mounted) is inside its container
+MQTT_CONFIG = "/etc/amqtt/broker.json"
 TRITON_PORTS = {"http": 8000, "grpc": 8001, "metrics": 8002}
 #: the python backend keeps tensors in /dev/shm; docker's default of 64 MB is too small for a
 #: batch of four 640×640 frames plus the backend's own arena
@@ -169,6 +176,56 @@ class TritonContainer(ContainerRunner, TritonServer):
         return {"shm_size": SHM_SIZE}
 
 
+class IotCoreContainer(ContainerRunner, IotCoreBroker):
+    """amqtt standing in for IoT Core's MQTT endpoint, in the harness's ``runtime`` image.
+
+    amqtt is one of the harness's own dependencies, so the runtime image every other harness
+    image is built on already carries it: no image of its own, nothing more to build. Devices on
+    the session network get ``mqtt://<its session address>:1883``; the harness's own client
+    (:meth:`subscribe`, :meth:`publish`, the readiness probe's CONNECT) uses the port published on
+    127.0.0.1, exactly as with the process backend.
+    """
+
+    image_name = "runtime"
+
+    def prepare(self) -> None:
+        """The broker's configuration: every interface of the container, anonymous clients."""
+        assert self.workdir is not None
+        self._config = self.workdir / "broker.json"  # amqtt reads YAML, and JSON is YAML
+        config = {
+            "listeners": {"default": {"type": "tcp", "bind": f"0.0.0.0:{MQTT_PORT}"}},
+            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+        }
+        self._config.write_text(json.dumps(config, indent=1))
+        self._config.chmod(0o644)
+
+    def network_url(self) -> str:
+        """The endpoint as devices on the session network reach it."""
+        return f"mqtt://{self.address}:{MQTT_PORT}"
+
+    def network_endpoints(self) -> dict[str, str]:
+        return {"mqtt": f"{self.address}:{MQTT_PORT}"}
+
+    def network_environment(self) -> dict[str, str]:
+        """:meth:`environment` for a device in a container of the session."""
+        return {IOT_CORE_ENV: self.network_url()}
+
+    def container_command(self) -> list[str]:
+        # the runtime image has no entry point: the venv's python is first on its PATH
+        return ["python", "-m", "amqtt.scripts.broker_script", "-c", MQTT_CONFIG]
+
+    def container_environment(self) -> dict[str, str]:
+        return self.process_environment()
+
+    def container_ports(self) -> dict[int, int]:
+        assert self.port is not None
+        return {MQTT_PORT: self.port}
+
+    def container_volumes(self) -> list[tuple[str, str, str]]:
+        assert self._config is not None
+        return [(str(self._config), MQTT_CONFIG, "ro")]
+
+
 def apache_kafka_environment(address: str, cluster_id: str) -> dict[str, str]:
     """A one-node KRaft broker in Apache's ``apache/kafka`` image, configured as its docs show:
     every ``KAFKA_*`` variable is a server property (``.`` → ``_``), ``CLUSTER_ID`` formats the
@@ -194,7 +251,7 @@ def apache_kafka_environment(address: str, cluster_id: str) -> dict[str, str]:
 
 
 def container_services(
-    session: Any, *, triton: bool, kafka: bool, aws: bool, models: Path | None
+    session: Any, *, triton: bool, kafka: bool, aws: bool, models: Path | None, iot_core: bool = False
 ) -> list[Any]:
     """The selected services as containers of ``session``, not started yet."""
     services: list[Any] = []
@@ -204,4 +261,6 @@ def container_services(
         services.append(KafkaContainer(session=session))
     if triton:
         services.append(TritonContainer(models, session=session))
+    if iot_core:
+        services.append(IotCoreContainer(session=session))
     return services

@@ -49,7 +49,7 @@ LABEL_ROLE = "edge-harness.role"
 SUBNET_POOL = ipaddress.ip_network("172.30.0.0/16")
 
 #: the fixed host numbers of the services inside a session subnet; devices get the rest
-SERVICE_HOSTS = {"kafka": 2, "aws": 3, "triton": 4}
+SERVICE_HOSTS = {"kafka": 2, "aws": 3, "triton": 4, "iot_core": 5}
 FIRST_DEVICE_HOST = 10
 
 
@@ -165,7 +165,8 @@ class ContainerSession:
         raise ContainerError("cannot find a free subnet for the session network (5 attempts)")
 
     def address(self, role: str) -> str:
-        """The fixed address of a service (``kafka``, ``aws``, ``triton``) on the session network."""
+        """The fixed address of a service (``kafka``, ``aws``, ``triton``, ``iot_core``) on the session
+        network."""
         assert self.subnet is not None
         return str(self.subnet.network_address + SERVICE_HOSTS[role])
 
