@@ -276,10 +276,10 @@ def lint_all(
     `edge-harness lint PATH...` is the same command. Folders are walked (hidden folders and
     __pycache__ skipped). Each file is classified by its content, not its name: Greengrass
     recipe, scenario, artifact spec, world preset, nvinferserver, nvinfer, nvdsanalytics,
-    msgconv, msgbroker, tracker or deepstream-app config; a folder whose model folders hold config.pbtxt is checked
-    as a Triton model repository (its files are not checked again). Anything else is skipped
-    (listed with --verbose); a .pbtxt outside a model repository, or a [property] key file of no
-    known plugin, is a "not recognised" warning. A broken symbolic link is an error.
+    msgconv, msgbroker, tracker or deepstream-app config; a folder whose model folders hold
+    config.pbtxt is checked as a Triton model repository (its files are not checked again).
+    Anything else is skipped (listed with --verbose); a .pbtxt outside a model repository, or a
+    [property] key file of no known plugin, is a "not recognised" warning. A broken symbolic link is an error.
 
     DeepStream configs that an artifact spec under PATH... packages are checked where the
     package puts them (next to ./models, the clip, ...), as the device reads them. A config that
