@@ -13,9 +13,11 @@ Each client gets its own media from the clip's first frame (not shared: four ``-
 are four cameras), over RTP/UDP as a camera sends it (over TCP a slow receiver would hold the camera
 back: it would no longer send in real time; over UDP a receiver starved of CPU loses packets, which
 shows as frames missing at the probe), and ``clip ended`` is printed when a media's clip has been
-sent. The app does not end an RTSP run by itself, so it is stopped once every frame reached its
-probe. :class:`RtspCamera` runs it as a
-:class:`~harness.services.base.ProcessService`: its own process group, killed with the harness.
+sent. The app's run ends with the clip, as with a file: the server's RTCP BYE ends the stream in
+the app's rtspsrc and the end reaches the app's bus as EOS through nvstreammux, also after the app
+fell behind the camera (docs/deepstream/pipeline.md, "The app and RTSP sources").
+:class:`RtspCamera` runs the server as a :class:`~harness.services.base.ProcessService`: its own
+process group, killed with the harness.
 """
 
 from __future__ import annotations
@@ -33,9 +35,6 @@ from harness.services.ports import free_ports
 ROOT = Path(__file__).resolve().parents[1]
 MOUNT = "/camera"
 END_LINE = "clip ended"
-#: rtspsrc's jitterbuffer holds frames this long (uridecodebin's default latency, 2000 ms); the
-#: app is stopped only after the last frame had time to come out of it
-JITTERBUFFER_S = 2.0
 
 
 class RtspCamera(ProcessService):

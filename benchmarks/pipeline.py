@@ -331,7 +331,7 @@ def _goal(name: str, value: float | None, op: str, limit: float, note: str = "")
 
 def measure(quick: bool = False, log: Log = _log) -> dict[str, Any]:
     """Every run above, in one go; returns the report (``pipeline.json`` without the machine header)."""
-    from benchmarks.camera import JITTERBUFFER_S, RtspCamera
+    from benchmarks.camera import RtspCamera
     from harness.package import build_artifact
     from harness.services.kafka import KafkaBroker
     from harness.services.triton import TritonServer
@@ -394,12 +394,9 @@ def measure(quick: bool = False, log: Log = _log) -> dict[str, Any]:
             inputs: list[Path | str] = [video] * streams
             camera: RtspCamera | None = None
             run_dir = base / "runs" / name
-            if source == "camera":
+            if source == "camera":  # the run ends with the clip, as with a file
                 camera = RtspCamera(video).start()
                 inputs = [camera.url] * streams
-                kwargs["stop_when"] = _all_frames_seen(
-                    run_dir / "app.log", round(clip_seconds * CAMERA_FPS) * streams, JITTERBUFFER_S + 4.0
-                )
             used = resource.getrusage(resource.RUSAGE_CHILDREN)
             try:
                 result = timed(
@@ -415,13 +412,9 @@ def measure(quick: bool = False, log: Log = _log) -> dict[str, Any]:
                     ),
                 )
             except HarnessError as err:
-                if camera is None:
-                    failed[name] = str(err).splitlines()[0]
-                    log(f"  {name} failed: {failed[name]}")
-                    return
-                # the app does not end an RTSP run by itself and may not exit on SIGTERM after
-                # one: what it measured is in its log and in the messages received all the same
-                result = _salvaged(run_dir, inputs, str(err).splitlines()[0])
+                failed[name] = str(err).splitlines()[0]
+                log(f"  {name} failed: {failed[name]}")
+                return
             finally:
                 if camera is not None:
                     camera.stop()
@@ -583,61 +576,6 @@ def measure(quick: bool = False, log: Log = _log) -> dict[str, Any]:
         }
     )
     return report
-
-
-def _all_frames_seen(log_path: Path, frames: int, quiet_s: float) -> Callable[[], bool]:
-    """A stop condition for camera runs: every frame reached the probe (its latency line is in the
-    log), or none came for ``quiet_s`` seconds after the first (the cameras ended, or stalled).
-
-    The log is read incrementally: it grows by a few lines per frame."""
-    state = {"offset": 0, "seen": 0, "last": 0.0}
-
-    def stop() -> bool:
-        try:
-            with log_path.open("rb") as log:
-                log.seek(state["offset"])
-                chunk = log.read()
-        except OSError:
-            return False
-        # only whole lines: a line being written is read on the next call
-        complete = chunk[: chunk.rfind(b"\n") + 1]
-        state["offset"] += len(complete)
-        new = complete.count(b"Frame latency")
-        now = time.monotonic()
-        if new:
-            state["seen"] += new
-            state["last"] = now
-        return state["seen"] >= frames or (state["seen"] > 0 and now - state["last"] > quiet_s)
-
-    return stop
-
-
-def _salvaged(run_dir: Path, inputs: list[Path | str], why: str) -> AppRun:
-    """An app run that had to be killed, from what it left: its latency lines and the messages."""
-    from fake_device.deepstream.measure import parse_latency_log
-
-    log_path = run_dir / "app.log"
-    with log_path.open(encoding="utf-8", errors="replace") as log:
-        latency = parse_latency_log(log)
-    per_source: dict[str, int] = {}
-    for frame in latency.frames:
-        per_source[str(frame.source_id)] = per_source.get(str(frame.source_id), 0) + 1
-    messages = run_dir / "messages.jsonl"
-    received = len(messages.read_text().splitlines()) if messages.is_file() else 0
-    stats = {"frames": len(latency.frames), "frames_per_source": per_source, "event_frames": received}
-    note = f"{why}; figures from its latency lines and the messages received (expected = received)"
-    return AppRun(
-        command=[str(i) for i in inputs],
-        returncode=-1,
-        wall_seconds=0.0,
-        log_path=log_path,
-        stats_path=run_dir / "stats.json",
-        messages_path=messages,
-        messages_received=received,
-        stats=stats,
-        latency=latency,
-        notes=[note],
-    )
 
 
 def _against_python_runtime(runs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
