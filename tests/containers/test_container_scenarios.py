@@ -66,6 +66,21 @@ def test_traffic_ota_on_containers(images: dict[str, str], work: Path) -> None:
     assert set(_steps(result).values()) == {"passed"}
 
 
+def test_ipc_component_on_containers(images: dict[str, str], work: Path) -> None:
+    """scenarios/ipc_component.yaml as on the process backend: IoT Core's broker in its container,
+    the component's awsiotsdk from the device image, checked from the cloud side only."""
+    proc, result = run_docker("scenarios/ipc_component.yaml", work)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-6000:]
+    assert result["backend"] == "docker"
+    steps = {step["name"]: step for step in result["steps"]}
+    assert [step["status"] for step in result["steps"]] == ["passed"] * 12
+    first = steps["telemetry reaches IoT Core"]["details"]
+    assert first["matching"] >= 3 and first["topic"] == "fleet/gateway-1/telemetry"
+    assert {message["version"] for message in first["last"]} == {"1.0.0"}
+    assert steps["telemetry of the new version"]["details"]["matching"] >= 1
+    assert steps["the app applies the desired fps"]["details"]["state"]["reported"]["fps"] == 15
+
+
 def test_triton_killed_component_errors_and_recovers(images: dict[str, str], work: Path) -> None:
     proc, result = run_docker("scenarios/faults/triton_kill.yaml", work)
     assert proc.returncode == 0, proc.stderr[-6000:]
