@@ -19,7 +19,9 @@ The (legacy, default) Gst-nvstreammux as NVIDIA documents it, on ``GstAggregator
 * output PTS: with ``live-source`` the PTS of the last frame copied in, otherwise batch number ×
   frame duration of the first source's frame rate;
 * a source's end posts the ``stream-eos`` element message and sends ``nv-stream-eos`` downstream;
-  the pipeline's EOS goes out when every source has ended (not with ``no-pipeline-eos``).
+  the pipeline's EOS goes out when every source has ended (not with ``no-pipeline-eos``). RTSP
+  sources anywhere in the muxer's pipeline end too when the pipeline is slower than real time
+  (:mod:`fake_device.deepstream.gst.jitterbuffer`: the muxer watches the pipeline for them).
 
 The output is an emulated NvBufSurface (:mod:`fake_device.deepstream.gst.surface`): the batch's
 frames one after another in one buffer; a batch of one is an ordinary frame.
