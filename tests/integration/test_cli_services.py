@@ -29,10 +29,23 @@ def test_check_starts_every_service_checks_it_and_exits_0(tmp_path: Path) -> Non
     for line in ("export AWS_ENDPOINT_URL=http://127.0.0.1:", "export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:"):
         assert line in result.stdout
     assert "export TRITON_GRPC_URL=127.0.0.1:" in result.stdout
+    assert "export EDGE_HARNESS_IOT_CORE_MQTT=mqtt://127.0.0.1:" in result.stdout
     stderr = " ".join(result.stderr.split())
     assert "aws check: s3 bucket/put/get/presigned GET" in stderr
     assert "kafka check: 100 messages produced" in stderr
     assert "triton check: 1 model, HTTP+gRPC inference matches ONNX Runtime" in stderr
+    assert "iot_core check: subscribe + QoS 1 publish read back" in stderr
+
+
+def test_iot_core_alone_starts_checks_and_exports_the_device_endpoint() -> None:
+    result = _run("--iot-core", "--check")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("export EDGE_HARNESS_IOT_CORE_MQTT=mqtt://127.0.0.1:")
+    stderr = " ".join(result.stderr.split())
+    assert "iot_core ready: mqtt=127.0.0.1:" in stderr
+    assert "iot_core check: subscribe + QoS 1 publish read back" in stderr
+    for other in ("aws", "kafka", "triton"):
+        assert f"{other} ready" not in stderr
 
 
 def test_an_unreachable_external_broker_exits_3_naming_the_address() -> None:
