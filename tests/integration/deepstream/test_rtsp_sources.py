@@ -26,8 +26,8 @@ from typing import Any
 
 import gi
 import pytest
+from acceptance import finish, start_app
 
-from fake_device.deepstream.gst.environment import deepstream_environment
 from fake_device.deepstream.gst.jitterbuffer import without_field
 from fake_device.deepstream.gst.registry import register_all
 from fake_device.deepstream.gst.runtime import GLib, Gst
@@ -231,25 +231,13 @@ def app_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _start_app(folder: Path, url: str, kafka_broker: Any, topic: str) -> subprocess.Popen[str]:
     host, port = kafka_broker.bootstrap_servers.split(",")[0].rsplit(":", 1)
     kafka_broker.create_topic(topic)
-    return subprocess.Popen(
-        ["python3", "deepstream_app.py", "-i", url, f"--conn-str={host};{port};{topic}", "-d", "no-display"],
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=deepstream_environment(dict(os.environ)),
-        start_new_session=True,
+    return start_app(
+        ["deepstream_app.py", "-i", url, f"--conn-str={host};{port};{topic}", "-d", "no-display"], folder
     )
 
 
 def _finish(proc: subprocess.Popen[str], timeout: float) -> str:
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-        pytest.fail(f"the app did not exit within {timeout} s:\n{out[-3000:]}")
-    return out
+    return finish(proc, timeout).output
 
 
 def _frames(output: str) -> int:

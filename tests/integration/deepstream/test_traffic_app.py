@@ -11,9 +11,7 @@ Kafka and checked field by field, and the run is scored against the world's grou
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import subprocess
 import threading
 import time
@@ -21,8 +19,8 @@ from pathlib import Path
 
 import cv2
 import pytest
+from acceptance import finish, start_app
 
-from fake_device.deepstream.gst.environment import deepstream_environment
 from harness.eval.pipeline import parse_object_string, parse_rfc3339_ns, score_pipeline
 from harness.package import build_artifact
 from harness.services.ports import free_ports
@@ -45,25 +43,11 @@ def app_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _app(folder: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        ["python3", "deepstream_app.py", *args],
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=deepstream_environment({**os.environ, **(env or {})}),
-        start_new_session=True,
-    )
+    return start_app(["deepstream_app.py", *args], folder, env)
 
 
 def _finish(proc: subprocess.Popen[str], timeout: float) -> str:
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-        pytest.fail(f"the app did not finish within {timeout} s:\n{out[-3000:]}")
-    return out
+    return finish(proc, timeout).output
 
 
 def _read_rtsp(url: str, frames: list, stop: threading.Event) -> None:
