@@ -24,8 +24,10 @@ pytestmark = pytest.mark.integration
 
 DRIVER = textwrap.dedent(
     """
-    import sys, threading
+    import faulthandler, signal, sys, threading
     from harness.services.aws import AwsEndpoint
+
+    faulthandler.register(signal.SIGUSR1)  # where it hangs, if it does
     from harness.services.kafka import KafkaBroker
     from harness.services.triton import TritonServer
 
@@ -92,7 +94,14 @@ def test_no_service_process_survives_the_harness(mode: str, how: signal.Signals 
     proc, procs = _start_driver(mode)
     if how is not None:
         os.kill(proc.pid, how)
-    proc.wait(timeout=60)
+    try:
+        proc.wait(timeout=120)  # three services stopped in turn, each SIGKILLed after its grace period
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGUSR1)
+        time.sleep(1)
+        proc.kill()
+        _, err = proc.communicate(timeout=30)
+        pytest.fail(f"the harness did not exit; its threads:\n{err[-6000:]}")
     assert _wait_gone(procs) == []
 
 

@@ -2,13 +2,16 @@
 not cancel: the nucleus does not register the operation for the CLI's policies)."""
 
 import json
+import sys
 import time
 
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 
 
 def report(step, **fields):
-    print("IPC " + json.dumps({"step": step, **fields}, sort_keys=True), flush=True)
+    # one write per line: SDK callbacks print from threads of their own
+    sys.stdout.write("IPC " + json.dumps({"step": step, **fields}, sort_keys=True) + "\n")
+    sys.stdout.flush()
 
 
 def error_of(call):

@@ -2,6 +2,7 @@
 not have, one the device does not serve. One ``IPC {json}`` line per probe."""
 
 import json
+import sys
 
 from awsiot import greengrasscoreipc
 from awsiot.greengrasscoreipc import model
@@ -10,7 +11,9 @@ from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 
 
 def report(step, **fields):
-    print("IPC " + json.dumps({"step": step, **fields}, sort_keys=True), flush=True)
+    # one write per line: SDK callbacks print from threads of their own
+    sys.stdout.write("IPC " + json.dumps({"step": step, **fields}, sort_keys=True) + "\n")
+    sys.stdout.flush()
 
 
 def error_of(call):

@@ -1,6 +1,7 @@
 """Waits for the subscriber, then publishes JSON and binary detections and probes what it may not do."""
 
 import json
+import sys
 import threading
 import time
 
@@ -9,7 +10,9 @@ from awsiot.greengrasscoreipc.model import BinaryMessage, JsonMessage, PublishMe
 
 
 def report(step, **fields):
-    print("IPC " + json.dumps({"step": step, **fields}, sort_keys=True), flush=True)
+    # one write per line: SDK callbacks print from threads of their own
+    sys.stdout.write("IPC " + json.dumps({"step": step, **fields}, sort_keys=True) + "\n")
+    sys.stdout.flush()
 
 
 def error_of(call):

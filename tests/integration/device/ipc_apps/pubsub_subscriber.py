@@ -2,6 +2,7 @@
 
 import base64
 import json
+import sys
 import threading
 import time
 
@@ -10,7 +11,9 @@ from awsiot.greengrasscoreipc.model import JsonMessage, PublishMessage
 
 
 def report(step, **fields):
-    print("IPC " + json.dumps({"step": step, **fields}, sort_keys=True), flush=True)
+    # one write per line: SDK callbacks print from threads of their own
+    sys.stdout.write("IPC " + json.dumps({"step": step, **fields}, sort_keys=True) + "\n")
+    sys.stdout.flush()
 
 
 client = GreengrassCoreIPCClientV2()

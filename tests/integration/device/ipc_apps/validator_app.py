@@ -1,6 +1,7 @@
 """Validates the configuration deployments propose: rejects any with "reject": true."""
 
 import json
+import sys
 import time
 
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
@@ -8,7 +9,9 @@ from awsiot.greengrasscoreipc.model import ConfigurationValidityReport
 
 
 def report(step, **fields):
-    print("IPC " + json.dumps({"step": step, **fields}, sort_keys=True), flush=True)
+    # one write per line: SDK callbacks print from threads of their own
+    sys.stdout.write("IPC " + json.dumps({"step": step, **fields}, sort_keys=True) + "\n")
+    sys.stdout.flush()
 
 
 client = GreengrassCoreIPCClientV2()
