@@ -200,6 +200,7 @@ def run(
 def status(root: Path, fmt: str) -> None:
     """Components of a device (running or not): version, state, and any deployment in flight."""
     from fake_device.nucleus.store import DeploymentRecord, load_effective_config
+    from fake_device.nucleus.store_read import read_status_fields
 
     config_file = root / "config" / "effectiveConfig.yaml"
     status_file = root / "run" / "status.json"
@@ -208,9 +209,7 @@ def status(root: Path, fmt: str) -> None:
             f"{root} is not a device root: neither config/effectiveConfig.yaml nor run/status.json exists",
             hint="pass the --root a device was started with (edge-harness device run --root DIR)",
         )
-    live: dict[str, Any] = {}
-    if status_file.exists():
-        live = json.loads(status_file.read_text())
+    live = read_status_fields(status_file) or {}
     running = _alive(live.get("pid"))
     config = load_effective_config(config_file)
     record = DeploymentRecord.load(root / "deployments" / "current.json")

@@ -1,6 +1,6 @@
 """A device's own store files on bad input: a corrupted or hostile ``config/effectiveConfig.yaml``
 or ``deployments/current.json`` ends the device's boot (and ``device status``) in a located error
-with a hint, never a traceback or a hang."""
+with a hint, never a traceback or a hang; so does a damaged ``run/status.json`` in ``device status``."""
 
 from __future__ import annotations
 
@@ -154,3 +154,75 @@ def test_the_device_refuses_to_boot_on_a_hostile_config_and_keeps_the_file(tmp_p
     )
     # nothing was started and the file is left as it was, for whoever looks at it
     assert (root / "config" / "effectiveConfig.yaml").read_bytes() == before
+
+
+def _status_root(tmp_path: Path, status: str | bytes) -> Path:
+    root = _root(tmp_path, GOOD)
+    (root / "run").mkdir()
+    path = root / "run" / "status.json"
+    if isinstance(status, bytes):
+        path.write_bytes(status)
+    else:
+        path.write_text(status)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("status", "problem"),
+    [
+        ('{"thing": "jetson-1", "pid": 12', "1:32: error: malformed JSON"),  # truncated
+        ("", "1:1: error: malformed JSON"),
+        ("[1, 2]", "a device status must be a JSON object"),
+        ("[" * 5000 + "]" * 5000, "nested more than"),
+        ('{"pid": ' + "9" * 5000 + "}", "a number too long to read"),
+        ('{"pid": true}', "at /pid: pid must be a process id"),
+        ('{"pid": -1}', "at /pid: pid must be a process id"),
+        ('{"pid": 99999999999999999999}', "at /pid: pid must be a process id"),
+        ('{"thing": ["x"]}', "at /thing: thing must be a string"),
+        ('{"components": [1]}', "at /components: components must be an object"),
+        ('{"components": {"com.example.App": 3}}', "at /components/com.example.App: each component"),
+        (
+            '{"components": {"com.example.App": {"state": {}}}}',
+            "at /components/com.example.App/state: state must be a string",
+        ),
+        (b'{"thing": "\xff"}', "not UTF-8 text"),
+    ],
+)
+def test_device_status_reports_a_damaged_status_file(
+    tmp_path: Path, status: str | bytes, problem: str
+) -> None:
+    root = _status_root(tmp_path, status)
+    result = _status(root)
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert str(root / "run" / "status.json") in result.output
+    assert problem in result.output and "hint: " in result.output
+
+
+def test_device_status_refuses_a_status_file_that_is_a_fifo(tmp_path: Path) -> None:
+    root = _root(tmp_path, GOOD)
+    (root / "run").mkdir()
+    os.mkfifo(root / "run" / "status.json")
+    result = _status(root)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "is not a regular file" in result.output
+
+
+def test_device_status_reads_a_good_status_file(tmp_path: Path) -> None:
+    good = EffectiveConfig(
+        thing_name="jetson-1",
+        services={"com.example.App": {"version": "1.0.0"}},
+        group_roots={"thing/jetson-1": {"com.example.App": {"groupConfigArn": "a"}}},
+    ).to_yaml()
+    root = _root(tmp_path, good)
+    (root / "run").mkdir()
+    status = {
+        "thing": "jetson-1",
+        "pid": os.getpid(),
+        "components": {"com.example.App": {"version": "1.0.0", "state": "RUNNING", "statusCode": ""}},
+    }
+    (root / "run" / "status.json").write_text(json.dumps(status))
+    result = CliRunner().invoke(main, ["device", "status", "--root", str(root), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["deviceRunning"] is True
+    assert report["components"]["com.example.App"]["state"] == "RUNNING"
