@@ -18,7 +18,9 @@ from typing import Any
 MAX_SECONDS = 3600
 #: Seeds feed numpy's PCG64 through a signed 64-bit value.
 MAX_SEED = 2**63 - 1
-#: Frame sizes H.264 levels and the renderer handle, and the highest frame rate.
+#: Frame sizes H.264 levels and the renderer handle, and the highest frame rate. Both sides are
+#: even: H.264 (and the generator's encoders) subsample chroma 2x2 (4:2:0), so an odd side is refused
+#: by the encoder, minutes into a run, unless it is refused here first.
 MIN_SIDE_PX = 64
 MAX_WIDTH_PX = 7680
 MAX_HEIGHT_PX = 4320
@@ -29,8 +31,18 @@ SECONDS_HINT = "generate several shorter videos"
 #: JSON Schema fragments of the same bounds.
 SECONDS_SCHEMA: dict[str, Any] = {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_SECONDS}
 SEED_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": MAX_SEED}
-WIDTH_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": MIN_SIDE_PX, "maximum": MAX_WIDTH_PX}
-HEIGHT_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": MIN_SIDE_PX, "maximum": MAX_HEIGHT_PX}
+WIDTH_SCHEMA: dict[str, Any] = {
+    "type": "integer",
+    "minimum": MIN_SIDE_PX,
+    "maximum": MAX_WIDTH_PX,
+    "multipleOf": 2,
+}
+HEIGHT_SCHEMA: dict[str, Any] = {
+    "type": "integer",
+    "minimum": MIN_SIDE_PX,
+    "maximum": MAX_HEIGHT_PX,
+    "multipleOf": 2,
+}
 FPS_SCHEMA: dict[str, Any] = {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_FPS}
 
 
@@ -41,4 +53,10 @@ def bound_hint(path: list[str | int]) -> str:
         return f"a world is at most {MAX_SECONDS} seconds long: {SECONDS_HINT}"
     if key == "seed":
         return f"a seed is an integer from 0 to 2**63-1 ({MAX_SEED})"
+    if key in ("width", "height"):
+        top = MAX_WIDTH_PX if key == "width" else MAX_HEIGHT_PX
+        return (
+            f"a frame side is an even number of pixels from {MIN_SIDE_PX} to {top} "
+            "(H.264 encodes colour in 2x2 blocks), e.g. 1280x720"
+        )
     return ""

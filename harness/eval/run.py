@@ -29,11 +29,11 @@ from harness.eval.truth import (
     frame_truth,
 )
 from harness.world import CLASS_NAMES, World, WorldParams
+from harness.world_bounds import MAX_SEED
 
 #: detections at or below this score are not scored (the tail of the top-300 is near zero)
 MIN_SCORE = 0.001
 MAX_SEEDS = 1000
-_SEED_MAX = 2**63 - 1
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -52,7 +52,7 @@ def parse_seeds(text: str) -> list[int]:
             raise HarnessError(
                 f"bad seed range {part!r}: it ends before it starts", hint=f"did you mean {last}-{first}?"
             )
-        if last > _SEED_MAX:
+        if last > MAX_SEED:
             raise HarnessError(f"seed {last} is too large (world seeds go up to 2**63-1)")
         if last - first + 1 + len(seeds) > MAX_SEEDS:
             raise HarnessError(f"{part!r} asks for more than {MAX_SEEDS} seeds", hint="evaluate fewer seeds")

@@ -119,3 +119,33 @@ def test_an_artifact_world_past_the_bounds_fails_lint_at_its_line(
     assert f"{path}:{_line_of(path, needle)}:7: error: {message}" in str(err.value), str(err.value)
     result = _lint(str(path))
     assert result.exit_code == 1 and message in result.output
+
+
+@pytest.mark.parametrize(("key", "odd"), [("width", 1281), ("height", 721)])
+def test_a_preset_with_an_odd_frame_size_fails_lint_at_its_line(tmp_path: Path, key: str, odd: int) -> None:
+    """H.264 (4:2:0) and the generator take only even frame sizes: the preset is refused at load."""
+    text = HIGHWAY.replace(f"\n  {key}: ", f"\n  {key}: {odd} #", 1)
+    assert text != HIGHWAY
+    path = tmp_path / "odd.yaml"
+    path.write_text(text)
+    result = _lint(str(tmp_path))
+    assert result.exit_code == 1, result.output
+    line = _line_of(path, f"{key}: {odd}")
+    assert f"{path}:{line}:3: error: at /frame/{key}: {odd} is not a multiple of 2" in result.output
+    assert "hint: a frame side is an even number of pixels" in result.output
+    with pytest.raises(ValidationError, match=f"{odd} is not a multiple of 2"):
+        load_preset(path)
+
+
+def test_the_generator_refuses_an_odd_frame_size_with_the_same_bound() -> None:
+    with pytest.raises(HarnessError, match="width must be an even number of pixels from 64 to 7680, got 65"):
+        World(WorldParams(width=65))
+
+
+def test_seed_lists_are_bounded_by_the_worlds_seed_bound() -> None:
+    from harness.eval.run import parse_seeds
+    from harness.world_bounds import MAX_SEED
+
+    assert parse_seeds(f"{MAX_SEED - 1}-{MAX_SEED}") == [MAX_SEED - 1, MAX_SEED]
+    with pytest.raises(HarnessError, match=re.escape(f"seed {MAX_SEED + 1} is too large")):
+        parse_seeds(str(MAX_SEED + 1))
