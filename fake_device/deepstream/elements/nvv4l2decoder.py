@@ -1,12 +1,18 @@
-"""nvv4l2decoder: H.264/H.265 → NV12 frames in NVMM, found by uridecodebin/decodebin.
+"""nvv4l2decoder: compressed video → NV12 frames in NVMM, found by uridecodebin/decodebin.
 
-A bin around FFmpeg's decoders (avdec_h264 / avdec_h265, chosen by the caps that arrive) followed by
-videoconvert to NV12 — what the Jetson decoder outputs — and the NVMM label. Registered as
-"Codec/Decoder/Video" at rank PRIMARY+100, so decodebin picks it over the plain libav decoders and
-an app's ``pad-added`` callback sees ``memory:NVMM`` in the caps, as on a Jetson.
+A bin around a CPU decoder chosen by the caps that arrive — FFmpeg's avdec_h264, avdec_h265,
+avdec_mpeg4 (MPEG-4 Part 2, DivX), avdec_mpeg2video (MPEG-1/2), avdec_vp8, avdec_vp9, libjpeg's
+jpegdec (JPEG/MJPEG) and libaom's av1dec (AV1) — followed by videoconvert to NV12, what the Jetson
+decoder outputs, and the NVMM label. The sink caps are the ones a Jetson's nvv4l2decoder advertises
+(plus AV1, which Orin decodes); registered as "Codec/Decoder/Video" at rank PRIMARY+100, so decodebin
+picks it over the plain CPU decoders for every one of them and an app's ``pad-added`` callback sees
+``memory:NVMM`` in the caps, as on a Jetson.
 
-``drop-frame-interval`` N passes every Nth frame (1st, N+1th …) and drops the others, as the
-Jetson decoder does; the other properties are accepted with their defaults' meaning.
+``skip-frames`` acts before the decoder, as the Jetson's driver skips input: ``decode_key`` decodes
+only key frames (access units without the DELTA_UNIT flag), ``decode_non_ref`` leaves out
+non-reference pictures (:mod:`fake_device.deepstream.gst.reference_frames`); it may change while
+playing. ``drop-frame-interval`` N then passes every Nth decoded frame (1st, N+1th …) and drops the
+others, as the Jetson decoder does; the other properties are accepted with their defaults' meaning.
 
 With ``NVDS_ENABLE_LATENCY_MEASUREMENT`` set, each decoded frame carries a latency mark (the
 element's name, when its access unit entered, when the frame left), which nvstreammux moves into
@@ -22,6 +28,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 from fake_device.deepstream.elements._nvmm_bridge import NvmmBridge
 from fake_device.deepstream.gst.caps import nvmm_caps
@@ -33,6 +40,7 @@ from fake_device.deepstream.gst.element import (
     ENUM,
     GPU_ID,
     STRING,
+    SUPPORTED_DOC,
     UINT,
     PropertyStore,
     enum_type,
@@ -40,19 +48,44 @@ from fake_device.deepstream.gst.element import (
     own_templates,
     post_error,
 )
+from fake_device.deepstream.gst.reference_frames import reference_test
 from fake_device.deepstream.gst.runtime import Gst
 from fake_device.deepstream.measure import ENV_LATENCY, env_flag
 
-# what decodebin may hand over: parsed byte-stream access units (h264parse/h265parse convert avc)
+# what decodebin may hand over: a Jetson's sink caps (decodebin puts the parsers in front: h264parse
+# and h265parse convert avc to byte-stream, mpeg4videoparse/mpegvideoparse give parsed=true)
 SINK_CAPS = (
+    "image/jpeg; "
     "video/x-h264, stream-format=(string)byte-stream, alignment=(string)au; "
-    "video/x-h265, stream-format=(string)byte-stream, alignment=(string)au"
+    "video/x-h265, stream-format=(string)byte-stream, alignment=(string)au; "
+    "video/mpeg, mpegversion=(int)4, systemstream=(boolean)false, parsed=(boolean)true, "
+    "width=(int)[ 1, 2147483647 ], height=(int)[ 1, 2147483647 ]; "
+    "video/mpeg, mpegversion=(int)[ 1, 2 ], systemstream=(boolean)false, parsed=(boolean)true, "
+    "width=(int)[ 1, 2147483647 ], height=(int)[ 1, 2147483647 ]; "
+    "video/x-divx, divxversion=(int)[ 4, 5 ], width=(int)[ 1, 2147483647 ], height=(int)[ 1, 2147483647 ]; "
+    "video/x-vp8; "
+    "video/x-vp9, width=(int)[ 1, 2147483647 ], height=(int)[ 1, 2147483647 ]; "
+    "video/x-av1"
 )
-DECODERS = {"video/x-h264": "avdec_h264", "video/x-h265": "avdec_h265"}
+#: the CPU decoder of each input (``video/mpeg`` by its mpegversion: MPEG4_DECODER for 4)
+DECODERS = {
+    "video/x-h264": "avdec_h264",
+    "video/x-h265": "avdec_h265",
+    "video/mpeg": "avdec_mpeg2video",
+    "video/x-divx": "avdec_mpeg4",
+    "video/x-vp8": "avdec_vp8",
+    "video/x-vp9": "avdec_vp9",
+    "image/jpeg": "jpegdec",
+    "video/x-av1": "av1dec",
+}
+MPEG4_DECODER = "avdec_mpeg4"
+#: what the emulation decodes, for error hints
+CODECS = "H.264, H.265, MPEG-4 Part 2, MPEG-1/2, VP8, VP9, JPEG/MJPEG, AV1"
 #: access units whose input time is kept while their frames are inside the decoder (its reorder
 #: window is a few frames; anything older belonged to a frame the decoder never output)
 PENDING_INPUTS = 64
 
+DECODE_ALL, DECODE_NON_REF, DECODE_KEY = 0, 1, 2
 SKIP_FRAMES = (
     (0, "Decode all frames", "decode_all"),
     (1, "Decode non-ref frames", "decode_non_ref"),
@@ -74,8 +107,6 @@ PROPERTIES = (
         enum_type("SkipFrame", SKIP_FRAMES),
         0,
         "Type of frames to skip during decoding",
-        supported=lambda v: v == 0,
-        unsupported="every frame is decoded (decode_all)",
     ),
     GPU_ID(),
     CUDADEC_MEMTYPE("CudaDecMemType"),
@@ -87,6 +118,19 @@ PROPERTIES = (
     BOOL("mjpeg", False, "Set to open MJPEG block"),
     BOOL("low-latency-mode", False, "Set low latency mode for bitstreams having I and IPPP frames"),
 )
+
+
+def _mpegversion(structure: Gst.Structure) -> int:
+    found, version = structure.get_int("mpegversion")
+    return version if found else 0
+
+
+def decoder_factory(structure: Gst.Structure) -> str | None:
+    """The CPU decoder's factory name for input caps ``structure``; None if nvv4l2decoder has none."""
+    media = structure.get_name()
+    if media == "video/mpeg" and _mpegversion(structure) == 4:
+        return MPEG4_DECODER
+    return DECODERS.get(media)
 
 
 class NvV4l2Decoder(PropertyStore, Gst.Bin):
@@ -118,6 +162,7 @@ class NvV4l2Decoder(PropertyStore, Gst.Bin):
         self.add_pad(self.srcpad)
         self.sinkpad.add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, self._on_event)
         self._decoder: Gst.Element | None = None
+        self._is_reference: Callable[[bytes], bool] | None = None
         self._frames = 0
         self._inputs: OrderedDict[int, float] = OrderedDict()  # PTS (or input count) → input time
         self._inputs_lock = threading.Lock()
@@ -136,23 +181,24 @@ class NvV4l2Decoder(PropertyStore, Gst.Bin):
         event = info.get_event()
         if event.type == Gst.EventType.CAPS and self._decoder is None:
             caps = event.parse_caps()
-            if not self._build(caps.get_structure(0).get_name()):
+            if not self._build(caps.get_structure(0)):
                 post_error(
                     self,
                     f"{self.get_name()}: cannot decode {caps.to_string()}",
-                    "nvv4l2decoder emulates H.264 and H.265 (FFmpeg's avdec_h264/avdec_h265)",
+                    f"nvv4l2decoder emulates {CODECS} (see {SUPPORTED_DOC})",
                     domain=Gst.StreamError,
                     code=Gst.StreamError.CODEC_NOT_FOUND,
                 )
                 return Gst.PadProbeReturn.DROP
         return Gst.PadProbeReturn.OK
 
-    def _build(self, media: str) -> bool:
+    def _build(self, structure: Gst.Structure) -> bool:
         """decoder → videoconvert → NV12 → NVMM label, linked to the ghost pads."""
-        factory = DECODERS.get(media)
+        factory = decoder_factory(structure)
         decoder = Gst.ElementFactory.make(factory) if factory else None
         if decoder is None:
             return False
+        self._is_reference = reference_test(structure.get_name(), _mpegversion(structure))
         convert = Gst.ElementFactory.make("videoconvert")
         nv12 = Gst.ElementFactory.make("capsfilter")
         nv12.set_property("caps", Gst.Caps.from_string("video/x-raw, format=NV12"))
@@ -166,6 +212,8 @@ class NvV4l2Decoder(PropertyStore, Gst.Bin):
             a.link(b)
         bridge.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self._drop_frames)
         self.sinkpad.set_target(decoder.get_static_pad("sink"))
+        # before the latency probe: a skipped access unit never entered the decoder
+        decoder.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, self._skip_frames)
         if measure:
             decoder.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, self._note_input)
         self.srcpad.set_target(bridge.get_static_pad("src"))
@@ -173,6 +221,27 @@ class NvV4l2Decoder(PropertyStore, Gst.Bin):
             element.sync_state_with_parent()
         self._decoder = decoder
         return True
+
+    def _skip_frames(self, pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+        """``skip-frames``: leave out access units before they are decoded (read per buffer: the
+        property may change while playing)."""
+        mode = self.prop("skip-frames")
+        if mode == DECODE_ALL:
+            return Gst.PadProbeReturn.OK
+        buffer = info.get_buffer()
+        if mode == DECODE_KEY:
+            keep = not buffer.has_flags(Gst.BufferFlags.DELTA_UNIT)
+        elif self._is_reference is None:
+            keep = True
+        else:
+            ok, mapped = buffer.map(Gst.MapFlags.READ)
+            if not ok:
+                return Gst.PadProbeReturn.OK
+            try:
+                keep = self._is_reference(bytes(mapped.data))
+            finally:
+                buffer.unmap(mapped)
+        return Gst.PadProbeReturn.OK if keep else Gst.PadProbeReturn.DROP
 
     def _drop_frames(self, pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
         interval = self.prop("drop-frame-interval")
