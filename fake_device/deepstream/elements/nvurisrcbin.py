@@ -13,6 +13,11 @@ RTSP: the bin's ``latency``, ``udp-buffer-size`` and ``select-rtp-protocol`` (4:
 handed to the rtspsrc the uridecodebin makes, and an RTSP clip that ends reaches nvstreammux as EOS
 on a pipeline slower than real time too (:mod:`fake_device.deepstream.gst.jitterbuffer`).
 
+Decoder settings: ``drop-frame-interval``, ``num-extra-surfaces``, ``cudadec-memtype``, ``gpu-id``
+and ``dec-skip-frames`` (the decoder's ``skip-frames``) are set on every nvv4l2decoder the
+uridecodebin makes, when it is added, as DeepStream's bin configures its decoder child; a change
+while the bin runs reaches the decoders it already has.
+
 Audio is not exposed (``vsrc`` pads only); smart recording is not emulated.
 """
 
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import threading
 
+from fake_device.deepstream.elements.nvv4l2decoder import CODECS, SKIP_FRAMES
 from fake_device.deepstream.gst.caps import NVMM_FORMATS, is_nvmm, nvmm_caps, raw_video
 from fake_device.deepstream.gst.element import (
     BOOL,
@@ -47,12 +53,27 @@ SMART_RECORD = (
     (2, "Trigger Smart Record through cloud and local events", "multi"),
 )
 
+#: the bin's decoder settings → the property of nvv4l2decoder each one sets
+DECODER_SETTINGS = {
+    "drop-frame-interval": "drop-frame-interval",
+    "num-extra-surfaces": "num-extra-surfaces",
+    "cudadec-memtype": "cudadec-memtype",
+    "gpu-id": "gpu-id",
+    "dec-skip-frames": "skip-frames",
+}
+
 PROPERTIES = (
     STRING("uri", None, "URI of the source"),
     UINT("num-extra-surfaces", 1, "Additional number of surfaces in addition to min decode surfaces", 0, 24),
     GPU_ID(),
     CUDADEC_MEMTYPE("GstNvUriSrcBinCudaDecMemType"),
     DROP_FRAME_INTERVAL(),
+    ENUM(
+        "dec-skip-frames",
+        enum_type("SkipFrames", SKIP_FRAMES),
+        0,
+        "Type of frames to skip during decoding",
+    ),
     UINT(
         "rtsp-reconnect-interval",
         0,
@@ -171,6 +192,7 @@ class NvUriSrcBin(PropertyStore, Gst.Bin):
         super().__init__()
         self.init_properties()
         self._decodebin: Gst.Element | None = None
+        self._decoders: list[Gst.Element] = []
         self._loops: list[FileLoop] = []
         self._video_pads = 0
         # also when the bin runs without nvstreammux (which watches the whole pipeline)
@@ -182,6 +204,9 @@ class NvUriSrcBin(PropertyStore, Gst.Bin):
                 loop.loop = bool(value)
         elif name == "uri" and self._decodebin is not None:
             self._decodebin.set_property("uri", value)
+        elif name in DECODER_SETTINGS:
+            for decoder in list(self._decoders):
+                decoder.set_property(DECODER_SETTINGS[name], value)
 
     def do_change_state(self, transition: Gst.StateChange) -> Gst.StateChangeReturn:
         if self.refuses_to_start(transition):
@@ -204,8 +229,18 @@ class NvUriSrcBin(PropertyStore, Gst.Bin):
         decodebin.connect("pad-added", self._on_pad_added)
         decodebin.connect("no-more-pads", lambda _element: self.no_more_pads())
         decodebin.connect("source-setup", self._on_source_setup)
+        decodebin.connect("deep-element-added", self._on_element_added)
         self.add(decodebin)
         self._decodebin = decodebin
+
+    def _on_element_added(self, _bin: Gst.Bin, _parent: Gst.Bin, element: Gst.Element) -> None:
+        """Hand the bin's decoder settings to each nvv4l2decoder, before it sees its first caps."""
+        factory = element.get_factory()
+        if factory is None or factory.get_name() != "nvv4l2decoder":
+            return
+        for name, decoder_name in DECODER_SETTINGS.items():
+            element.set_property(decoder_name, self.prop(name))
+        self._decoders.append(element)
 
     def _on_source_setup(self, _decodebin: Gst.Element, source: Gst.Element) -> None:
         """The RTSP settings DeepStream's bin gives its rtspsrc (other sources have none of them)."""
@@ -225,7 +260,7 @@ class NvUriSrcBin(PropertyStore, Gst.Bin):
             post_error(
                 self,
                 f"{self.get_name()}: the decoder did not output NVMM memory ({caps.to_string()})",
-                "the stream's codec is not one nvv4l2decoder emulates (H.264, H.265)",
+                f"the stream's codec is not one nvv4l2decoder emulates ({CODECS})",
                 domain=Gst.StreamError,
                 code=Gst.StreamError.CODEC_NOT_FOUND,
             )
