@@ -212,6 +212,8 @@ _SOURCE_KEYS = _keys(
         "file-loop": INT,
         "drop-frame-interval": INT,
         "camera-id": INT,
+        "intra-decode-enable": INT,
+        "dec-skip-frames": INT,
     },
     {
         **dict.fromkeys(_GPU, INT),
@@ -380,8 +382,6 @@ _NOT_EMULATED_KEYS: dict[str, dict[str, tuple[str, str | None]]] = {
     },
     "tests": {"pipeline-recreate-sec": ("pipeline re-creation", "0")},
     "source": {
-        "intra-decode-enable": ("decoding only I-frames", "0"),
-        "dec-skip-frames": ("decoder frame skipping", "0"),
         "smart-record": ("smart record", "0"),
         "smart-rec-dir-path": ("smart record", None),
         "smart-rec-file-prefix": ("smart record", None),
@@ -518,6 +518,7 @@ class SourceConfig:
     file_loop: bool = False
     drop_frame_interval: int = 0
     camera_id: int = 0
+    skip_frames: int = 0  # nvv4l2decoder skip-frames: 0 decode all, 1 non-reference, 2 key frames
 
 
 @dataclass(frozen=True)
@@ -531,6 +532,7 @@ class SourceSpec:
     type: SourceType
     file_loop: bool = False
     drop_frame_interval: int = 0
+    skip_frames: int = 0
 
 
 @dataclass
@@ -717,6 +719,7 @@ class AppConfig:
             type=group.type,
             file_loop=self.file_loop or group.file_loop,
             drop_frame_interval=group.drop_frame_interval,
+            skip_frames=group.skip_frames,
         )
 
 
@@ -1041,6 +1044,17 @@ def _parse_source(reader: _Reader, group: KeyFileGroup, config: AppConfig, index
             _line(values, "drop-frame-interval", group.line),
             hint="drop-frame-interval=N keeps every Nth frame; 0 keeps all",
         )
+    # deepstream_source_bin.c: intra-decode-enable sets the decoder's skip-frames to 2 (key frames
+    # only); dec-skip-frames (nvurisrcbin's property of that name) gives the value itself
+    skip = _get(values, "dec-skip-frames", 0)
+    if skip not in (0, 1, 2):
+        raise reader.error(
+            f"[{group.name}] dec-skip-frames={skip} must be 0, 1 or 2",
+            _line(values, "dec-skip-frames", group.line),
+            hint="0 decodes every frame, 1 only reference frames, 2 only key frames",
+        )
+    if _get(values, "intra-decode-enable", 0):
+        skip = 2
     config.source_groups.append(
         SourceConfig(
             group=group.name,
@@ -1052,6 +1066,7 @@ def _parse_source(reader: _Reader, group: KeyFileGroup, config: AppConfig, index
             file_loop=file_loop,
             drop_frame_interval=drop,
             camera_id=_get(values, "camera-id", index),
+            skip_frames=skip,
         )
     )
 

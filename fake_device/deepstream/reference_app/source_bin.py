@@ -12,8 +12,8 @@ element is
   which is what nvurisrcbin's ``file-loop`` does, so the loop has one implementation here.
 
 Whatever decoder the decodebin creates inside gets deepstream-app's decodebin_child_added
-settings: ``drop-frame-interval`` on nvv4l2decoder and ``config-interval=-1`` on the H.264/H.265
-parsers.
+settings: ``drop-frame-interval`` and ``skip-frames`` (``dec-skip-frames``, or 2 for
+``intra-decode-enable``) on nvv4l2decoder and ``config-interval=-1`` on the H.264/H.265 parsers.
 """
 
 from __future__ import annotations
@@ -48,8 +48,11 @@ def _on_decoder_child(bin_: Gst.Bin, _sub_bin: Gst.Bin, element: Gst.Element, sp
     """decodebin_child_added, for every element the decodebin makes, however deep."""
     factory = element.get_factory()
     name = factory.get_name() if factory is not None else ""
-    if name == "nvv4l2decoder" and spec.drop_frame_interval:
-        element.set_property("drop-frame-interval", spec.drop_frame_interval)
+    if name == "nvv4l2decoder":
+        if spec.drop_frame_interval:
+            element.set_property("drop-frame-interval", spec.drop_frame_interval)
+        if spec.skip_frames:
+            element.set_property("skip-frames", spec.skip_frames)
     elif name in ("h264parse", "h265parse"):
         element.set_property("config-interval", -1)
 
@@ -80,6 +83,9 @@ def create_source_sub_bin(spec: SourceSpec) -> tuple[Gst.Bin, Gst.Element]:
         decoder = building.make("nvurisrcbin", "src_elem", uri=spec.uri)
         if spec.file_loop and is_file:
             decoder.set_property("file-loop", True)
+        # nvurisrcbin hands these to its own decoder (the deep-element-added below sets them too)
+        decoder.set_property("drop-frame-interval", spec.drop_frame_interval)
+        decoder.set_property("dec-skip-frames", spec.skip_frames)
     else:
         decoder = building.make("uridecodebin", "src_elem", uri=spec.uri)
     queue = building.make(building.QUEUE, "queue")

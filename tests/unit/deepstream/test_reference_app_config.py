@@ -560,3 +560,35 @@ def test_cli_subcommand_reports_config_errors(tmp_path: Path) -> None:
         f"ERROR: {path}:15: [secondary-gie0] (secondary inference (an SGIE)) is not emulated" in result.output
     )
     assert "App run failed" in result.output
+
+
+@pytest.mark.parametrize(
+    ("keys", "skip"),
+    [("", 0), ("dec-skip-frames=1", 1), ("dec-skip-frames=2", 2), ("intra-decode-enable=1", 2),
+     ("intra-decode-enable=1\ndec-skip-frames=1", 2)],
+)  # fmt: skip
+def test_decoder_frame_skipping_reaches_the_source_specs(tmp_path: Path, keys: str, skip: int) -> None:
+    """deepstream_source_bin.c: intra-decode-enable sets the decoder's skip-frames to 2."""
+    config = load(tmp_path, base=BASE.replace("uri=file://clip.mp4", f"uri=file://clip.mp4\n{keys}"))
+    assert [s.skip_frames for s in config.sources()] == [skip]
+
+
+def test_dec_skip_frames_out_of_range_names_its_line(tmp_path: Path) -> None:
+    err = error(tmp_path, base=BASE.replace("uri=file://clip.mp4", "uri=file://clip.mp4\ndec-skip-frames=3"))
+    assert err.line == 10 and "[source0] dec-skip-frames=3 must be 0, 1 or 2" in str(err)
+    assert "only key frames" in (err.hint or "")
+
+
+def test_the_source_bin_sets_skip_frames_on_the_decoder() -> None:
+    """The decodebin child hook gives nvv4l2decoder the source's skip-frames and drop interval."""
+    from fake_device.deepstream.gst.registry import register_all
+    from fake_device.deepstream.gst.runtime import Gst
+    from fake_device.deepstream.reference_app.config import SourceSpec
+    from fake_device.deepstream.reference_app.source_bin import _on_decoder_child
+
+    register_all()
+    spec = SourceSpec(0, "file:///x.mp4", 0, "source0", SourceType.URI, drop_frame_interval=3, skip_frames=2)
+    decoder = Gst.ElementFactory.make("nvv4l2decoder", None)
+    _on_decoder_child(Gst.Bin.new(None), Gst.Bin.new(None), decoder, spec)
+    assert int(decoder.get_property("skip-frames")) == 2
+    assert decoder.get_property("drop-frame-interval") == 3
