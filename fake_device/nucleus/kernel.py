@@ -62,6 +62,7 @@ from fake_device.nucleus.bootstrap import (
     bootstrap_timeout,
     is_error_code,
 )
+from fake_device.nucleus.config_bounds import check_committable
 from fake_device.nucleus.deployment import (
     NUCLEUS_COMPONENT,
     DeploymentDocument,
@@ -666,7 +667,9 @@ class CoreDevice:
             # discardPendingUpdateAction: a deployment canceled while components defer it is
             # dropped, and they hear (postUpdateEvent, below) that they may go on
             self._check_cancelled(record.job_id)
-            invalid = self._validate_configuration(record.job_id, document, new)
+            invalid = self._check_committable(record.job_id, new) or self._validate_configuration(
+                record.job_id, document, new
+            )
             if invalid is not None:
                 return DeploymentResult.failed("FAILED_NO_STATE_CHANGE", invalid)
             # commit point: the record first (it holds both configurations), then the config
@@ -735,6 +738,17 @@ class CoreDevice:
             cancelled=lambda: self._cancel_seen(job_id),
         )
         return True
+
+    def _check_committable(self, job_id: str, new: EffectiveConfig) -> DeploymentError | None:
+        """The new configuration must be one the device can read back at its next boot (see
+        :mod:`.config_bounds`); checked before components are asked to validate it, as nothing
+        they answer could make it committable."""
+        new.thing_name = self.thing_name  # as _commit writes it
+        new.root_path = str(self.paths.root)
+        failure = check_committable(new, self._changed_services(self.config, new))
+        if failure is not None:
+            self.log.error(LOGGER, "deployment-failed", failure.message, DeploymentId=job_id)
+        return failure
 
     def _validate_configuration(
         self, job_id: str, document: DeploymentDocument, new: EffectiveConfig
