@@ -133,3 +133,43 @@ def test_the_message_names_the_component_the_deployment_changes() -> None:
     assert changed is not None and f"Component {APP} takes" in changed.message
     largest = check_committable(config, [])
     assert largest is not None and f"Component {OTHER} takes" in largest.message
+
+
+class _Host:
+    """The device side of the configuration operations: one configuration, committed in place."""
+
+    def __init__(self, config: EffectiveConfig) -> None:
+        import threading
+
+        self.config = config
+        self.config_lock = threading.Lock()
+        self.commits = 0
+
+    def commit_configuration(self, config: EffectiveConfig) -> None:
+        self.config = config
+        self.commits += 1
+
+
+def test_an_ipc_update_that_would_pass_a_bound_is_refused_and_commits_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """UpdateConfiguration merges into the effective configuration too: past a bound it answers
+    InvalidArgumentsError with the bound, and the configuration stays as it was."""
+    from fake_device.nucleus.ipc.configuration import ConfigurationAgent
+    from fake_device.nucleus.ipc.model import InvalidArgumentsError
+    from fake_device.nucleus.ipc.server import Call
+
+    monkeypatch.setattr(yamldoc, "MAX_YAML_NODES", 2_000)
+    host = _Host(_app({"small": 1}))
+    agent = ConfigurationAgent(host, clock=lambda: 1000.0)
+
+    def update(value: Any) -> None:
+        request = {"timestamp": 999.0, "valueToMerge": value, "keyPath": []}
+        agent.update_configuration(Call(APP, "aws.greengrass#UpdateConfiguration", request, None))  # type: ignore[arg-type]
+
+    update({"more": [1, 2, 3]})
+    assert host.commits == 1 and host.config.services[APP]["configuration"]["more"] == [1, 2, 3]
+    with pytest.raises(InvalidArgumentsError) as refused:
+        update({"items": [0] * 2_500})
+    assert f"the device reads at most {yamldoc.MAX_YAML_NODES:,} at boot" in str(refused.value)
+    assert host.commits == 1 and "items" not in host.config.services[APP]["configuration"]

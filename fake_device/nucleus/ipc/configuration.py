@@ -38,6 +38,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from fake_device.nucleus.config_bounds import check_committable
 from fake_device.nucleus.configuration import merge_at_key_path
 from fake_device.nucleus.deployment import path_pointer, pointer_path
 from fake_device.nucleus.ipc.model import (
@@ -216,6 +217,11 @@ class ConfigurationAgent:
             )
             entry["configuration"] = resolved.values
             entry["configurationTimestamps"] = {path_pointer(k): v for k, v in resolved.timestamps.items()}
+            # the device reads its effective configuration within bounds at boot: never write one
+            # it would refuse (the nucleus has no such bound; a deliberate difference, docs/ipc.md)
+            too_big = check_committable(config, [call.component])
+            if too_big is not None:
+                raise InvalidArgumentsError(str(too_big.message))
             self.host.commit_configuration(config)
         if stale:
             raise FailedUpdateConditionCheckError(
