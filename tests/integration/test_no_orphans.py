@@ -28,6 +28,9 @@ DRIVER = textwrap.dedent(
     from harness.services.aws import AwsEndpoint
 
     faulthandler.register(signal.SIGUSR1)  # where it hangs, if it does
+    # Ctrl-C as a terminal gives it: a shell that starts jobs in the background leaves SIGINT
+    # ignored in them, and Python then installs no KeyboardInterrupt handler
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from harness.services.kafka import KafkaBroker
     from harness.services.triton import TritonServer
 
