@@ -22,6 +22,7 @@ gstnvdsanalytics.cpp does around it:
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from typing import Any
 
@@ -98,6 +99,8 @@ class NvDsAnalyticsElement(DeepStreamFilter):
         self.config_error: ConfigError | None = None
         self.analytics: NvDsAnalytics | None = None
         self._size: tuple[int, int] | None = None
+        # config-file may be set from the application thread while a batch is processed
+        self._config_lock = threading.Lock()
 
     # -- properties ------------------------------------------------------------------------------
     def property_changed(self, name: str, value: Any) -> None:
@@ -107,16 +110,19 @@ class NvDsAnalyticsElement(DeepStreamFilter):
             self.analytics.unique_id = value
 
     def _parse(self, path: str | None) -> None:
-        """Parse at once, as DeepStream does in set_property; errors wait for start()."""
-        self.config, self.config_error, self.analytics = None, None, None
-        if not path:
-            return
-        try:
-            self.config = load_analytics_config(path)
-        except ConfigError as err:
-            self.config_error = err
-            return
-        self._values["enable"] = self.config.enable
+        """Parse at once, as DeepStream does in set_property; errors wait for start(). The new
+        settings replace the old ones in one step: a batch in flight sees either, never neither."""
+        config: AnalyticsConfig | None = None
+        error: ConfigError | None = None
+        if path:
+            try:
+                config = load_analytics_config(path)
+            except ConfigError as err:
+                error = err
+        with self._config_lock:
+            self.config, self.config_error, self.analytics = config, error, None
+            if config is not None:
+                self._values["enable"] = config.enable
 
     # -- start and caps --------------------------------------------------------------------------
     def do_start(self) -> bool:
@@ -167,13 +173,14 @@ class NvDsAnalyticsElement(DeepStreamFilter):
 
     # -- one batch -------------------------------------------------------------------------------
     def process_batch(self, buffer: Gst.Buffer, batch_meta: NvDsBatchMeta) -> Gst.FlowReturn | None:
-        if self.config_error is not None:  # config-file set again while running, and broken
-            self._config_failed()
-            return Gst.FlowReturn.ERROR
-        if not self.prop("enable"):
-            return None
         t_in = time.monotonic()
-        analytics = self._processor()
+        with self._config_lock:
+            if self.config_error is not None:  # config-file set again while running, and broken
+                self._config_failed()
+                return Gst.FlowReturn.ERROR
+            if not self.prop("enable"):
+                return None
+            analytics = self._processor()
         analytics.process(batch_meta)
         config = analytics.config
         for frame in batch_meta.frames:
